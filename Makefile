@@ -1,0 +1,72 @@
+# vigil - health-checking layer-4 load balancer and IP failover.
+#
+#   make              build/vigild and build/vigilctl
+#   make test         unit + integration tests (pytest drives everything)
+#   make check-asan   the same suite under AddressSanitizer + UBSan (build-asan/)
+#   make bench        side-by-side benchmarks, see bench/README.md
+
+CC      ?= cc
+BUILD   ?= build
+PKGS     = libnl-route-3.0 libnl-3.0 yaml-0.1 openssl libcap
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-unused-parameter
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -I. $(PKG_CFLAGS) $(CFLAGS) $(SAN)
+LDLIBS   = -lev $(PKG_LIBS) -lm
+PYTEST  ?= /usr/bin/python3 -m pytest
+
+MODULES  = common config lb checks vip ctl daemon
+MAINS    = daemon/main.c ctl/vigilctl.c
+LIB_SRC  = $(filter-out $(MAINS),$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC = $(wildcard tests/unit/test_*.c)
+TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all clean test unit integration check-asan bench demo
+all: $(BUILD)/vigild $(BUILD)/vigilctl $(TEST_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libvigil.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/vigild: $(BUILD)/daemon/main.o $(BUILD)/libvigil.a
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/vigilctl: $(BUILD)/ctl/vigilctl.o $(BUILD)/libvigil.a
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libvigil.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS) -lcmocka
+
+unit: all
+	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t; done
+
+# pytest runs the unit binaries too (tests/test_unit.py), so its closing line
+# counts every test.
+test: all
+	VIGIL_BUILD=$(BUILD) $(PYTEST) -q tests
+
+check-asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	VIGIL_BUILD=build-asan VIGIL_SANITIZED=1 $(PYTEST) -q tests
+
+bench: all
+	bash bench/run.sh
+
+demo: all
+	bash examples/demo.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/daemon/main.d $(BUILD)/ctl/vigilctl.d

@@ -1,0 +1,62 @@
+/* check_state.c - rise/fall counting and probe timing (see check_state.h). */
+#include "checks/check_state.h"
+
+enum check_change check_state_update(struct check_state *st, bool ok,
+				     uint32_t rise, uint32_t fall)
+{
+	if (!st->checked) {
+		st->checked = true;
+		st->npass = st->nfail = 0;
+		if (ok == st->healthy)
+			return CHECK_SAME;
+		st->healthy = ok;
+		return ok ? CHECK_WENT_UP : CHECK_WENT_DOWN;
+	}
+	if (ok) {
+		st->nfail = 0;
+		if (st->healthy)
+			return CHECK_SAME;
+		if (++st->npass < (rise ? rise : 1))
+			return CHECK_SAME;
+		st->healthy = true;
+		st->npass = 0;
+		return CHECK_WENT_UP;
+	}
+	st->npass = 0;
+	if (!st->healthy)
+		return CHECK_SAME;
+	if (++st->nfail < (fall ? fall : 1))
+		return CHECK_SAME;
+	st->healthy = false;
+	st->nfail = 0;
+	return CHECK_WENT_DOWN;
+}
+
+bool check_state_transient(const struct check_state *st)
+{
+	return st->healthy ? st->nfail > 0 : st->npass > 0;
+}
+
+uint32_t check_fast_interval(uint32_t interval_ms, uint32_t timeout_ms)
+{
+	uint32_t f = (interval_ms < timeout_ms ? interval_ms : timeout_ms) / 4;
+
+	if (f < CHECK_FAST_MIN_MS)
+		f = CHECK_FAST_MIN_MS;
+	return f < interval_ms ? f : interval_ms;
+}
+
+uint64_t check_next_delay(const struct check_state *st, const struct check_conf *cc,
+			  uint64_t started, uint64_t now, uint64_t nprobes, uint32_t rnd)
+{
+	uint64_t iv = cc->interval_ms ? cc->interval_ms : 1, period, due;
+
+	if (check_state_transient(st))
+		period = check_fast_interval(cc->interval_ms, cc->timeout_ms);
+	else if (nprobes == 1)
+		period = iv / 2 + rnd % (iv - iv / 2 + 1);
+	else
+		period = iv - rnd % (iv / 10 + 1);
+	due = started + period;
+	return due > now ? due - now : 0;
+}

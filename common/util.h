@@ -1,0 +1,25 @@
+/* util.h - small helpers every module uses. */
+#ifndef VIGIL_UTIL_H
+#define VIGIL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define container_of(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Allocation that cannot fail: abort with a message on out-of-memory. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+
+/* Monotonic clock in milliseconds. */
+uint64_t now_ms(void);
+
+/* Set O_NONBLOCK and FD_CLOEXEC; 0 or -1 with errno. */
+int fd_set_nonblock(int fd);
+
+#endif

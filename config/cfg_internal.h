@@ -1,0 +1,155 @@
+/* cfg_internal.h - private to config/: the YAML node tree, the error list,
+ * and the table-driven map walker that turns tree nodes into config fields.
+ */
+#ifndef VIGIL_CFG_INTERNAL_H
+#define VIGIL_CFG_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+
+/* ---- the node tree (yaml_tree.c) ---- */
+
+enum ynode_kind { YNODE_SCALAR, YNODE_MAP, YNODE_SEQ };
+
+struct ynode {
+	enum ynode_kind kind;
+	unsigned line, col;          /* 1-based position of the node's first character */
+	char *text;                  /* scalar: the value */
+	bool quoted;                 /* scalar: written in quotes or block style */
+	size_t n;                    /* map: pairs; seq: items */
+	struct ynode **kids;         /* map: key, value, key, value...; seq: items */
+};
+
+/* ---- collected errors (cfg_errors.c) ---- */
+
+struct cfg_err {
+	unsigned line, col;
+	size_t seq;                  /* order of discovery, for a stable sort */
+	char *msg;                   /* the whole "FILE:LINE:COL: path: what" line */
+};
+
+struct errlist {
+	const char *file;
+	struct cfg_err *v;
+	size_t n, cap;
+};
+
+/* Record "FILE:LINE:COL: PATH: MESSAGE"; an empty path is left out. */
+void errlist_add(struct errlist *el, unsigned line, unsigned col, const char *path,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Same at node n's position. */
+void errlist_at(struct errlist *el, const struct ynode *n, const char *path,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Record a line without position: "FILE: MESSAGE". */
+void errlist_plain(struct errlist *el, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Sort into file order and move every message into out. */
+void errlist_finish(struct errlist *el, struct cfg_errors *out);
+
+/* Parse one YAML document. NULL with an error recorded on a syntax error, an
+ * empty stream or too deep a nesting. */
+struct ynode *ytree_parse(const char *text, size_t len, struct errlist *el);
+void ytree_free(struct ynode *n);
+/* The value (or key node) stored under key in map, NULL if absent or not a map. */
+const struct ynode *ymap_get(const struct ynode *map, const char *key);
+const struct ynode *ymap_key(const struct ynode *map, const char *key);
+/* A plain empty, "~" or "null" scalar. */
+bool ynode_is_null(const struct ynode *n);
+/* "a map", "a list", "a value" for messages. */
+const char *ynode_kind_name(const struct ynode *n);
+
+/* ---- the map walker (cfg_walk.c) ---- */
+
+struct cfg_ctx {
+	struct errlist *el;
+};
+
+struct cfg_field;
+typedef void (*cfg_field_fn)(struct cfg_ctx *c, const struct ynode *v, const char *path,
+			     const struct cfg_field *f, void *dst);
+
+/* One key of a map: its handler writes the value at base + off. */
+struct cfg_field {
+	const char *key;
+	cfg_field_fn fn;
+	size_t off;
+	long long min, max;          /* integers and durations (ms) */
+	const char *what;            /* what is expected, for messages */
+	bool required;
+	const char *const *names;    /* enums: the accepted words, in enum order */
+	const struct cfg_field *sub; /* nested maps: their fields */
+};
+
+/* Walk map (a map, or null meaning empty): report unknown, duplicate and
+ * missing required keys, and call each field's handler on its value. */
+void cfg_walk_map(struct cfg_ctx *c, const struct ynode *map, const char *path,
+		  const struct cfg_field *fields, void *base);
+/* A seq (or null meaning empty); else report the wrong type and return false. */
+bool cfg_want_seq(struct cfg_ctx *c, const struct ynode *v, const char *path, const char *what);
+/* A non-null scalar; else report and return false. */
+bool cfg_want_scalar(struct cfg_ctx *c, const struct ynode *v, const char *path, const char *what);
+/* Parse an integer scalar within [min, max]; report and return -1 if not. */
+int cfg_scalar_int(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		   long long min, long long max, const char *what, long long *out);
+/* Parse a bare IP address (not the unspecified one); report and return -1 if not. */
+int cfg_scalar_ip(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		  const char *what, struct addr *out);
+/* Append "[i]" or ".key" to a path. */
+void cfg_path_idx(char *buf, size_t len, const char *path, size_t i);
+void cfg_path_key(char *buf, size_t len, const char *path, const char *key);
+
+/* Field handlers; dst is base + off. */
+void cfg_fld_str(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		 const struct cfg_field *f, void *dst);
+void cfg_fld_name(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		  const struct cfg_field *f, void *dst);
+void cfg_fld_bool(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		  const struct cfg_field *f, void *dst);
+void cfg_fld_u32(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		 const struct cfg_field *f, void *dst);
+void cfg_fld_int(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		 const struct cfg_field *f, void *dst);
+void cfg_fld_port(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		  const struct cfg_field *f, void *dst);
+void cfg_fld_duration(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		      const struct cfg_field *f, void *dst);
+void cfg_fld_enum(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		  const struct cfg_field *f, void *dst);
+void cfg_fld_ip(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		const struct cfg_field *f, void *dst);
+void cfg_fld_hostport(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		      const struct cfg_field *f, void *dst);
+void cfg_fld_map(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		 const struct cfg_field *f, void *dst);
+void cfg_fld_ignore(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		    const struct cfg_field *f, void *dst);
+
+/* Enum word tables, NULL-terminated, in enum order. */
+extern const char *const cfg_sched_names[];
+extern const char *const cfg_check_type_names[];
+extern const char *const cfg_on_down_names[];
+extern const char *const cfg_log_level_names[];
+
+/* ---- the schema (config_load.c) and cross-field checks (config_check.c) ---- */
+
+/* Built-in defaults of a service (everything defaults: may set). */
+void cfg_service_builtin(struct service_conf *s);
+/* Deep copy of a service's inheritable settings (check strings duplicated). */
+void cfg_check_copy(struct check_conf *dst, const struct check_conf *src);
+void cfg_check_clear(struct check_conf *c);
+/* Release what a service_conf owns (not the struct itself). */
+void cfg_service_clear(struct service_conf *s);
+
+/* Checks needing several values: defaults level, then each service, then
+ * across services. defaults/services: the tree nodes (may be NULL). */
+void cfg_check_defaults(struct cfg_ctx *c, const struct ynode *defaults,
+			const struct service_conf *tmpl);
+void cfg_check_service(struct cfg_ctx *c, const struct ynode *node, const char *path,
+		       struct service_conf *s);
+void cfg_check_services(struct cfg_ctx *c, const struct ynode *services,
+			const struct config *cfg);
+
+#endif

@@ -1,0 +1,627 @@
+/* config_load.c - the schema: which keys each map holds, their defaults, and
+ * the walk from the node tree into a struct config.
+ *
+ * defaults: is read first into a template service; every service starts as a
+ * copy of it, so a service's key overrides only that key.
+ */
+#include "config/cfg_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+
+#define CFG_MAX_FILE (16u << 20)
+
+#define DUR(k, st, m, mn, w) { .key = k, .fn = cfg_fld_duration, .off = offsetof(st, m), \
+			       .min = mn, .what = w }
+#define U32(k, st, m, lo, hi, w) { .key = k, .fn = cfg_fld_u32, .off = offsetof(st, m), \
+				   .min = lo, .max = hi, .what = w }
+#define STR(k, st, m, w) { .key = k, .fn = cfg_fld_str, .off = offsetof(st, m), .what = w }
+#define BOOL(k, st, m) { .key = k, .fn = cfg_fld_bool, .off = offsetof(st, m), \
+			 .what = "true or false" }
+#define PORT(k, st, m) { .key = k, .fn = cfg_fld_port, .off = offsetof(st, m), \
+			 .what = "a port 1..65535" }
+#define ENUM(k, st, m, nm, w) { .key = k, .fn = cfg_fld_enum, .off = offsetof(st, m), \
+				.names = nm, .what = w }
+
+static void fld_http_path(struct cfg_ctx *c, const struct ynode *v, const char *path,
+			  const struct cfg_field *f, void *dst)
+{
+	if (v->kind == YNODE_SCALAR && !ynode_is_null(v) && v->text[0] != '/') {
+		errlist_at(c->el, v, path, "\"%s\" does not start with / (expected %s)",
+			   v->text, f->what);
+		return;
+	}
+	cfg_fld_str(c, v, path, f, dst);
+}
+
+static const struct cfg_field check_fields[] = {
+	ENUM("type", struct check_conf, type, cfg_check_type_names, "check type"),
+	DUR("interval", struct check_conf, interval_ms, 10,
+	    "a duration of at least 10ms, e.g. 2s"),
+	DUR("timeout", struct check_conf, timeout_ms, 1, "a duration above 0, e.g. 1s"),
+	U32("rise", struct check_conf, rise, 1, 1000, "an integer 1..1000"),
+	U32("fall", struct check_conf, fall, 1, 1000, "an integer 1..1000"),
+	PORT("port", struct check_conf, port),
+	{ .key = "path", .fn = fld_http_path, .off = offsetof(struct check_conf, path),
+	  .what = "an HTTP path starting with /" },
+	STR("host", struct check_conf, host, "a host name"),
+	{ .key = "expect_status", .fn = cfg_fld_int,
+	  .off = offsetof(struct check_conf, expect_status), .min = 100, .max = 599,
+	  .what = "an HTTP status 100..599" },
+	STR("expect_body", struct check_conf, expect_body, "a text the body must contain"),
+	STR("ehlo", struct check_conf, ehlo, "a host name to send in EHLO"),
+	BOOL("starttls", struct check_conf, starttls),
+	BOOL("verify", struct check_conf, verify),
+	STR("ca_file", struct check_conf, ca_file, "a file of CA certificates"),
+	ENUM("on_down", struct check_conf, on_down, cfg_on_down_names, "on_down action"),
+	{ 0 },
+};
+
+#define IDLE_WHAT "a duration above 0, e.g. 30m"
+static const struct cfg_field timeouts_fields[] = {
+	DUR("connect", struct timeouts_conf, connect_ms, 1, "a duration above 0, e.g. 5s"),
+	DUR("client_idle", struct timeouts_conf, client_idle_ms, 1, IDLE_WHAT),
+	DUR("server_idle", struct timeouts_conf, server_idle_ms, 1, IDLE_WHAT),
+	DUR("drain", struct timeouts_conf, drain_ms, 0, "a duration, e.g. 60s"),
+	{ 0 },
+};
+
+static const struct cfg_field backend_fields[] = {
+	{ .key = "name", .fn = cfg_fld_name, .off = offsetof(struct backend_conf, name),
+	  .required = true, .what = "a backend name" },
+	{ .key = "address", .fn = cfg_fld_ip, .off = offsetof(struct backend_conf, addr),
+	  .required = true, .what = "an IP address, e.g. 198.51.100.11" },
+	PORT("port", struct backend_conf, port),
+	U32("weight", struct backend_conf, weight, 0, 256, "an integer 0..256"),
+	U32("maxconn", struct backend_conf, maxconn, 0, UINT32_MAX,
+	    "an integer 0..4294967295 (0: unlimited)"),
+	BOOL("backup", struct backend_conf, backup),
+	{ 0 },
+};
+
+/* "IP" or "IP/PREFIX" into vip and vip_prefix (dst: the service). */
+static void fld_vip(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		    const struct cfg_field *f, void *dst)
+{
+	struct service_conf *s = dst;
+	struct ynode ip = *v;
+	char *slash, *buf;
+	long long prefix = -1;
+	int max;
+
+	if (!cfg_want_scalar(c, v, path, f->what))
+		return;
+	buf = xstrdup(v->text);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	ip.text = buf;
+	if (cfg_scalar_ip(c, &ip, path, f->what, &s->vip) == 0 && slash) {
+		char *end;
+
+		max = addr_family(&s->vip) == AF_INET ? 32 : 128;
+		errno = 0;
+		prefix = strtoll(slash + 1, &end, 10);
+		if (slash[1] < '0' || slash[1] > '9' || *end || errno || prefix < 1 ||
+		    prefix > max) {
+			errlist_at(c->el, v, path, "prefix /%s is out of range (expected 1..%d "
+				   "for an IPv%d address)", slash + 1, max, max == 32 ? 4 : 6);
+			prefix = -1;
+		}
+	}
+	if (addr_family(&s->vip))
+		s->vip_prefix = prefix >= 0 ? (int)prefix :
+				addr_family(&s->vip) == AF_INET ? 32 : 128;
+	free(buf);
+}
+
+static void fld_ports(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		      const struct cfg_field *f, void *dst)
+{
+	struct service_conf *s = dst;
+	char ipath[256];
+
+	if (!cfg_want_seq(c, v, path, f->what))
+		return;
+	if (v->kind != YNODE_SEQ || v->n == 0) {
+		errlist_at(c->el, v, path, "empty list (expected %s)", f->what);
+		return;
+	}
+	free(s->ports);
+	s->ports = xcalloc(v->n, sizeof(*s->ports));
+	s->nports = 0;
+	for (size_t i = 0; i < v->n; i++) {
+		const struct ynode *item = v->kids[i];
+		long long port;
+		size_t j;
+
+		cfg_path_idx(ipath, sizeof(ipath), path, i);
+		if (cfg_scalar_int(c, item, ipath, 1, 65535, "a port 1..65535", &port) < 0)
+			continue;
+		for (j = 0; j < s->nports && s->ports[j] != port; j++)
+			;
+		if (j < s->nports) {
+			errlist_at(c->el, item, ipath, "duplicate port %lld (expected each port "
+				   "once)", port);
+			continue;
+		}
+		s->ports[s->nports++] = (uint16_t)port;
+	}
+}
+
+static void fld_backends(struct cfg_ctx *c, const struct ynode *v, const char *path,
+			 const struct cfg_field *f, void *dst)
+{
+	struct service_conf *s = dst;
+	char ipath[256];
+
+	if (!cfg_want_seq(c, v, path, f->what))
+		return;
+	if (v->kind != YNODE_SEQ || v->n == 0) {
+		errlist_at(c->el, v, path, "empty list (expected %s)", f->what);
+		return;
+	}
+	s->backends = xcalloc(v->n, sizeof(*s->backends));
+	s->nbackends = v->n;
+	for (size_t i = 0; i < v->n; i++) {
+		s->backends[i].weight = 1;
+		cfg_path_idx(ipath, sizeof(ipath), path, i);
+		cfg_walk_map(c, v->kids[i], ipath, backend_fields, &s->backends[i]);
+	}
+}
+
+static void fld_source(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		       const struct cfg_field *f, void *dst)
+{
+	struct service_conf *s = dst;
+
+	if (cfg_scalar_ip(c, v, path, f->what, &s->source) == 0)
+		s->has_source = true;
+}
+
+static void fld_source_mask(struct cfg_ctx *c, const struct ynode *v, const char *path,
+			    const struct cfg_field *f, void *dst)
+{
+	long long n;
+
+	if (cfg_scalar_int(c, v, path, 0, 128, f->what, &n) == 0)
+		*(int *)dst = (int)n;
+}
+
+#define SVC_ON_DOWN ENUM("on_down", struct service_conf, check.on_down, cfg_on_down_names, \
+			 "on_down action")
+#define SVC_CHECK { .key = "check", .fn = cfg_fld_map, .off = offsetof(struct service_conf, \
+		    check), .sub = check_fields, .what = "a map of check settings" }
+#define SVC_TIMEOUTS { .key = "timeouts", .fn = cfg_fld_map, \
+		       .off = offsetof(struct service_conf, timeouts), .sub = timeouts_fields, \
+		       .what = "a map of timeouts" }
+#define SVC_SCHED ENUM("scheduler", struct service_conf, scheduler, cfg_sched_names, \
+		       "scheduler")
+#define SVC_MAXCONN U32("maxconn", struct service_conf, maxconn, 0, UINT32_MAX, \
+			"an integer 0..4294967295 (0: unlimited)")
+#define SVC_BACKLOG U32("backlog", struct service_conf, backlog, 1, 65535, \
+			"an integer 1..65535")
+
+static const struct cfg_field service_fields[] = {
+	{ .key = "name", .fn = cfg_fld_name, .off = offsetof(struct service_conf, name),
+	  .required = true, .what = "a service name" },
+	{ .key = "vip", .fn = fld_vip, .required = true,
+	  .what = "an IP address with an optional /prefix, e.g. 192.0.2.10" },
+	{ .key = "ports", .fn = fld_ports, .required = true,
+	  .what = "a list of ports, e.g. [25, 587]" },
+	SVC_SCHED,
+	{ .key = "source_mask", .fn = fld_source_mask,
+	  .off = offsetof(struct service_conf, source_mask),
+	  .what = "a prefix length 0..32 (IPv4) or 0..128 (IPv6)" },
+	SVC_MAXCONN,
+	SVC_BACKLOG,
+	{ .key = "source", .fn = fld_source, .what = "an IP address, e.g. 198.51.100.1" },
+	SVC_ON_DOWN,
+	SVC_TIMEOUTS,
+	SVC_CHECK,
+	{ .key = "backends", .fn = fld_backends, .required = true,
+	  .what = "a list of backends, e.g. [{name: a, address: 198.51.100.11}]" },
+	{ 0 },
+};
+
+static const struct cfg_field defaults_fields[] = {
+	SVC_SCHED, SVC_MAXCONN, SVC_BACKLOG, SVC_ON_DOWN, SVC_TIMEOUTS, SVC_CHECK,
+	{ 0 },
+};
+
+static void fld_status_listen(struct cfg_ctx *c, const struct ynode *v, const char *path,
+			      const struct cfg_field *f, void *dst)
+{
+	struct global_conf *g = dst;
+
+	g->has_status_listen = false;
+	cfg_fld_hostport(c, v, path, f, &g->status_listen);
+	g->has_status_listen = addr_family(&g->status_listen) != 0;
+}
+
+static const struct cfg_field global_fields[] = {
+	STR("user", struct global_conf, user, "a user name"),
+	{ .key = "control_socket", .fn = cfg_fld_str, .max = 107,
+	  .off = offsetof(struct global_conf, control_socket), .what = "a socket path" },
+	{ .key = "status_listen", .fn = fld_status_listen,
+	  .what = "IP:PORT, e.g. 127.0.0.1:8404 or [::1]:8404" },
+	ENUM("log_level", struct global_conf, log_level, cfg_log_level_names, "log level"),
+	U32("maxconn", struct global_conf, maxconn, 1, UINT32_MAX,
+	    "an integer 1..4294967295"),
+	{ 0 },
+};
+
+static void fld_peers(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		      const struct cfg_field *f, void *dst)
+{
+	struct failover_conf *fo = dst;
+	char ipath[256];
+
+	if (!cfg_want_seq(c, v, path, f->what) || v->kind != YNODE_SEQ)
+		return;
+	free(fo->peers);
+	fo->peers = xcalloc(v->n, sizeof(*fo->peers));
+	fo->npeers = 0;
+	for (size_t i = 0; i < v->n; i++) {
+		struct addr a;
+		size_t j;
+
+		cfg_path_idx(ipath, sizeof(ipath), path, i);
+		if (cfg_scalar_ip(c, v->kids[i], ipath, "an IP address", &a) < 0)
+			continue;
+		for (j = 0; j < fo->npeers && !addr_equal_ip(&fo->peers[j], &a); j++)
+			;
+		if (j < fo->npeers) {
+			errlist_at(c->el, v->kids[i], ipath, "duplicate peer %s (expected each "
+				   "peer once)", v->kids[i]->text);
+			continue;
+		}
+		fo->peers[fo->npeers++] = a;
+	}
+}
+
+static void fld_to(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		   const struct cfg_field *f, void *dst)
+{
+	static const struct cfg_field item = { .what = "an e-mail address" };
+	struct email_conf *e = dst;
+	char ipath[256];
+
+	if (!cfg_want_seq(c, v, path, f->what))
+		return;
+	if (v->kind != YNODE_SEQ || v->n == 0) {
+		errlist_at(c->el, v, path, "empty list (expected %s)", f->what);
+		return;
+	}
+	e->to = xcalloc(v->n, sizeof(*e->to));
+	for (size_t i = 0; i < v->n; i++) {
+		cfg_path_idx(ipath, sizeof(ipath), path, i);
+		cfg_fld_str(c, v->kids[i], ipath, &item, &e->to[e->nto]);
+		if (e->to[e->nto])
+			e->nto++;
+	}
+}
+
+static const struct cfg_field email_fields[] = {
+	{ .key = "smtp", .fn = cfg_fld_hostport, .off = offsetof(struct email_conf, smtp),
+	  .required = true, .what = "IP:PORT of the mail relay, e.g. 198.51.100.25:25" },
+	{ .key = "from", .fn = cfg_fld_str, .off = offsetof(struct email_conf, from),
+	  .required = true, .what = "an e-mail address" },
+	{ .key = "to", .fn = fld_to, .required = true,
+	  .what = "a list of e-mail addresses, e.g. [ops@example.com]" },
+	{ 0 },
+};
+
+static void fld_email(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		      const struct cfg_field *f, void *dst)
+{
+	struct failover_conf *fo = dst;
+
+	fo->has_email = true;
+	cfg_walk_map(c, v, path, email_fields, &fo->email);
+}
+
+static const struct cfg_field garp_fields[] = {
+	U32("count", struct failover_conf, garp_count, 0, 100, "an integer 0..100"),
+	DUR("interval", struct failover_conf, garp_interval_ms, 1,
+	    "a duration above 0, e.g. 200ms"),
+	DUR("refresh", struct failover_conf, garp_refresh_ms, 0,
+	    "a duration, e.g. 60s (0: off)"),
+	{ 0 },
+};
+
+static const struct cfg_field track_fields[] = {
+	BOOL("services", struct failover_conf, track_services),
+	U32("weight", struct failover_conf, track_weight, 0, 254, "an integer 0..254"),
+	{ 0 },
+};
+
+static const struct cfg_field notify_fields[] = {
+	STR("exec", struct failover_conf, notify_exec, "a program path"),
+	{ .key = "email", .fn = fld_email, .what = "a map with smtp, from and to" },
+	{ 0 },
+};
+
+#define FO_MAP(k, sb, w) { .key = k, .fn = cfg_fld_map, .sub = sb, .what = w }
+static const struct cfg_field failover_fields[] = {
+	{ .key = "node", .fn = cfg_fld_name, .off = offsetof(struct failover_conf, node),
+	  .what = "a node name" },
+	{ .key = "group", .fn = cfg_fld_u32, .off = offsetof(struct failover_conf, group),
+	  .min = 1, .max = 255, .required = true, .what = "an integer 1..255" },
+	U32("priority", struct failover_conf, priority, 1, 254, "an integer 1..254"),
+	{ .key = "interface", .fn = cfg_fld_str, .max = 15, .required = true,
+	  .off = offsetof(struct failover_conf, interface), .what = "an interface name" },
+	{ .key = "peers", .fn = fld_peers, .what = "a list of IP addresses" },
+	PORT("port", struct failover_conf, port),
+	DUR("advert_interval", struct failover_conf, advert_interval_ms, 10,
+	    "a duration of at least 10ms, e.g. 100ms"),
+	BOOL("preempt", struct failover_conf, preempt),
+	DUR("preempt_delay", struct failover_conf, preempt_delay_ms, 0, "a duration, e.g. 30s"),
+	{ .key = "auth_key_file", .fn = cfg_fld_str, .required = true,
+	  .off = offsetof(struct failover_conf, auth_key_file), .what = "a file path" },
+	FO_MAP("garp", garp_fields, "a map with count, interval, refresh"),
+	FO_MAP("track", track_fields, "a map with services, weight"),
+	FO_MAP("notify", notify_fields, "a map with exec, email"),
+	{ 0 },
+};
+
+void cfg_service_builtin(struct service_conf *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->scheduler = SCHED_ROUNDROBIN;
+	s->source_mask = -1;
+	s->backlog = 1024;
+	s->timeouts = (struct timeouts_conf){
+		.connect_ms = 5000, .client_idle_ms = 30 * 60000,
+		.server_idle_ms = 30 * 60000, .drain_ms = 60000,
+	};
+	s->check = (struct check_conf){
+		.type = CHECK_TCP, .interval_ms = 2000, .timeout_ms = 1000, .rise = 2,
+		.fall = 3, .expect_status = 200, .on_down = ON_DOWN_KEEP,
+	};
+}
+
+static char *strdup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+void cfg_check_copy(struct check_conf *dst, const struct check_conf *src)
+{
+	*dst = *src;
+	dst->path = strdup_or_null(src->path);
+	dst->host = strdup_or_null(src->host);
+	dst->expect_body = strdup_or_null(src->expect_body);
+	dst->ehlo = strdup_or_null(src->ehlo);
+	dst->ca_file = strdup_or_null(src->ca_file);
+}
+
+void cfg_check_clear(struct check_conf *c)
+{
+	free(c->path);
+	free(c->host);
+	free(c->expect_body);
+	free(c->ehlo);
+	free(c->ca_file);
+	c->path = c->host = c->expect_body = c->ehlo = c->ca_file = NULL;
+}
+
+void cfg_service_clear(struct service_conf *s)
+{
+	free(s->name);
+	free(s->ports);
+	cfg_check_clear(&s->check);
+	for (size_t i = 0; i < s->nbackends; i++)
+		free(s->backends[i].name);
+	free(s->backends);
+	memset(s, 0, sizeof(*s));
+}
+
+/* services: each a copy of the defaults template, then its own keys. */
+static void load_services(struct cfg_ctx *c, const struct ynode *v, struct config *cfg,
+			  const struct service_conf *tmpl)
+{
+	char ipath[64];
+
+	if (!cfg_want_seq(c, v, "services", "a list of services") || v->kind != YNODE_SEQ)
+		return;
+	cfg->services = xcalloc(v->n ? v->n : 1, sizeof(*cfg->services));
+	cfg->nservices = v->n;
+	for (size_t i = 0; i < v->n; i++) {
+		struct service_conf *s = &cfg->services[i];
+
+		*s = *tmpl;
+		cfg_check_copy(&s->check, &tmpl->check);
+		cfg_path_idx(ipath, sizeof(ipath), "services", i);
+		cfg_walk_map(c, v->kids[i], ipath, service_fields, s);
+		cfg_check_service(c, v->kids[i], ipath, s);
+	}
+}
+
+static void failover_builtin(struct failover_conf *fo)
+{
+	memset(fo, 0, sizeof(*fo));
+	fo->priority = 100;
+	fo->port = 7788;
+	fo->advert_interval_ms = 100;
+	fo->preempt = true;
+	fo->garp_count = 5;
+	fo->garp_interval_ms = 200;
+	fo->track_weight = 50;
+}
+
+static void load_failover(struct cfg_ctx *c, const struct ynode *v, struct config *cfg)
+{
+	char host[256];
+
+	cfg->has_failover = true;
+	cfg_walk_map(c, v, "failover", failover_fields, &cfg->failover);
+	if (!cfg->failover.node) {
+		if (gethostname(host, sizeof(host)) < 0 || !host[0])
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		cfg->failover.node = xstrdup(host);
+	}
+}
+
+static const struct cfg_field root_fields[] = {
+	{ .key = "global", .fn = cfg_fld_map, .off = offsetof(struct config, global),
+	  .sub = global_fields, .what = "a map of global settings" },
+	{ .key = "defaults", .fn = cfg_fld_ignore },
+	{ .key = "services", .fn = cfg_fld_ignore },
+	{ .key = "failover", .fn = cfg_fld_ignore },
+	{ 0 },
+};
+
+static struct config *config_new(const char *name)
+{
+	struct config *cfg = xcalloc(1, sizeof(*cfg));
+
+	cfg->path = xstrdup(name);
+	cfg->global.control_socket = xstrdup("/run/vigil/control.sock");
+	cfg->global.log_level = LOG_LVL_INFO;
+	cfg->global.maxconn = 100000;
+	failover_builtin(&cfg->failover);
+	return cfg;
+}
+
+/* The whole document: global, then defaults, services and failover. */
+static void load_root(struct cfg_ctx *c, const struct ynode *root, struct config *cfg)
+{
+	struct service_conf tmpl;
+	const struct ynode *v;
+
+	if (root->kind != YNODE_MAP) {
+		errlist_at(c->el, root, "", "wrong type: %s (expected a map with global, "
+			   "defaults, services, failover)", ynode_kind_name(root));
+		return;
+	}
+	cfg_walk_map(c, root, "", root_fields, cfg);
+	cfg_service_builtin(&tmpl);
+	v = ymap_get(root, "defaults");
+	if (v) {
+		cfg_walk_map(c, v, "defaults", defaults_fields, &tmpl);
+		cfg_check_defaults(c, v, &tmpl);
+	}
+	v = ymap_get(root, "services");
+	if (v)
+		load_services(c, v, cfg, &tmpl);
+	v = ymap_get(root, "failover");
+	if (v)
+		load_failover(c, v, cfg);
+	cfg_check_services(c, ymap_get(root, "services"), cfg);
+	cfg_check_clear(&tmpl.check);
+}
+
+struct config *cfg_load_string(const char *name, const char *text, size_t len,
+			       struct cfg_errors *errs)
+{
+	struct errlist el = { .file = name };
+	struct cfg_ctx c = { .el = &el };
+	struct config *cfg = NULL;
+	struct ynode *root = ytree_parse(text, len, &el);
+
+	if (root) {
+		cfg = config_new(name);
+		load_root(&c, root, cfg);
+		ytree_free(root);
+	}
+	if (el.n && cfg) {
+		cfg_free(cfg);
+		cfg = NULL;
+	}
+	errlist_finish(&el, errs);
+	return cfg;
+}
+
+/* Read all of path into a new buffer; -1 with errno set. */
+static int read_file(const char *path, char **text, size_t *len)
+{
+	size_t cap = 8192, n = 0;
+	char *buf;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	buf = xmalloc(cap);
+	for (;;) {
+		ssize_t r;
+
+		if (n == cap) {
+			if (cap >= CFG_MAX_FILE) {
+				free(buf);
+				close(fd);
+				errno = EFBIG;
+				return -1;
+			}
+			cap *= 2;
+			buf = xrealloc(buf, cap);
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+
+			free(buf);
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	*text = buf;
+	*len = n;
+	return 0;
+}
+
+struct config *cfg_load(const char *path, struct cfg_errors *errs)
+{
+	struct config *cfg;
+	char *text;
+	size_t len;
+
+	if (read_file(path, &text, &len) < 0) {
+		struct errlist el = { .file = path };
+
+		errlist_plain(&el, "cannot read: %s", strerror(errno));
+		errlist_finish(&el, errs);
+		return NULL;
+	}
+	cfg = cfg_load_string(path, text, len, errs);
+	free(text);
+	return cfg;
+}
+
+void cfg_free(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->path);
+	free(cfg->global.user);
+	free(cfg->global.control_socket);
+	for (size_t i = 0; i < cfg->nservices; i++)
+		cfg_service_clear(&cfg->services[i]);
+	free(cfg->services);
+	free(cfg->failover.node);
+	free(cfg->failover.interface);
+	free(cfg->failover.peers);
+	free(cfg->failover.auth_key_file);
+	free(cfg->failover.notify_exec);
+	free(cfg->failover.email.from);
+	for (size_t i = 0; i < cfg->failover.email.nto; i++)
+		free(cfg->failover.email.to[i]);
+	free(cfg->failover.email.to);
+	free(cfg);
+}

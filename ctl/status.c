@@ -1,0 +1,167 @@
+/* status.c - the daemon-wide parts of status JSON, table and metrics. */
+#include "ctl/status.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "daemon/vigild.h"
+#include "lb/lb.h"
+
+static const char *const failover_states[] = {
+	"init", "backup", "master", "fault", "standalone",
+};
+
+/* failover.node if configured, else the host name. */
+static const char *status_node(const struct vigild *d, char *buf, size_t len)
+{
+	if (d->cfg && d->cfg->has_failover && d->cfg->failover.node && d->cfg->failover.node[0])
+		return d->cfg->failover.node;
+	if (gethostname(buf, len) < 0)
+		snprintf(buf, len, "localhost");
+	buf[len - 1] = '\0';
+	return buf;
+}
+
+static double status_uptime(const struct vigild *d)
+{
+	struct timespec ts;
+	double up;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	up = (double)ts.tv_sec + ts.tv_nsec / 1e9 - d->started;
+	return up > 0 ? up : 0;
+}
+
+static size_t status_nservices(const struct vigild *d)
+{
+	return d->lb ? lb_nservices(d->lb) : 0;
+}
+
+static void status_stats(const struct vigild *d, struct lb_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (d->lb)
+		lb_get_stats(d->lb, st);
+}
+
+static void json_failover(const struct vigild *d, struct buf *out)
+{
+	buf_puts(out, "  \"failover\": {\"state\": ");
+	buf_json_str(out, vigild_failover_state(d));
+	buf_printf(out, ", \"priority\": %d, \"group\": ", vigild_failover_priority(d));
+	if (d->cfg && d->cfg->has_failover)
+		buf_printf(out, "%" PRIu32 "}", d->cfg->failover.group);
+	else
+		buf_puts(out, "null}");
+}
+
+void status_json(const struct vigild *d, struct buf *out)
+{
+	char host[256];
+	struct lb_stats st;
+	size_t i, n = status_nservices(d);
+
+	status_stats(d, &st);
+	buf_puts(out, "{\n  \"node\": ");
+	buf_json_str(out, status_node(d, host, sizeof(host)));
+	buf_puts(out, ",\n  \"version\": ");
+	buf_json_str(out, VIGIL_VERSION);
+	buf_printf(out, ",\n  \"uptime_s\": %.0f,\n  \"reloads\": %" PRIu64
+		   ",\n  \"reload_failures\": %" PRIu64 ",\n  \"active\": %" PRIu64
+		   ",\n  \"total\": %" PRIu64 ",\n  \"refused\": %" PRIu64
+		   ",\n  \"bytes_in\": %" PRIu64 ",\n  \"bytes_out\": %" PRIu64 ",\n",
+		   status_uptime(d), d->reloads, d->reload_failures, st.active, st.accepted,
+		   st.refused, st.bytes_in, st.bytes_out);
+	json_failover(d, out);
+	buf_puts(out, ",\n  \"services\": [");
+	for (i = 0; i < n; i++) {
+		buf_puts(out, i ? ",\n    " : "\n    ");
+		status_json_service(lb_service(d->lb, i), out);
+	}
+	buf_puts(out, n ? "\n  ]\n}" : "]\n}");
+}
+
+void status_text(const struct vigild *d, struct buf *out)
+{
+	char host[256];
+	struct lb_stats st;
+	size_t i, n = status_nservices(d);
+	unsigned long up = (unsigned long)status_uptime(d);
+
+	status_stats(d, &st);
+	buf_printf(out, "node %s  vigil %s  up %lud%02luh%02lum%02lus  reloads %" PRIu64 "\n",
+		   status_node(d, host, sizeof(host)), VIGIL_VERSION, up / 86400,
+		   up / 3600 % 24, up / 60 % 60, up % 60, d->reloads);
+	buf_printf(out, "failover %s", vigild_failover_state(d));
+	if (d->cfg && d->cfg->has_failover)
+		buf_printf(out, "  priority %d  group %" PRIu32, vigild_failover_priority(d),
+			   d->cfg->failover.group);
+	buf_printf(out, "\nconnections active %" PRIu64 "  total %" PRIu64 "  refused %" PRIu64 "\n",
+		   st.active, st.accepted, st.refused);
+	for (i = 0; i < n; i++) {
+		buf_puts(out, "\n");
+		status_text_service(lb_service(d->lb, i), out);
+	}
+}
+
+static void prom_scalar(struct buf *out, const char *name, const char *type, const char *help,
+			uint64_t v)
+{
+	buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type,
+		   name, v);
+}
+
+static void metrics_process(const struct vigild *d, struct buf *out)
+{
+	char host[256];
+	struct lb_stats st;
+	const char *fs = vigild_failover_state(d);
+	size_t i;
+
+	status_stats(d, &st);
+	buf_puts(out, "# HELP vigil_info Version and node name of this vigild.\n"
+		 "# TYPE vigil_info gauge\nvigil_info{version=\"" VIGIL_VERSION "\",node=\"");
+	buf_prom_label(out, status_node(d, host, sizeof(host)));
+	buf_puts(out, "\"} 1\n");
+	buf_printf(out, "# HELP vigil_uptime_seconds Seconds since vigild started.\n"
+		   "# TYPE vigil_uptime_seconds gauge\nvigil_uptime_seconds %.3f\n",
+		   status_uptime(d));
+	prom_scalar(out, "vigil_reloads_total", "counter", "Successful configuration reloads.",
+		    d->reloads);
+	prom_scalar(out, "vigil_reload_failures_total", "counter", "Refused configuration reloads.",
+		    d->reload_failures);
+	prom_scalar(out, "vigil_active_connections", "gauge", "Open client connections.", st.active);
+	prom_scalar(out, "vigil_connections_total", "counter", "Client connections accepted.",
+		    st.accepted);
+	prom_scalar(out, "vigil_refused_total", "counter",
+		    "Clients closed because no backend could take them.", st.refused);
+	prom_scalar(out, "vigil_bytes_in_total", "counter", "Bytes from clients to backends.",
+		    st.bytes_in);
+	prom_scalar(out, "vigil_bytes_out_total", "counter", "Bytes from backends to clients.",
+		    st.bytes_out);
+	buf_puts(out, "# HELP vigil_failover_state 1 for this node's failover state.\n"
+		 "# TYPE vigil_failover_state gauge\n");
+	for (i = 0; i < ARRAY_SIZE(failover_states); i++)
+		buf_printf(out, "vigil_failover_state{state=\"%s\"} %d\n", failover_states[i],
+			   strcmp(fs, failover_states[i]) == 0);
+	prom_scalar(out, "vigil_failover_priority", "gauge",
+		    "Effective failover priority (0 when standalone).",
+		    (uint64_t)(vigild_failover_priority(d) > 0 ? vigild_failover_priority(d) : 0));
+}
+
+void status_metrics(const struct vigild *d, struct buf *out)
+{
+	size_t i, n = status_nservices(d);
+	struct service **svcs = xcalloc(n + 1, sizeof(*svcs));
+
+	for (i = 0; i < n; i++)
+		svcs[i] = lb_service(d->lb, i);
+	metrics_process(d, out);
+	status_metrics_services(svcs, n, out);
+	free(svcs);
+}

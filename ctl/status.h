@@ -1,0 +1,32 @@
+/* status.h - the daemon's state as text: the JSON of `vigilctl status --json`
+ * and of HTTP /status, the table of `vigilctl status`, and the Prometheus
+ * metrics of HTTP /metrics. Every function appends to out and reads only.
+ */
+#ifndef VIGIL_STATUS_H
+#define VIGIL_STATUS_H
+
+#include <stddef.h>
+
+#include "common/buf.h"
+
+struct vigild;
+struct service;
+
+/* The whole status as one JSON object (no trailing newline). */
+void status_json(const struct vigild *d, struct buf *out);
+/* The status as an aligned, human-readable table. */
+void status_text(const struct vigild *d, struct buf *out);
+/* Prometheus text exposition format (version 0.0.4). */
+void status_metrics(const struct vigild *d, struct buf *out);
+
+/* The pieces above that read only services and their backends (status_svc.c,
+ * unit-tested without a daemon). */
+
+/* One element of "services": the service's JSON object. */
+void status_json_service(const struct service *s, struct buf *out);
+/* One service's block of the table: a header line, then one line per backend. */
+void status_text_service(const struct service *s, struct buf *out);
+/* Every vigil_service_* and vigil_backend_* metric family of svcs[0..n). */
+void status_metrics_services(struct service *const *svcs, size_t n, struct buf *out);
+
+#endif

@@ -1,0 +1,332 @@
+/* status_svc.c - services and backends as JSON, table rows and metrics. */
+#include "ctl/status.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/addr.h"
+#include "common/util.h"
+#include "config/config.h"
+#include "lb/backend.h"
+#include "lb/service.h"
+
+static const struct service_conf status_no_conf;
+
+/* A removed service has no configuration any more: show it empty. */
+static const struct service_conf *svc_conf(const struct service *s)
+{
+	return s->conf ? s->conf : &status_no_conf;
+}
+
+/* The port a backend is shown with: its own, else the service's first. */
+static unsigned be_port(const struct service *s, const struct backend *b)
+{
+	const struct service_conf *sc = svc_conf(s);
+
+	if (b->port)
+		return b->port;
+	return sc->nports ? sc->ports[0] : 0;
+}
+
+/* Copy a fixed-size field written by others, NUL-terminated whatever it holds. */
+static void field_copy(char *dst, size_t dstlen, const char *src, size_t srclen)
+{
+	size_t n = strnlen(src, srclen);
+
+	if (n >= dstlen)
+		n = dstlen - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static void be_check(const struct backend *b, char *last, size_t lastlen,
+		     char *detail, size_t detaillen)
+{
+	field_copy(last, lastlen, b->check_last, sizeof(b->check_last));
+	if (!last[0])
+		field_copy(last, lastlen, "none", 5);
+	field_copy(detail, detaillen, b->check_detail, sizeof(b->check_detail));
+}
+
+/* ---- JSON ---- */
+
+static void json_backend(const struct service *s, const struct backend *b, struct buf *out)
+{
+	char ip[ADDR_STRLEN], last[sizeof(b->check_last) + 1], detail[sizeof(b->check_detail) + 1];
+
+	be_check(b, last, sizeof(last), detail, sizeof(detail));
+	buf_puts(out, "{\"name\": ");
+	buf_json_str(out, b->name);
+	buf_puts(out, ", \"address\": ");
+	buf_json_str(out, addr_ip_str(&b->addr, ip, sizeof(ip)));
+	buf_printf(out, ", \"port\": %u, \"state\": ", be_port(s, b));
+	buf_json_str(out, backend_state_str(b->state));
+	buf_printf(out, ", \"weight\": %" PRIu32 ", \"active\": %" PRIu32 ", \"total\": %" PRIu64
+		   ", \"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64
+		   ", \"connect_fail\": %" PRIu64 ", \"backup\": %s, \"maxconn\": %" PRIu32
+		   ", \"last_change\": %.3f",
+		   b->weight, b->active, b->total, b->bytes_in, b->bytes_out, b->connect_fail,
+		   b->backup ? "true" : "false", b->maxconn, b->last_change);
+	buf_puts(out, ", \"check\": {\"type\": ");
+	buf_json_str(out, cfg_check_type_name(svc_conf(s)->check.type));
+	buf_puts(out, ", \"last\": ");
+	buf_json_str(out, last);
+	buf_puts(out, ", \"detail\": ");
+	buf_json_str(out, detail);
+	buf_puts(out, "}}");
+}
+
+void status_json_service(const struct service *s, struct buf *out)
+{
+	const struct service_conf *sc = svc_conf(s);
+	char ip[ADDR_STRLEN] = "";
+	size_t i;
+
+	if (s->conf)
+		addr_ip_str(&sc->vip, ip, sizeof(ip));
+	buf_puts(out, "{\"name\": ");
+	buf_json_str(out, s->name);
+	buf_puts(out, ", \"vip\": ");
+	buf_json_str(out, ip);
+	buf_puts(out, ", \"ports\": [");
+	for (i = 0; i < sc->nports; i++)
+		buf_printf(out, "%s%u", i ? ", " : "", sc->ports[i]);
+	buf_puts(out, "], \"scheduler\": ");
+	buf_json_str(out, cfg_sched_name(s->sched_kind));
+	buf_printf(out, ", \"available\": %s, \"active\": %" PRIu32 ", \"total\": %" PRIu64
+		   ", \"refused\": %" PRIu64 ", \"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64
+		   ", \"maxconn\": %" PRIu32 ", \"backends\": [",
+		   s->available ? "true" : "false", s->active, s->total, s->refused,
+		   s->bytes_in, s->bytes_out, s->maxconn);
+	for (i = 0; i < s->nbackends; i++) {
+		buf_puts(out, i ? ",\n      " : "\n      ");
+		json_backend(s, s->backends[i], out);
+	}
+	buf_puts(out, s->nbackends ? "\n    ]}" : "]}");
+}
+
+/* ---- table ---- */
+
+enum { COL_NAME, COL_ADDR, COL_STATE, COL_WEIGHT, COL_ACTIVE, COL_TOTAL, COL_CHECK, NCOLS };
+
+static const char *const col_title[NCOLS] = {
+	"BACKEND", "ADDRESS", "STATE", "WEIGHT", "ACTIVE", "TOTAL", "LAST CHECK",
+};
+static const int col_right[NCOLS] = { 0, 0, 0, 1, 1, 1, 0 };
+
+struct text_row {
+	char cell[NCOLS][224];
+};
+
+/* Copy s for a terminal: control characters become spaces, runs of them one. */
+static void text_clean(char *dst, size_t dstlen, const char *s)
+{
+	size_t n = 0;
+
+	for (; *s && n + 1 < dstlen; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f) {
+			if (n > 0 && dst[n - 1] != ' ')
+				dst[n++] = ' ';
+			continue;
+		}
+		dst[n++] = (char)c;
+	}
+	while (n > 0 && dst[n - 1] == ' ')
+		n--;
+	dst[n] = '\0';
+}
+
+static void text_row_fill(const struct service *s, const struct backend *b, struct text_row *r)
+{
+	char ip[ADDR_STRLEN], last[sizeof(b->check_last) + 1], detail[sizeof(b->check_detail) + 1];
+	char tmp[sizeof(r->cell[0])];
+
+	snprintf(tmp, sizeof(tmp), "%s%s", b->name, b->backup ? " (backup)" : "");
+	text_clean(r->cell[COL_NAME], sizeof(r->cell[0]), tmp);
+	addr_ip_str(&b->addr, ip, sizeof(ip));
+	snprintf(r->cell[COL_ADDR], sizeof(r->cell[0]), addr_family(&b->addr) == AF_INET6 ?
+		 "[%s]:%u" : "%s:%u", ip, be_port(s, b));
+	snprintf(r->cell[COL_STATE], sizeof(r->cell[0]), "%s", backend_state_str(b->state));
+	snprintf(r->cell[COL_WEIGHT], sizeof(r->cell[0]), "%" PRIu32, b->weight);
+	snprintf(r->cell[COL_ACTIVE], sizeof(r->cell[0]), "%" PRIu32, b->active);
+	snprintf(r->cell[COL_TOTAL], sizeof(r->cell[0]), "%" PRIu64, b->total);
+	be_check(b, last, sizeof(last), detail, sizeof(detail));
+	snprintf(tmp, sizeof(tmp), "%s%s%s", last, detail[0] ? ": " : "", detail);
+	text_clean(r->cell[COL_CHECK], sizeof(r->cell[0]), tmp);
+}
+
+static void text_rows_print(const struct text_row *rows, size_t n, struct buf *out)
+{
+	size_t w[NCOLS] = { 0 }, i, c;
+
+	for (i = 0; i < n; i++)
+		for (c = 0; c < NCOLS; c++)
+			if (strlen(rows[i].cell[c]) > w[c])
+				w[c] = strlen(rows[i].cell[c]);
+	for (i = 0; i < n; i++) {
+		buf_puts(out, " ");
+		for (c = 0; c < NCOLS; c++) {
+			if (c == NCOLS - 1)
+				buf_printf(out, " %s", rows[i].cell[c]);
+			else
+				buf_printf(out, col_right[c] ? " %*s" : " %-*s", (int)w[c], rows[i].cell[c]);
+		}
+		buf_puts(out, "\n");
+	}
+}
+
+static void text_header(const struct service *s, struct buf *out)
+{
+	const struct service_conf *sc = svc_conf(s);
+	char ip[ADDR_STRLEN] = "-", name[256];
+	size_t i;
+
+	if (s->conf)
+		addr_ip_str(&sc->vip, ip, sizeof(ip));
+	text_clean(name, sizeof(name), s->name);
+	buf_printf(out, addr_family(&sc->vip) == AF_INET6 ? "%s  [%s]:" : "%s  %s:", name, ip);
+	for (i = 0; i < sc->nports; i++)
+		buf_printf(out, "%s%u", i ? "," : "", sc->ports[i]);
+	buf_printf(out, "  %s  %s  active %" PRIu32 "  total %" PRIu64 "  refused %" PRIu64 "\n",
+		   cfg_sched_name(s->sched_kind), s->available ? "available" : "UNAVAILABLE",
+		   s->active, s->total, s->refused);
+}
+
+void status_text_service(const struct service *s, struct buf *out)
+{
+	struct text_row *rows = xcalloc(s->nbackends + 1, sizeof(*rows));
+	size_t i, c;
+
+	text_header(s, out);
+	for (c = 0; c < NCOLS; c++)
+		snprintf(rows[0].cell[c], sizeof(rows[0].cell[c]), "%s", col_title[c]);
+	for (i = 0; i < s->nbackends; i++)
+		text_row_fill(s, s->backends[i], &rows[i + 1]);
+	text_rows_print(rows, s->nbackends + 1, out);
+	free(rows);
+}
+
+/* ---- metrics ---- */
+
+struct be_metric {
+	const char *name, *type, *help;
+	uint64_t (*get)(const struct backend *b);
+};
+
+static uint64_t be_up(const struct backend *b) { return b->state == BACKEND_UP; }
+static uint64_t be_active(const struct backend *b) { return b->active; }
+static uint64_t be_total(const struct backend *b) { return b->total; }
+static uint64_t be_bytes_in(const struct backend *b) { return b->bytes_in; }
+static uint64_t be_bytes_out(const struct backend *b) { return b->bytes_out; }
+static uint64_t be_connect_fail(const struct backend *b) { return b->connect_fail; }
+static uint64_t be_weight(const struct backend *b) { return b->weight; }
+static uint64_t be_transitions(const struct backend *b) { return b->transitions; }
+
+static const struct be_metric be_metrics[] = {
+	{ "vigil_backend_up", "gauge", "1 if the backend is up (healthy and in rotation).", be_up },
+	{ "vigil_backend_active_connections", "gauge", "Open proxied connections to the backend.",
+	  be_active },
+	{ "vigil_backend_connections_total", "counter", "Connections sent to the backend.",
+	  be_total },
+	{ "vigil_backend_bytes_in_total", "counter", "Bytes from clients to the backend.",
+	  be_bytes_in },
+	{ "vigil_backend_bytes_out_total", "counter", "Bytes from the backend to clients.",
+	  be_bytes_out },
+	{ "vigil_backend_connect_failures_total", "counter", "Failed connects to the backend.",
+	  be_connect_fail },
+	{ "vigil_backend_weight", "gauge", "The backend's runtime weight.", be_weight },
+	{ "vigil_backend_transitions_total", "counter", "State changes of the backend.",
+	  be_transitions },
+};
+
+struct svc_metric {
+	const char *name, *type, *help;
+	uint64_t (*get)(const struct service *s);
+};
+
+static uint64_t svc_active(const struct service *s) { return s->active; }
+static uint64_t svc_total(const struct service *s) { return s->total; }
+static uint64_t svc_refused(const struct service *s) { return s->refused; }
+static uint64_t svc_bytes_in(const struct service *s) { return s->bytes_in; }
+static uint64_t svc_bytes_out(const struct service *s) { return s->bytes_out; }
+static uint64_t svc_available(const struct service *s) { return s->available; }
+
+static const struct svc_metric svc_metrics[] = {
+	{ "vigil_service_active_connections", "gauge", "Open client connections of the service.",
+	  svc_active },
+	{ "vigil_service_connections_total", "counter", "Client connections accepted by the service.",
+	  svc_total },
+	{ "vigil_service_refused_total", "counter",
+	  "Clients closed because no backend could take them.", svc_refused },
+	{ "vigil_service_bytes_in_total", "counter", "Bytes from clients of the service.",
+	  svc_bytes_in },
+	{ "vigil_service_bytes_out_total", "counter", "Bytes to clients of the service.",
+	  svc_bytes_out },
+	{ "vigil_service_available", "gauge", "1 if some backend of the service is up.",
+	  svc_available },
+};
+
+static const enum backend_state be_states[] = {
+	BACKEND_UP, BACKEND_DOWN, BACKEND_DRAIN, BACKEND_MAINT,
+};
+
+static void prom_family(struct buf *out, const char *name, const char *type, const char *help)
+{
+	buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{service="S",backend="B"  - the caller closes the braces. */
+static void prom_labels(struct buf *out, const char *name, const struct service *s,
+			const struct backend *b)
+{
+	buf_printf(out, "%s{service=\"", name);
+	buf_prom_label(out, s->name);
+	if (b) {
+		buf_puts(out, "\",backend=\"");
+		buf_prom_label(out, b->name);
+	}
+	buf_puts(out, "\"");
+}
+
+static void metrics_backend_state(struct service *const *svcs, size_t n, struct buf *out)
+{
+	const char *name = "vigil_backend_state";
+	size_t i, j, k;
+
+	prom_family(out, name, "gauge", "1 for the backend's current state (up, down, drain, maint).");
+	for (i = 0; i < n; i++)
+		for (j = 0; j < svcs[i]->nbackends; j++)
+			for (k = 0; k < ARRAY_SIZE(be_states); k++) {
+				const struct backend *b = svcs[i]->backends[j];
+
+				prom_labels(out, name, svcs[i], b);
+				buf_printf(out, ",state=\"%s\"} %d\n", backend_state_str(be_states[k]),
+					   b->state == be_states[k]);
+			}
+}
+
+void status_metrics_services(struct service *const *svcs, size_t n, struct buf *out)
+{
+	size_t m, i, j;
+
+	for (m = 0; m < ARRAY_SIZE(svc_metrics); m++) {
+		prom_family(out, svc_metrics[m].name, svc_metrics[m].type, svc_metrics[m].help);
+		for (i = 0; i < n; i++) {
+			prom_labels(out, svc_metrics[m].name, svcs[i], NULL);
+			buf_printf(out, "} %" PRIu64 "\n", svc_metrics[m].get(svcs[i]));
+		}
+	}
+	for (m = 0; m < ARRAY_SIZE(be_metrics); m++) {
+		prom_family(out, be_metrics[m].name, be_metrics[m].type, be_metrics[m].help);
+		for (i = 0; i < n; i++)
+			for (j = 0; j < svcs[i]->nbackends; j++) {
+				prom_labels(out, be_metrics[m].name, svcs[i], svcs[i]->backends[j]);
+				buf_printf(out, "} %" PRIu64 "\n", be_metrics[m].get(svcs[i]->backends[j]));
+			}
+	}
+	metrics_backend_state(svcs, n, out);
+}

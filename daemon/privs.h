@@ -1,0 +1,14 @@
+/* privs.h - dropping root after start-up, keeping only the capabilities
+ * vigil needs: cap_net_admin (addresses), cap_net_raw (ARP/NA),
+ * cap_net_bind_service (ports below 1024 on reload). */
+#ifndef VIGIL_PRIVS_H
+#define VIGIL_PRIVS_H
+
+#include <stddef.h>
+
+/* Switch to user (its primary group, no supplementary groups) keeping the
+ * three capabilities permitted and effective, and drop every other one from
+ * the bounding set. 0, or -1 with err filled. */
+int privs_drop(const char *user, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,268 @@
+/* vigild.c - start-up, reload and graceful stop of the daemon. */
+#include "daemon/vigild.h"
+#include "daemon/privs.h"
+#include "checks/check.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "ctl/ctl.h"
+#include "ctl/http.h"
+#include "lb/lb.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#define DRAIN_POLL 0.05         /* seconds between checks for the last connection */
+
+static double wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* As many file descriptors as the hard limit allows. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warning("cannot raise the open file limit: %s", strerror(errno));
+	}
+}
+
+static void log_cfg_errors(const struct cfg_errors *errs, struct buf *out)
+{
+	for (size_t i = 0; i < errs->count; i++) {
+		log_error("%s", errs->msgs[i]);
+		if (out) {
+			buf_puts(out, errs->msgs[i]);
+			buf_puts(out, "\n");
+		}
+	}
+}
+
+/* (Re)create the HTTP status endpoint when status_listen changed. */
+static void apply_status_listen(struct vigild *d, const struct config *old)
+{
+	char err[256];
+	const struct global_conf *g = &d->cfg->global;
+
+	if (old && old->global.has_status_listen == g->has_status_listen &&
+	    (!g->has_status_listen ||
+	     (addr_equal_ip(&old->global.status_listen, &g->status_listen) &&
+	      addr_port(&old->global.status_listen) == addr_port(&g->status_listen))))
+		return;
+	status_http_free(d->http);
+	d->http = NULL;
+	if (!g->has_status_listen)
+		return;
+	d->http = status_http_new(d, &g->status_listen, err, sizeof(err));
+	if (!d->http)
+		log_error("status_listen: %s", err);
+}
+
+int vigild_reload(struct vigild *d, struct buf *err)
+{
+	struct cfg_errors errs;
+	struct config *cfg, *old = d->cfg;
+	char why[512];
+
+	log_notice("reloading %s", d->config_path);
+	cfg = cfg_load(d->config_path, &errs);
+	if (!cfg) {
+		log_cfg_errors(&errs, err);
+		cfg_errors_free(&errs);
+		log_error("reload refused: %s is invalid, the running configuration stays",
+			  d->config_path);
+		d->reload_failures++;
+		return -1;
+	}
+	cfg_errors_free(&errs);
+	if (lb_apply(d->lb, cfg, why, sizeof(why)) < 0) {
+		log_error("reload refused: %s; the running configuration stays", why);
+		if (err)
+			buf_printf(err, "%s\n", why);
+		cfg_free(cfg);
+		d->reload_failures++;
+		return -1;
+	}
+	d->cfg = cfg;
+	checker_sync(d->checker, d->lb);
+	log_set_level((enum log_level)cfg->global.log_level);
+	if (strcmp(old->global.control_socket, cfg->global.control_socket) != 0)
+		log_warning("global.control_socket changed: takes effect at the next restart");
+	apply_status_listen(d, old);
+	cfg_free(old);
+	d->reloads++;
+	log_notice("reload done: %zu services", cfg->nservices);
+	return 0;
+}
+
+const char *vigild_failover_state(const struct vigild *d)
+{
+	return "standalone";
+}
+
+int vigild_failover_priority(const struct vigild *d)
+{
+	return 0;
+}
+
+int vigild_standby(struct vigild *d, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "no failover configured");
+	return -1;
+}
+
+int vigild_takeover(struct vigild *d, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "no failover configured");
+	return -1;
+}
+
+/* ---- signals and stopping ---- */
+
+static uint32_t max_drain_ms(const struct config *cfg)
+{
+	uint32_t ms = 0;
+
+	for (size_t i = 0; i < cfg->nservices; i++)
+		if (cfg->services[i].timeouts.drain_ms > ms)
+			ms = cfg->services[i].timeouts.drain_ms;
+	return ms;
+}
+
+static void drain_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct vigild *d = container_of(w, struct vigild, drain_timer);
+	uint32_t left = lb_active(d->lb);
+
+	if (left == 0) {
+		log_notice("all connections finished, exiting");
+		ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	if (ev_now(loop) >= d->drain_deadline) {
+		log_notice("drain period over, closing %u connections", left);
+		lb_close_all(d->lb, "drain period over");
+		ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	ev_timer_again(loop, w);
+}
+
+void vigild_stop(struct vigild *d, const char *why)
+{
+	uint32_t drain = max_drain_ms(d->cfg);
+
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	log_notice("stopping (%s): no new connections, %u open ones get up to %.1f s",
+		   why, lb_active(d->lb), drain / 1000.0);
+	lb_stop_accepting(d->lb);
+	d->drain_deadline = ev_now(d->loop) + drain / 1000.0;
+	ev_timer_init(&d->drain_timer, drain_cb, 0., DRAIN_POLL);
+	ev_timer_again(d->loop, &d->drain_timer);
+	ev_feed_event(d->loop, &d->drain_timer, EV_TIMER);
+}
+
+static void sig_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct vigild *d = w->data;
+
+	if (w->signum == SIGHUP) {
+		vigild_reload(d, NULL);
+		return;
+	}
+	if (d->stopping && w->signum == SIGINT) {
+		log_notice("second interrupt: closing every connection now");
+		lb_close_all(d->lb, "interrupted");
+		ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	vigild_stop(d, w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void signals_start(struct vigild *d)
+{
+	ev_signal *sigs[] = { &d->sig_hup, &d->sig_term, &d->sig_int };
+	int nums[] = { SIGHUP, SIGTERM, SIGINT };
+
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
+		ev_signal_init(sigs[i], sig_cb, nums[i]);
+		sigs[i]->data = d;
+		ev_signal_start(d->loop, sigs[i]);
+	}
+}
+
+/* ---- start-up and teardown ---- */
+
+int vigild_start(struct vigild *d, struct config *cfg, const char *path)
+{
+	char err[512];
+
+	d->loop = ev_default_loop(EVFLAG_AUTO);
+	d->config_path = xstrdup(path);
+	d->cfg = cfg;
+	d->started = wall_now();
+	log_set_level((enum log_level)cfg->global.log_level);
+	raise_nofile();
+	d->lb = lb_new(d->loop);
+	if (lb_apply(d->lb, cfg, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	d->checker = checker_new(d->loop);
+	checker_sync(d->checker, d->lb);
+	d->ctl = ctl_server_new(d, cfg->global.control_socket, err, sizeof(err));
+	if (!d->ctl) {
+		log_error("control socket: %s", err);
+		return -1;
+	}
+	apply_status_listen(d, NULL);
+	if (cfg->global.has_status_listen && !d->http)
+		return -1;
+	if (cfg->has_failover)
+		log_warning("failover: not available in this build yet, running standalone");
+	if (cfg->global.user) {
+		if (privs_drop(cfg->global.user, err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			return -1;
+		}
+		log_notice("running as user %s with cap_net_admin, cap_net_raw, "
+			   "cap_net_bind_service", cfg->global.user);
+	}
+	signals_start(d);
+	log_notice("vigil %s started: %zu services, config %s", VIGIL_VERSION,
+		   cfg->nservices, path);
+	return 0;
+}
+
+void vigild_cleanup(struct vigild *d)
+{
+	if (d->loop) {
+		ev_signal_stop(d->loop, &d->sig_hup);
+		ev_signal_stop(d->loop, &d->sig_term);
+		ev_signal_stop(d->loop, &d->sig_int);
+		ev_timer_stop(d->loop, &d->drain_timer);
+	}
+	status_http_free(d->http);
+	ctl_server_free(d->ctl);
+	checker_free(d->checker);
+	lb_free(d->lb);
+	cfg_free(d->cfg);
+	free(d->config_path);
+	if (d->loop)
+		ev_loop_destroy(d->loop);
+	memset(d, 0, sizeof(*d));
+}

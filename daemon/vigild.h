@@ -1,0 +1,60 @@
+/* vigild.h - the daemon: one loop, one configuration snapshot, and the
+ * modules that run in it. ctl/ receives a pointer to this to answer commands.
+ */
+#ifndef VIGIL_VIGILD_H
+#define VIGIL_VIGILD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "common/buf.h"
+#include "config/config.h"
+
+#define VIGIL_VERSION "0.1.0"
+
+struct lb;
+struct checker;
+struct ctl_server;
+struct status_http;
+
+struct vigild {
+	struct ev_loop *loop;
+	char *config_path;
+	struct config *cfg;           /* the running configuration */
+	struct lb *lb;
+	struct checker *checker;
+	struct ctl_server *ctl;
+	struct status_http *http;
+	double started;               /* wall clock seconds */
+	uint64_t reloads, reload_failures;
+	bool stopping;
+	ev_signal sig_hup, sig_term, sig_int;
+	ev_timer drain_timer;
+	ev_tstamp drain_deadline;
+};
+
+/* Start with a loaded configuration (ownership passes to d): listeners,
+ * checks, control socket, status endpoint, privilege drop, signals.
+ * 0, or -1 after logging why (call vigild_cleanup() either way). */
+int vigild_start(struct vigild *d, struct config *cfg, const char *path);
+/* Stop accepting and let connections finish for up to timeouts.drain, then
+ * leave the loop. */
+void vigild_stop(struct vigild *d, const char *why);
+/* Free everything vigild_start() made. */
+void vigild_cleanup(struct vigild *d);
+
+/* Load the configuration file again and apply it. On error the running
+ * configuration stays; every problem is appended to err (one per line). */
+int vigild_reload(struct vigild *d, struct buf *err);
+
+/* The failover state name for status ("standalone" while none is configured),
+ * and the effective priority (0 if none). */
+const char *vigild_failover_state(const struct vigild *d);
+int vigild_failover_priority(const struct vigild *d);
+/* vigilctl standby / takeover: 0, or -1 with the reason in err. */
+int vigild_standby(struct vigild *d, char *err, size_t errlen);
+int vigild_takeover(struct vigild *d, char *err, size_t errlen);
+
+#endif

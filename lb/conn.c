@@ -1,0 +1,524 @@
+/* conn.c - one proxied connection: client socket, backend socket, and the
+ * data moving between them (splice(2) through a pipe per direction, or a
+ * plain buffer as fallback). conn_close() is its one exit.
+ */
+#include "lb/lb_internal.h"
+#include "checks/check.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define PIPE_CHUNK  (64 * 1024)     /* bytes moved per splice call */
+#define BUF_SIZE    (16 * 1024)     /* fallback buffer per direction */
+#define PUMP_ROUNDS 8               /* read/write rounds per wake-up */
+
+enum { UP, DOWN };                  /* UP: client -> backend, DOWN: backend -> client */
+
+struct half {
+	struct pipe_pair pipe;      /* rd < 0: none held */
+	char *buf;                  /* fallback mode only */
+	uint32_t off;
+	uint32_t pending;           /* bytes held in pipe or buf */
+	bool eof;                   /* the source sent FIN */
+	bool shut;                  /* FIN passed on to the destination */
+};
+
+struct conn {
+	struct conn *prev, *next;
+	struct lb *lb;
+	struct service *svc;        /* reference */
+	struct backend *be;         /* reference, NULL until picked */
+	int cfd, bfd;
+	uint16_t port;              /* service port the client came in on */
+	bool relaying;              /* connected to the backend */
+	bool splice;
+	uint8_t attempts;
+	uint32_t key;               /* source-hash key */
+	ev_io c_r, c_w, b_r, b_w;
+	ev_timer timer;             /* connect deadline, then idle check */
+	ev_tstamp last_c, last_b;   /* last data from client / backend */
+	struct half half[2];
+	uint64_t *skip;             /* tried backends: pool 0 then pool 1 bits */
+	size_t skip_words[2];
+	uint64_t skip_inline[2];
+};
+
+static void conn_connect_next(struct conn *c);
+
+struct conn *conn_next(const struct conn *c) { return c->next; }
+struct backend *conn_backend(const struct conn *c) { return c->be; }
+
+/* ---- teardown ---- */
+
+static void half_release(struct lb *lb, struct half *h)
+{
+	if (h->pipe.rd >= 0) {
+		if (h->pending == 0) {
+			pipes_put(lb, &h->pipe);
+		} else {
+			close(h->pipe.rd);
+			close(h->pipe.wr);
+		}
+	}
+	h->pipe.rd = h->pipe.wr = -1;
+	free(h->buf);
+	h->buf = NULL;
+}
+
+static void conn_unlink(struct conn *c)
+{
+	struct lb *lb = c->lb;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		lb->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	lb->nconns--;
+	lb->stats.active = lb->nconns;
+}
+
+static void conn_drop_backend(struct conn *c)
+{
+	if (!c->be)
+		return;
+	service_release(c->svc, c->be);
+	backend_unref(c->be);
+	c->be = NULL;
+}
+
+static void close_fd(int *fd, bool reset)
+{
+	if (*fd < 0)
+		return;
+	if (reset) {
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+		setsockopt(*fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	close(*fd);
+	*fd = -1;
+}
+
+static void conn_free(struct conn *c, bool reset_client, bool reset_backend)
+{
+	struct ev_loop *loop = c->lb->loop;
+
+	ev_io_stop(loop, &c->c_r);
+	ev_io_stop(loop, &c->c_w);
+	ev_io_stop(loop, &c->b_r);
+	ev_io_stop(loop, &c->b_w);
+	ev_timer_stop(loop, &c->timer);
+	close_fd(&c->cfd, reset_client);
+	close_fd(&c->bfd, reset_backend);
+	half_release(c->lb, &c->half[UP]);
+	half_release(c->lb, &c->half[DOWN]);
+	conn_drop_backend(c);
+	conn_unlink(c);
+	service_unref(c->svc);
+	if (c->skip != c->skip_inline)
+		free(c->skip);
+	listeners_resume(c->lb);
+	free(c);
+}
+
+void conn_close(struct conn *c, const char *reason)
+{
+	log_debug("service %s backend %s: connection closed (%s)", c->svc->name,
+		  c->be ? c->be->name : "-", reason);
+	conn_free(c, false, false);
+}
+
+/* Close after a reset on one side, passing the reset on to the other. */
+static void conn_abort(struct conn *c, int dir, int err)
+{
+	log_debug("service %s backend %s: connection aborted (%s %s)", c->svc->name,
+		  c->be ? c->be->name : "-", dir == UP ? "client" : "server", strerror(err));
+	conn_free(c, dir == DOWN, dir == UP);
+}
+
+/* ---- data path ---- */
+
+static int src_fd(const struct conn *c, int dir) { return dir == UP ? c->cfd : c->bfd; }
+static int dst_fd(const struct conn *c, int dir) { return dir == UP ? c->bfd : c->cfd; }
+
+static void account(struct conn *c, int dir, size_t n)
+{
+	if (dir == UP) {
+		c->be->bytes_in += n;
+		c->svc->bytes_in += n;
+		c->lb->stats.bytes_in += n;
+		c->last_c = ev_now(c->lb->loop);
+	} else {
+		c->be->bytes_out += n;
+		c->svc->bytes_out += n;
+		c->lb->stats.bytes_out += n;
+		c->last_b = ev_now(c->lb->loop);
+	}
+}
+
+/* Read from the source into the half. >0 bytes, 0 EOF, -1 EAGAIN, -2 error. */
+static ssize_t half_fill(struct conn *c, struct half *h, int src)
+{
+	ssize_t n;
+
+	if (c->splice) {
+		if (h->pipe.rd < 0 && pipes_get(c->lb, &h->pipe) < 0)
+			return -2;
+		n = splice(src, NULL, h->pipe.wr, NULL, PIPE_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	} else {
+		if (!h->buf)
+			h->buf = xmalloc(BUF_SIZE);
+		h->off = 0;
+		n = read(src, h->buf, BUF_SIZE);
+	}
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? -1 : -2;
+	h->pending = (uint32_t)n;
+	return n;
+}
+
+/* Write what the half holds. 0 all written, -1 EAGAIN (some left), -2 error. */
+static int half_flush(struct conn *c, struct half *h, int dst)
+{
+	while (h->pending > 0) {
+		ssize_t n;
+
+		if (c->splice)
+			n = splice(h->pipe.rd, NULL, dst, NULL, h->pending,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		else
+			n = send(dst, h->buf + h->off, h->pending, MSG_NOSIGNAL);
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? -1 : -2;
+		h->off += (uint32_t)n;
+		h->pending -= (uint32_t)n;
+	}
+	return 0;
+}
+
+/* Release an idle half's pipe or buffer, so idle connections hold none. */
+static void half_idle(struct conn *c, struct half *h)
+{
+	if (h->pipe.rd >= 0)
+		pipes_put(c->lb, &h->pipe);
+	free(h->buf);
+	h->buf = NULL;
+}
+
+/* Arm the watchers of one direction for what it waits on. */
+static void half_arm(struct conn *c, int dir)
+{
+	struct half *h = &c->half[dir];
+	ev_io *rd = dir == UP ? &c->c_r : &c->b_r;
+	ev_io *wr = dir == UP ? &c->b_w : &c->c_w;
+
+	if (h->pending) {
+		ev_io_stop(c->lb->loop, rd);
+		ev_io_start(c->lb->loop, wr);
+		return;
+	}
+	ev_io_stop(c->lb->loop, wr);
+	if (h->eof)
+		ev_io_stop(c->lb->loop, rd);
+	else
+		ev_io_start(c->lb->loop, rd);
+}
+
+/* Move one direction's data as far as the sockets allow; pass EOF on as a
+ * half-close. Returns -1 when the connection was closed. */
+static int conn_pump(struct conn *c, int dir)
+{
+	struct half *h = &c->half[dir];
+	int src = src_fd(c, dir), dst = dst_fd(c, dir);
+
+	for (int round = 0; round < PUMP_ROUNDS; round++) {
+		int fl = half_flush(c, h, dst);
+		ssize_t n;
+
+		if (fl == -2) {
+			conn_abort(c, dir == UP ? DOWN : UP, errno);
+			return -1;
+		}
+		if (fl == -1 || h->eof)
+			break;
+		n = half_fill(c, h, src);
+		if (n == -2) {
+			int err = errno;
+			if (err == EINVAL && c->splice && h->pending == 0) {
+				/* splice not supported here: fall back to buffers */
+				half_idle(c, h);
+				c->splice = false;
+				continue;
+			}
+			conn_abort(c, dir, err);
+			return -1;
+		}
+		if (n == -1)
+			break;
+		if (n == 0) {
+			h->eof = true;
+			break;
+		}
+		account(c, dir, (size_t)n);
+	}
+	if (h->pending == 0)
+		half_idle(c, h);
+	if (h->eof && h->pending == 0 && !h->shut) {
+		shutdown(dst, SHUT_WR);
+		h->shut = true;
+	}
+	if (c->half[UP].shut && c->half[DOWN].shut) {
+		conn_close(c, "both sides closed");
+		return -1;
+	}
+	half_arm(c, dir);
+	return 0;
+}
+
+static void conn_client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	conn_pump(container_of(w, struct conn, c_r), UP);
+}
+
+static void conn_backend_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	conn_pump(container_of(w, struct conn, b_w), UP);
+}
+
+static void conn_backend_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	conn_pump(container_of(w, struct conn, b_r), DOWN);
+}
+
+static void conn_client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	conn_pump(container_of(w, struct conn, c_w), DOWN);
+}
+
+/* ---- timers ---- */
+
+static ev_tstamp ms_to_s(uint32_t ms) { return (ev_tstamp)ms / 1000.0; }
+
+/* Seconds until the next idle deadline, or 0 if one has passed; -1 if none applies. */
+static ev_tstamp idle_left(struct conn *c, const char **which)
+{
+	ev_tstamp now = ev_now(c->lb->loop), left = -1;
+	const struct timeouts_conf *t = &c->svc->timeouts;
+
+	if (t->client_idle_ms) {
+		left = c->last_c + ms_to_s(t->client_idle_ms) - now;
+		*which = "client idle timeout";
+	}
+	if (t->server_idle_ms) {
+		ev_tstamp b = c->last_b + ms_to_s(t->server_idle_ms) - now;
+		if (left < 0 || b < left) {
+			left = b;
+			*which = "server idle timeout";
+		}
+	}
+	return left < 0 && (t->client_idle_ms || t->server_idle_ms) ? 0 : left;
+}
+
+static void conn_idle_arm(struct conn *c)
+{
+	const char *which = NULL;
+	ev_tstamp left = idle_left(c, &which);
+
+	if (left < 0) {
+		ev_timer_stop(c->lb->loop, &c->timer);
+		return;
+	}
+	c->timer.repeat = left > 0.001 ? left : 0.001;
+	ev_timer_again(c->lb->loop, &c->timer);
+}
+
+static void conn_connect_failed(struct conn *c, int err);
+
+static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn *c = container_of(w, struct conn, timer);
+	const char *which = NULL;
+
+	if (!c->relaying) {
+		conn_connect_failed(c, ETIMEDOUT);
+		return;
+	}
+	if (idle_left(c, &which) <= 0.0005) {
+		conn_close(c, which);
+		return;
+	}
+	conn_idle_arm(c);
+}
+
+/* ---- connecting to a backend ---- */
+
+static void conn_established(struct conn *c)
+{
+	struct ev_loop *loop = c->lb->loop;
+	int one = 1;
+
+	setsockopt(c->bfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	ev_io_stop(loop, &c->b_w);
+	ev_timer_stop(loop, &c->timer);
+	c->relaying = true;
+	c->last_c = c->last_b = ev_now(loop);
+	ev_io_init(&c->b_w, conn_backend_write_cb, c->bfd, EV_WRITE);
+	ev_io_init(&c->b_r, conn_backend_read_cb, c->bfd, EV_READ);
+	ev_io_start(loop, &c->c_r);
+	ev_io_start(loop, &c->b_r);
+	conn_idle_arm(c);
+}
+
+static void conn_connect_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *c = container_of(w, struct conn, b_w);
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(c->bfd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err)
+		conn_connect_failed(c, err);
+	else
+		conn_established(c);
+}
+
+static void conn_connect_failed(struct conn *c, int err)
+{
+	struct backend *b = c->be;
+
+	b->connect_fail++;
+	log_warning("service %s backend %s: connect failed (%s), client goes to another backend",
+		    c->svc->name, b->name, strerror(err));
+	if (b->check)
+		check_passive_failure(b->check);
+	ev_io_stop(c->lb->loop, &c->b_w);
+	ev_timer_stop(c->lb->loop, &c->timer);
+	close_fd(&c->bfd, false);
+	conn_drop_backend(c);
+	conn_connect_next(c);
+}
+
+static void skip_mark(struct conn *c, const struct backend *b)
+{
+	size_t pool = b->backup ? 1 : 0;
+	uint64_t *bits = c->skip + (pool ? c->skip_words[0] : 0);
+
+	if (b->pool_idx / 64 < c->skip_words[pool])
+		bits[b->pool_idx / 64] |= 1ull << (b->pool_idx % 64);
+}
+
+static void skip_init(struct conn *c)
+{
+	size_t total;
+
+	for (int i = 0; i < 2; i++)
+		c->skip_words[i] = (c->svc->pools[i].n + 63) / 64;
+	total = c->skip_words[0] + c->skip_words[1];
+	c->skip = total <= 2 ? c->skip_inline : xcalloc(total, sizeof(uint64_t));
+	if (total <= 2) {
+		c->skip_words[0] = c->skip_words[1] = 1;
+		c->skip_inline[0] = c->skip_inline[1] = 0;
+	}
+}
+
+/* Socket + non-blocking connect to b; -1 with errno on immediate failure. */
+static int conn_dial(struct conn *c, struct backend *b)
+{
+	struct addr a = b->addr;
+	int fd;
+
+	addr_set_port(&a, backend_port(b, c->port));
+	fd = socket(addr_family(&a), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (c->svc->has_source && addr_family(&c->svc->source) == addr_family(&a)) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+		if (bind(fd, (const struct sockaddr *)&c->svc->source.ss, c->svc->source.len) < 0)
+			goto fail;
+	}
+	if (connect(fd, (const struct sockaddr *)&a.ss, a.len) == 0 || errno == EINPROGRESS) {
+		c->bfd = fd;
+		return 0;
+	}
+fail:
+	{
+		int err = errno;
+		close(fd);
+		errno = err;
+	}
+	return -1;
+}
+
+/* Pick the next backend the scheduler gives (never one already tried) and
+ * connect; close the client when none is left. */
+static void conn_connect_next(struct conn *c)
+{
+	struct sched_skip skip[2] = {
+		{ c->skip, c->skip_words[0] * 64 },
+		{ c->skip + c->skip_words[0], c->skip_words[1] * 64 },
+	};
+	struct backend *b = service_pick(c->svc, c->key, skip);
+
+	if (!b) {
+		c->svc->refused++;
+		c->lb->stats.refused++;
+		log_notice("service %s: client closed, %s", c->svc->name,
+			   c->attempts ? "every backend failed" : "no backend available");
+		conn_close(c, "no backend");
+		return;
+	}
+	c->attempts++;
+	skip_mark(c, b);
+	service_take(c->svc, b);
+	c->be = backend_ref(b);
+	if (conn_dial(c, b) < 0) {
+		conn_connect_failed(c, errno);
+		return;
+	}
+	ev_io_init(&c->b_w, conn_connect_cb, c->bfd, EV_WRITE);
+	ev_io_start(c->lb->loop, &c->b_w);
+	ev_timer_set(&c->timer, ms_to_s(c->svc->timeouts.connect_ms), 0.);
+	ev_timer_start(c->lb->loop, &c->timer);
+}
+
+void conn_start(struct lb *lb, struct service *svc, uint16_t port, int cfd,
+		const struct addr *client)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+	int one = 1;
+
+	c->lb = lb;
+	c->svc = service_ref(svc);
+	c->cfd = cfd;
+	c->bfd = -1;
+	c->port = port;
+	c->splice = lb->use_splice;
+	for (int i = 0; i < 2; i++)
+		c->half[i].pipe.rd = c->half[i].pipe.wr = -1;
+	if (svc->sched_kind == SCHED_SOURCE_HASH)
+		c->key = sched_source_key(client, svc->source_mask);
+	setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	ev_io_init(&c->c_r, conn_client_read_cb, cfd, EV_READ);
+	ev_io_init(&c->c_w, conn_client_write_cb, cfd, EV_WRITE);
+	ev_init(&c->timer, conn_timer_cb);
+	c->next = lb->conns;
+	if (lb->conns)
+		lb->conns->prev = c;
+	lb->conns = c;
+	lb->nconns++;
+	lb->stats.active = lb->nconns;
+	lb->stats.accepted++;
+	skip_init(c);
+	conn_connect_next(c);
+}

@@ -1,0 +1,56 @@
+/* lb.h - the data path: listeners on every VIP:port, and the proxied
+ * connections between clients and backends, all in one libev loop.
+ */
+#ifndef VIGIL_LB_H
+#define VIGIL_LB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "config/config.h"
+#include "lb/service.h"
+
+struct lb;
+
+struct lb_stats {
+	uint64_t accepted;
+	uint64_t active;
+	uint64_t refused;             /* clients closed without a backend */
+	uint64_t bytes_in, bytes_out;
+	uint64_t accept_paused;       /* times accepting paused (maxconn, EMFILE) */
+	size_t listeners;
+};
+
+struct lb *lb_new(struct ev_loop *loop);
+/* Free everything: close listeners, close every connection. */
+void lb_free(struct lb *lb);
+
+/* Make cfg the running configuration: build services (reusing same-named
+ * services and backends of the previous one), open new listeners, keep
+ * existing ones, close removed ones. Live connections keep their service and
+ * backend. On failure (a listener cannot be bound) nothing changes and err
+ * says why. cfg must outlive the next successful lb_apply(). */
+int lb_apply(struct lb *lb, const struct config *cfg, char *err, size_t errlen);
+
+/* Services of the running configuration, in config order. */
+size_t lb_nservices(const struct lb *lb);
+struct service *lb_service(const struct lb *lb, size_t i);
+struct service *lb_find_service(const struct lb *lb, const char *name);
+
+/* Graceful stop: close all listeners; connections go on. */
+void lb_stop_accepting(struct lb *lb);
+/* Close every open connection now (end of the drain period). */
+void lb_close_all(struct lb *lb, const char *reason);
+/* Close connections to backend b now (on_down: close). */
+void lb_close_backend(struct lb *lb, struct backend *b, const char *reason);
+
+/* Hear when a service gains its first or loses its last backend that is up. */
+void lb_set_avail_hook(struct lb *lb, void (*cb)(struct service *, bool, void *), void *arg);
+
+void lb_get_stats(const struct lb *lb, struct lb_stats *out);
+uint32_t lb_active(const struct lb *lb);
+
+#endif

@@ -1,0 +1,77 @@
+/* lb_internal.h - what lb.c, listener.c, conn.c and pipes.c share. Not an
+ * interface for other modules: they use lb/lb.h. */
+#ifndef VIGIL_LB_INTERNAL_H
+#define VIGIL_LB_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "common/addr.h"
+#include "lb/lb.h"
+
+struct conn;
+
+struct listener {
+	ev_io io;
+	int fd;
+	struct addr addr;              /* VIP and port */
+	uint16_t port;
+	uint32_t backlog;
+	struct service *svc;           /* reference */
+	struct lb *lb;
+	struct listener *next;
+	bool paused;                   /* maxconn reached: left in the backlog */
+	bool mark;                     /* scratch for lb_apply */
+};
+
+struct pipe_pair {
+	int rd, wr;
+};
+
+struct lb {
+	struct ev_loop *loop;
+	struct listener *listeners;
+	struct service **services;     /* references, config order */
+	size_t nservices;
+	struct conn *conns;            /* doubly linked, all open connections */
+	uint32_t maxconn;              /* global */
+	uint32_t nconns;
+	bool use_splice;
+	bool accepting;
+	ev_timer resume_timer;         /* accept paused after EMFILE/ENFILE */
+	struct pipe_pair *spare;       /* pool of empty pipes */
+	size_t nspare, spare_cap;
+	struct lb_stats stats;
+	void (*avail_cb)(struct service *, bool, void *);
+	void *avail_arg;
+};
+
+/* listener.c */
+struct listener *listener_open(struct lb *lb, const struct addr *a, uint32_t backlog,
+			       char *err, size_t errlen);
+void listener_start(struct listener *l);
+void listener_close(struct listener *l);
+/* A connection closed: restart listeners paused by maxconn. */
+void listeners_resume(struct lb *lb);
+/* Stop every listener for a moment after EMFILE/ENFILE. */
+void listeners_backoff(struct lb *lb);
+
+/* conn.c */
+/* Take over accepted client fd cfd on service port; picks and connects a backend. */
+void conn_start(struct lb *lb, struct service *svc, uint16_t port, int cfd,
+		const struct addr *client);
+/* The one exit of a connection: stop watchers, close fds, release backend, free. */
+void conn_close(struct conn *c, const char *reason);
+struct conn *conn_next(const struct conn *c);
+struct backend *conn_backend(const struct conn *c);
+
+/* pipes.c */
+/* An empty pipe from the pool (or a new one); -1 when none can be made. */
+int pipes_get(struct lb *lb, struct pipe_pair *out);
+/* Give back an EMPTY pipe; closed if the pool is full. */
+void pipes_put(struct lb *lb, struct pipe_pair *p);
+void pipes_free_all(struct lb *lb);
+
+#endif

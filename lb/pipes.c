@@ -1,0 +1,52 @@
+/* pipes.c - a pool of empty pipes for splice(2), so idle connections hold none. */
+#include "lb/lb_internal.h"
+#include "common/util.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define PIPES_POOL_MAX 256
+
+int pipes_get(struct lb *lb, struct pipe_pair *out)
+{
+	int fds[2];
+
+	if (lb->nspare > 0) {
+		*out = lb->spare[--lb->nspare];
+		return 0;
+	}
+	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
+		return -1;
+	out->rd = fds[0];
+	out->wr = fds[1];
+	return 0;
+}
+
+void pipes_put(struct lb *lb, struct pipe_pair *p)
+{
+	if (p->rd < 0)
+		return;
+	if (lb->nspare < PIPES_POOL_MAX) {
+		if (lb->nspare == lb->spare_cap) {
+			lb->spare_cap = lb->spare_cap ? lb->spare_cap * 2 : 16;
+			lb->spare = xrealloc(lb->spare, lb->spare_cap * sizeof(*lb->spare));
+		}
+		lb->spare[lb->nspare++] = *p;
+	} else {
+		close(p->rd);
+		close(p->wr);
+	}
+	p->rd = p->wr = -1;
+}
+
+void pipes_free_all(struct lb *lb)
+{
+	for (size_t i = 0; i < lb->nspare; i++) {
+		close(lb->spare[i].rd);
+		close(lb->spare[i].wr);
+	}
+	free(lb->spare);
+	lb->spare = NULL;
+	lb->nspare = lb->spare_cap = 0;
+}

@@ -1,0 +1,59 @@
+/* sched.h - backend schedulers behind one small ops table.
+ *
+ * A scheduler serves one pool (the normal or the backup backends of a
+ * service). It sees backends only through struct backend: state, weight,
+ * active, maxconn (backend_usable()) and pool_idx, so a unit test drives it
+ * with plain structs and no sockets. pick() returns a usable backend that is
+ * not in the skip set, or NULL.
+ */
+#ifndef VIGIL_SCHED_H
+#define VIGIL_SCHED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+
+struct backend;
+
+/* Backends already tried for this client: a bitset over pool_idx. */
+struct sched_skip {
+	const uint64_t *bits;         /* NULL: skip none */
+	size_t nbits;
+};
+
+static inline int sched_skipped(const struct sched_skip *s, unsigned idx)
+{
+	return s && s->bits && idx < s->nbits && (s->bits[idx / 64] >> (idx % 64)) & 1u;
+}
+
+struct sched_ops {
+	const char *name;
+	/* Build the state over pool[0..n-1]; pool[i]->pool_idx == i. */
+	void *(*create)(struct backend *const *pool, size_t n);
+	void (*destroy)(void *st);
+	/* Choose a backend for a new connection. key: the client's hash (source-hash). */
+	struct backend *(*pick)(void *st, uint32_t key, const struct sched_skip *skip);
+	/* b's state changed to / away from BACKEND_UP, or its weight changed. */
+	void (*server_up)(void *st, struct backend *b);
+	void (*server_down)(void *st, struct backend *b);
+	/* A connection was assigned to / released from b (after b->active changed). */
+	void (*take)(void *st, struct backend *b);
+	void (*release)(void *st, struct backend *b);
+};
+
+extern const struct sched_ops sched_roundrobin;
+extern const struct sched_ops sched_weighted_roundrobin;
+extern const struct sched_ops sched_leastconn;
+extern const struct sched_ops sched_weighted_leastconn;
+extern const struct sched_ops sched_source_hash;
+
+const struct sched_ops *sched_for(enum sched_kind k);
+
+/* Hash of the client address masked to mask_bits (source-hash key). */
+uint32_t sched_source_key(const struct addr *client, int mask_bits);
+
+/* Maglev table size (prime). */
+#define SCHED_MAGLEV_SIZE 65537u
+
+#endif

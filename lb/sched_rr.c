@@ -1,0 +1,65 @@
+/* sched_rr.c - roundrobin: each usable backend in turn, ignoring weights. */
+#include "lb/sched.h"
+
+#include <stdlib.h>
+
+#include "common/util.h"
+#include "lb/backend.h"
+
+struct rr {
+	size_t n;
+	size_t next;                  /* where the next scan starts */
+	struct backend *pool[];
+};
+
+static bool rr_eligible(const struct backend *b, const struct sched_skip *skip)
+{
+	return backend_usable(b) && !sched_skipped(skip, b->pool_idx);
+}
+
+static void *rr_create(struct backend *const *pool, size_t n)
+{
+	struct rr *rr = xcalloc(1, sizeof(*rr) + n * sizeof(rr->pool[0]));
+	size_t i;
+
+	rr->n = n;
+	for (i = 0; i < n; i++)
+		rr->pool[i] = pool[i];
+	return rr;
+}
+
+static void rr_destroy(void *st)
+{
+	free(st);
+}
+
+/* The first eligible backend at or after the cursor; the cursor moves past it. */
+static struct backend *rr_pick(void *st, uint32_t key, const struct sched_skip *skip)
+{
+	struct rr *rr = st;
+	size_t i, idx;
+
+	for (i = 0; i < rr->n; i++) {
+		idx = rr->next + i < rr->n ? rr->next + i : rr->next + i - rr->n;
+		if (rr_eligible(rr->pool[idx], skip)) {
+			rr->next = (idx + 1) % rr->n;
+			return rr->pool[idx];
+		}
+	}
+	return NULL;
+}
+
+static void rr_nop(void *st, struct backend *b)
+{
+}
+
+const struct sched_ops sched_roundrobin = {
+	.name = "roundrobin",
+	.create = rr_create,
+	.destroy = rr_destroy,
+	.pick = rr_pick,
+	.server_up = rr_nop,
+	.server_down = rr_nop,
+	.take = rr_nop,
+	.release = rr_nop,
+};

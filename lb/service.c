@@ -1,0 +1,257 @@
+/* service.c - a service's backends, pools and schedulers. */
+#include "lb/service.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void service_copy_conf(struct service *s, const struct service_conf *sc)
+{
+	s->conf = sc;
+	s->live = true;
+	s->timeouts = sc->timeouts;
+	s->maxconn = sc->maxconn;
+	s->source_mask = sc->source_mask;
+	s->has_source = sc->has_source;
+	s->source = sc->source;
+	s->sched_kind = sc->scheduler;
+	s->on_down = sc->check.on_down;
+}
+
+static void pools_destroy(struct service *s)
+{
+	for (int i = 0; i < 2; i++) {
+		struct sched_pool *p = &s->pools[i];
+
+		if (p->ops && p->st)
+			p->ops->destroy(p->st);
+		free(p->members);
+		memset(p, 0, sizeof(*p));
+	}
+}
+
+static void pools_build(struct service *s)
+{
+	const struct sched_ops *ops = sched_for(s->sched_kind);
+
+	for (int i = 0; i < 2; i++) {
+		struct sched_pool *p = &s->pools[i];
+
+		p->ops = ops;
+		p->members = xcalloc(s->nbackends, sizeof(*p->members));
+		p->n = 0;
+		for (size_t j = 0; j < s->nbackends; j++) {
+			struct backend *b = s->backends[j];
+
+			if (b->backup != (i == 1))
+				continue;
+			b->pool_idx = (unsigned)p->n;
+			p->members[p->n++] = b;
+		}
+		p->st = ops->create(p->members, p->n);
+	}
+}
+
+static bool any_up(const struct service *s)
+{
+	for (size_t i = 0; i < s->nbackends; i++)
+		if (s->backends[i]->state == BACKEND_UP)
+			return true;
+	return false;
+}
+
+/* Recompute availability; tell the hook when it flipped. */
+static void service_check_avail(struct service *s)
+{
+	bool now = any_up(s);
+
+	if (now == s->available)
+		return;
+	s->available = now;
+	if (now)
+		log_notice("service %s: available again", s->name);
+	else
+		log_warning("service %s: no backend up, new clients are refused", s->name);
+	if (s->hooks.avail)
+		s->hooks.avail(s, now, s->hooks.arg);
+}
+
+static struct backend *take_matching(struct service *old, const struct backend_conf *bc)
+{
+	if (!old)
+		return NULL;
+	for (size_t i = 0; i < old->nbackends; i++) {
+		struct backend *b = old->backends[i];
+
+		if (b && strcmp(b->name, bc->name) == 0 && addr_equal_ip(&b->addr, &bc->addr) &&
+		    b->port == bc->port) {
+			old->backends[i] = NULL;
+			return b;
+		}
+	}
+	return NULL;
+}
+
+/* Build s->backends from sc, moving matching ones out of prev[]. */
+static void backends_build(struct service *s, const struct service_conf *sc, struct service *prev)
+{
+	s->backends = xcalloc(sc->nbackends, sizeof(*s->backends));
+	s->nbackends = sc->nbackends;
+	for (size_t i = 0; i < sc->nbackends; i++) {
+		const struct backend_conf *bc = &sc->backends[i];
+		struct backend *b = take_matching(prev, bc);
+
+		if (b) {
+			b->maxconn = bc->maxconn;
+			b->backup = bc->backup;
+			if (!b->weight_set_by_ctl)
+				b->weight = bc->weight;
+		} else {
+			b = backend_new(bc);
+		}
+		b->svc = s;
+		s->backends[i] = b;
+	}
+}
+
+struct service *service_new(const struct service_conf *sc)
+{
+	struct service *s = xcalloc(1, sizeof(*s));
+
+	s->refs = 1;
+	s->name = xstrdup(sc->name);
+	service_copy_conf(s, sc);
+	backends_build(s, sc, NULL);
+	pools_build(s);
+	s->available = any_up(s);
+	return s;
+}
+
+void service_update(struct service *s, const struct service_conf *sc)
+{
+	struct service old = { .backends = s->backends, .nbackends = s->nbackends };
+
+	pools_destroy(s);
+	service_copy_conf(s, sc);
+	backends_build(s, sc, &old);
+	for (size_t i = 0; i < old.nbackends; i++) {
+		struct backend *b = old.backends[i];
+
+		if (!b)
+			continue;
+		log_notice("service %s backend %s: removed by reload (%u connections finish)",
+			   s->name, b->name, b->active);
+		b->svc = NULL;
+		backend_unref(b);
+	}
+	free(old.backends);
+	pools_build(s);
+	service_check_avail(s);
+}
+
+struct service *service_ref(struct service *s)
+{
+	s->refs++;
+	return s;
+}
+
+void service_retire(struct service *s)
+{
+	s->live = false;
+	s->conf = NULL;
+	memset(&s->hooks, 0, sizeof(s->hooks));
+}
+
+void service_unref(struct service *s)
+{
+	if (!s || --s->refs > 0)
+		return;
+	pools_destroy(s);
+	for (size_t i = 0; i < s->nbackends; i++) {
+		if (s->backends[i]->svc == s)
+			s->backends[i]->svc = NULL;
+		backend_unref(s->backends[i]);
+	}
+	free(s->backends);
+	free(s->name);
+	free(s);
+}
+
+struct backend *service_find_backend(const struct service *s, const char *name)
+{
+	for (size_t i = 0; i < s->nbackends; i++)
+		if (strcmp(s->backends[i]->name, name) == 0)
+			return s->backends[i];
+	return NULL;
+}
+
+static bool pool_has_up(const struct sched_pool *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->members[i]->state == BACKEND_UP)
+			return true;
+	return false;
+}
+
+struct backend *service_pick(struct service *s, uint32_t key, const struct sched_skip skip[2])
+{
+	struct sched_pool *normal = &s->pools[0], *backup = &s->pools[1];
+	struct backend *b = NULL;
+
+	if (pool_has_up(normal))
+		b = normal->ops->pick(normal->st, key, &skip[0]);
+	/* backups serve while no normal backend is up, and as the last resort
+	 * when every normal one failed for this client */
+	if (!b && backup->n)
+		b = backup->ops->pick(backup->st, key, &skip[1]);
+	return b;
+}
+
+static struct sched_pool *pool_of(struct service *s, struct backend *b)
+{
+	struct sched_pool *p = &s->pools[b->backup ? 1 : 0];
+
+	if (b->svc != s || b->pool_idx >= p->n || p->members[b->pool_idx] != b)
+		return NULL;
+	return p;
+}
+
+void service_take(struct service *s, struct backend *b)
+{
+	struct sched_pool *p = pool_of(s, b);
+
+	b->active++;
+	b->total++;
+	s->active++;
+	s->total++;
+	if (p)
+		p->ops->take(p->st, b);
+}
+
+void service_release(struct service *s, struct backend *b)
+{
+	struct sched_pool *p = pool_of(s, b);
+
+	b->active--;
+	s->active--;
+	if (p)
+		p->ops->release(p->st, b);
+}
+
+void service_backend_changed(struct service *s, struct backend *b, bool was_up)
+{
+	struct sched_pool *p = pool_of(s, b);
+	bool up = b->state == BACKEND_UP;
+
+	if (p) {
+		if (up)
+			p->ops->server_up(p->st, b);   /* also after a weight change */
+		else if (was_up)
+			p->ops->server_down(p->st, b);
+	}
+	if (was_up && b->state == BACKEND_DOWN && s->on_down == ON_DOWN_CLOSE &&
+	    s->hooks.backend_down)
+		s->hooks.backend_down(s, b, s->hooks.arg);
+	service_check_avail(s);
+}

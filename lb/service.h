@@ -1,0 +1,86 @@
+/* service.h - a service's runtime: its backends in a normal and a backup pool,
+ * each behind a scheduler, and the service's counters.
+ *
+ * Services are reference counted like backends: connections hold a reference
+ * so a service removed by a reload lives until its last connection closes.
+ */
+#ifndef VIGIL_SERVICE_H
+#define VIGIL_SERVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "lb/backend.h"
+#include "lb/sched.h"
+
+struct sched_pool {
+	const struct sched_ops *ops;
+	void *st;
+	struct backend **members;
+	size_t n;
+};
+
+/* Who hears about a service's changes (the lb sets these). */
+struct service_hooks {
+	/* the service gained its first, or lost its last, backend that is up */
+	void (*avail)(struct service *svc, bool available, void *arg);
+	/* b just went down (health), with on_down: close in force */
+	void (*backend_down)(struct service *svc, struct backend *b, void *arg);
+	void *arg;
+};
+
+struct service {
+	unsigned refs;
+	char *name;
+	const struct service_conf *conf;  /* current config; NULL once removed */
+	bool live;                        /* still in the running configuration */
+
+	/* copied from conf so that connections never read a freed config */
+	struct timeouts_conf timeouts;
+	uint32_t maxconn;
+	int source_mask;
+	bool has_source;
+	struct addr source;
+	enum sched_kind sched_kind;
+	enum on_down on_down;
+
+	struct backend **backends;        /* all, in config order */
+	size_t nbackends;
+	struct sched_pool pools[2];       /* [0] normal, [1] backup */
+	bool available;                   /* some backend is up */
+
+	struct service_hooks hooks;
+
+	uint32_t active;
+	uint64_t total;
+	uint64_t refused;                 /* clients closed: no backend, or all failed */
+	uint64_t bytes_in, bytes_out;
+};
+
+/* Build a service from its configuration. Returns a new reference. */
+struct service *service_new(const struct service_conf *sc);
+/* Apply a new configuration of the same-named service in place (reload):
+ * backends with the same name and address are kept with their state and
+ * counters, removed ones are detached (their connections finish), new ones
+ * added; schedulers are rebuilt. */
+void service_update(struct service *s, const struct service_conf *sc);
+struct service *service_ref(struct service *s);
+/* Drop one reference; on the last one, release backends and schedulers. */
+void service_unref(struct service *s);
+/* Mark removed from the running configuration (conf becomes NULL). */
+void service_retire(struct service *s);
+
+struct backend *service_find_backend(const struct service *s, const char *name);
+
+/* Choose a backend for a client: normal pool while any normal backend is up,
+ * else the backup pool. skip: per-pool tried bitsets (pool 0 and pool 1). */
+struct backend *service_pick(struct service *s, uint32_t key, const struct sched_skip skip[2]);
+/* Book-keeping around a connection to b (counts and the scheduler's take/release). */
+void service_take(struct service *s, struct backend *b);
+void service_release(struct service *s, struct backend *b);
+/* A backend's usable state changed: tell its scheduler, update availability. */
+void service_backend_changed(struct service *s, struct backend *b, bool was_up);
+
+#endif
