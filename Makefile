@@ -26,7 +26,7 @@ LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC = $(wildcard tests/unit/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean test unit integration check-asan bench demo
+.PHONY: all clean test unit check check-asan bench demo
 all: $(BUILD)/vigild $(BUILD)/vigilctl $(TEST_BIN)
 
 $(BUILD)/%.o: %.c
@@ -54,6 +54,11 @@ unit: all
 # counts every test.
 test: all
 	VIGIL_BUILD=$(BUILD) $(PYTEST) -q tests
+
+# What CI runs: the suite, then the suite again under the sanitizers.
+check:
+	$(MAKE) test
+	$(MAKE) check-asan
 
 check-asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all

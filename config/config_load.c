@@ -82,7 +82,7 @@ static const struct cfg_field backend_fields[] = {
 	PORT("port", struct backend_conf, port),
 	U32("weight", struct backend_conf, weight, 0, 256, "an integer 0..256"),
 	U32("maxconn", struct backend_conf, maxconn, 0, UINT32_MAX,
-	    "an integer 0..4294967295 (0: unlimited)"),
+	    "an integer 0..4294967295, 0 for unlimited"),
 	BOOL("backup", struct backend_conf, backup),
 	{ 0 },
 };
@@ -206,7 +206,7 @@ static void fld_source_mask(struct cfg_ctx *c, const struct ynode *v, const char
 #define SVC_SCHED ENUM("scheduler", struct service_conf, scheduler, cfg_sched_names, \
 		       "scheduler")
 #define SVC_MAXCONN U32("maxconn", struct service_conf, maxconn, 0, UINT32_MAX, \
-			"an integer 0..4294967295 (0: unlimited)")
+			"an integer 0..4294967295, 0 for unlimited")
 #define SVC_BACKLOG U32("backlog", struct service_conf, backlog, 1, 65535, \
 			"an integer 1..65535")
 

@@ -282,6 +282,6 @@ const char *ynode_kind_name(const struct ynode *n)
 	case YNODE_SEQ:
 		return "a list";
 	default:
-		return "a value";
+		return "a single value";
 	}
 }

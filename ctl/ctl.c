@@ -10,7 +10,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "common/log.h"
 #include "common/util.h"
 #include "ctl/oneshot.h"
 #include "ctl/status.h"
@@ -76,20 +75,15 @@ static void ctl_exec_backend(struct vigild *d, const struct ctl_cmd *cmd, struct
 		return;
 	switch (cmd->op) {
 	case CTL_DRAIN:
-		log_info("control: drain service %s backend %s", cmd->svc, cmd->be);
 		backend_set_admin(b, ADMIN_DRAIN, "vigilctl");
 		break;
 	case CTL_DISABLE:
-		log_info("control: disable service %s backend %s", cmd->svc, cmd->be);
 		backend_set_admin(b, ADMIN_MAINT, "vigilctl");
 		break;
 	case CTL_ENABLE:
-		log_info("control: enable service %s backend %s", cmd->svc, cmd->be);
 		backend_set_admin(b, ADMIN_NONE, "vigilctl");
 		break;
 	default:
-		log_info("control: service %s backend %s: weight %u -> %u",
-			 cmd->svc, cmd->be, b->weight, cmd->weight);
 		backend_set_weight(b, cmd->weight);
 		break;
 	}
@@ -101,7 +95,6 @@ static void ctl_exec_reload(struct vigild *d, struct buf *out)
 	struct buf errs;
 
 	buf_init(&errs);
-	log_info("control: reload");
 	if (vigild_reload(d, &errs) == 0) {
 		buf_puts(out, "ok\n");
 	} else {
@@ -118,7 +111,6 @@ static void ctl_exec_failover(struct vigild *d, const struct ctl_cmd *cmd, struc
 	char err[256] = "";
 	int rc;
 
-	log_info("control: %s", cmd->op == CTL_STANDBY ? "standby" : "takeover");
 	if (cmd->op == CTL_STANDBY)
 		rc = vigild_standby(d, err, sizeof(err));
 	else
@@ -188,7 +180,7 @@ static void ctl_handle(void *arg, enum oneshot_event ev, const char *in, size_t 
 static int ctl_mkdir(const char *dir, const char *path, char *err, size_t errlen)
 {
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "control socket %s: cannot create directory %s: %s",
+		snprintf(err, errlen, "%s: cannot create directory %s: %s",
 			 path, dir, strerror(errno));
 		return -1;
 	}
@@ -226,27 +218,27 @@ static int ctl_clear_stale(const struct sockaddr_un *sa, char *err, size_t errle
 	if (lstat(sa->sun_path, &st) < 0)
 		return 0;
 	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, errlen, "control socket %s: exists and is not a socket", sa->sun_path);
+		snprintf(err, errlen, "%s: exists and is not a socket", sa->sun_path);
 		return -1;
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
-		snprintf(err, errlen, "control socket: socket: %s", strerror(errno));
+		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
 	rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
 	close(fd);
 	if (rc == 0 || errno == EAGAIN) {
-		snprintf(err, errlen, "control socket %s: another vigild is answering there",
+		snprintf(err, errlen, "%s: another vigild is answering there",
 			 sa->sun_path);
 		return -1;
 	}
 	if (errno != ECONNREFUSED && errno != ENOENT) {
-		snprintf(err, errlen, "control socket %s: %s", sa->sun_path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", sa->sun_path, strerror(errno));
 		return -1;
 	}
 	if (unlink(sa->sun_path) < 0 && errno != ENOENT) {
-		snprintf(err, errlen, "control socket %s: cannot remove stale socket: %s",
+		snprintf(err, errlen, "%s: cannot remove stale socket: %s",
 			 sa->sun_path, strerror(errno));
 		return -1;
 	}
@@ -261,20 +253,20 @@ static int ctl_listen(const struct sockaddr_un *sa, struct stat *st, char *err, 
 	int rc;
 
 	if (fd < 0) {
-		snprintf(err, errlen, "control socket: socket: %s", strerror(errno));
+		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
 	old = umask(0177);
 	rc = bind(fd, (const struct sockaddr *)sa, sizeof(*sa));
 	umask(old);
 	if (rc < 0) {
-		snprintf(err, errlen, "control socket %s: bind: %s", sa->sun_path, strerror(errno));
+		snprintf(err, errlen, "%s: bind: %s", sa->sun_path, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	if (chmod(sa->sun_path, 0600) < 0 || lstat(sa->sun_path, st) < 0 ||
 	    listen(fd, CTL_BACKLOG) < 0) {
-		snprintf(err, errlen, "control socket %s: %s", sa->sun_path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", sa->sun_path, strerror(errno));
 		unlink(sa->sun_path);
 		close(fd);
 		return -1;
@@ -290,7 +282,7 @@ struct ctl_server *ctl_server_new(struct vigild *d, const char *path, char *err,
 	int fd;
 
 	if (!path || !*path || strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "control socket \"%s\": empty or longer than %zu bytes",
+		snprintf(err, errlen, "\"%s\": empty or longer than %zu bytes",
 			 path ? path : "", sizeof(sa.sun_path) - 1);
 		return NULL;
 	}
@@ -307,7 +299,7 @@ struct ctl_server *ctl_server_new(struct vigild *d, const char *path, char *err,
 	s->ino = st.st_ino;
 	s->os = oneshot_new(d->loop, fd, &ctl_ops, s);
 	if (!s->os) {
-		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		unlink(path);
 		free(s->path);
 		free(s);

@@ -121,19 +121,19 @@ static int http_listen(const struct addr *a, char *err, size_t errlen)
 
 	addr_str(a, as, sizeof(as));
 	if (fd < 0) {
-		snprintf(err, errlen, "status_listen %s: socket: %s", as, strerror(errno));
+		snprintf(err, errlen, "%s: socket: %s", as, strerror(errno));
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (addr_family(a) == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
-		snprintf(err, errlen, "status_listen %s: bind: %s", as, strerror(errno));
+		snprintf(err, errlen, "%s: bind: %s", as, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	if (listen(fd, HTTP_BACKLOG) < 0) {
-		snprintf(err, errlen, "status_listen %s: listen: %s", as, strerror(errno));
+		snprintf(err, errlen, "%s: listen: %s", as, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -152,7 +152,7 @@ struct status_http *status_http_new(struct vigild *d, const struct addr *listen_
 	h->d = d;
 	h->os = oneshot_new(d->loop, fd, &http_ops, h);
 	if (!h->os) {
-		snprintf(err, errlen, "status_listen: %s", strerror(errno));
+		snprintf(err, errlen, "%s", strerror(errno));
 		free(h);
 		return NULL;
 	}

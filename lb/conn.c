@@ -123,6 +123,7 @@ static void conn_free(struct conn *c, bool reset_client, bool reset_backend)
 	half_release(c->lb, &c->half[DOWN]);
 	conn_drop_backend(c);
 	conn_unlink(c);
+	c->svc->active--;
 	service_unref(c->svc);
 	if (c->skip != c->skip_inline)
 		free(c->skip);
@@ -370,6 +371,7 @@ static void conn_established(struct conn *c)
 	ev_io_stop(loop, &c->b_w);
 	ev_timer_stop(loop, &c->timer);
 	c->relaying = true;
+	c->be->total++;
 	c->last_c = c->last_b = ev_now(loop);
 	ev_io_init(&c->b_w, conn_backend_write_cb, c->bfd, EV_WRITE);
 	ev_io_init(&c->b_r, conn_backend_read_cb, c->bfd, EV_READ);
@@ -500,6 +502,8 @@ void conn_start(struct lb *lb, struct service *svc, uint16_t port, int cfd,
 
 	c->lb = lb;
 	c->svc = service_ref(svc);
+	svc->active++;
+	svc->total++;
 	c->cfd = cfd;
 	c->bfd = -1;
 	c->port = port;

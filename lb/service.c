@@ -222,9 +222,6 @@ void service_take(struct service *s, struct backend *b)
 	struct sched_pool *p = pool_of(s, b);
 
 	b->active++;
-	b->total++;
-	s->active++;
-	s->total++;
 	if (p)
 		p->ops->take(p->st, b);
 }
@@ -234,7 +231,6 @@ void service_release(struct service *s, struct backend *b)
 	struct sched_pool *p = pool_of(s, b);
 
 	b->active--;
-	s->active--;
 	if (p)
 		p->ops->release(p->st, b);
 }

@@ -77,7 +77,8 @@ struct backend *service_find_backend(const struct service *s, const char *name);
 /* Choose a backend for a client: normal pool while any normal backend is up,
  * else the backup pool. skip: per-pool tried bitsets (pool 0 and pool 1). */
 struct backend *service_pick(struct service *s, uint32_t key, const struct sched_skip skip[2]);
-/* Book-keeping around a connection to b (counts and the scheduler's take/release). */
+/* Book-keeping around a connection attempt to b: b->active and the
+ * scheduler's take/release. The service's own counters are the caller's. */
 void service_take(struct service *s, struct backend *b);
 void service_release(struct service *s, struct backend *b);
 /* A backend's usable state changed: tell its scheduler, update availability. */

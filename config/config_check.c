@@ -1,0 +1,332 @@
+/* config_check.c - rules that need several values at once: check keys that
+ * belong to another check type, timeout against interval, backend ports,
+ * source_mask, unique names and VIP:port pairs. Positions come from the tree.
+ */
+#include "config/cfg_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/util.h"
+
+static bool check_is_http(enum check_type t)
+{
+	return t == CHECK_HTTP || t == CHECK_HTTPS;
+}
+
+static bool check_can_starttls(enum check_type t)
+{
+	return t == CHECK_SMTP || t == CHECK_IMAP || t == CHECK_POP3;
+}
+
+static bool check_is_tls(const struct check_conf *ck)
+{
+	return ck->type == CHECK_HTTPS || ck->type == CHECK_IMAPS || ck->type == CHECK_POP3S ||
+	       (check_can_starttls(ck->type) && ck->starttls);
+}
+
+/* Write ms as "1h30m", "2s", "250ms" or "0". */
+static char *dur_str(uint32_t ms, char *buf, size_t len)
+{
+	static const struct { const char *unit; uint32_t mult; } units[] = {
+		{ "h", 3600000 }, { "m", 60000 }, { "s", 1000 }, { "ms", 1 },
+	};
+	size_t used = 0;
+
+	buf[0] = '\0';
+	if (ms == 0)
+		snprintf(buf, len, "0");
+	for (size_t i = 0; i < ARRAY_SIZE(units) && ms && used < len; i++) {
+		if (ms / units[i].mult == 0)
+			continue;
+		used += (size_t)snprintf(buf + used, len - used, "%u%s", ms / units[i].mult,
+					 units[i].unit);
+		ms %= units[i].mult;
+	}
+	return buf;
+}
+
+/* Keys written in the check map ckn that its type does not take. */
+static void check_keys_fit(struct cfg_ctx *c, const struct ynode *ckn, const char *path,
+			   const struct check_conf *ck)
+{
+	static const char *const http_keys[] = { "path", "host", "expect_status",
+						 "expect_body", NULL };
+	static const char *const tls_keys[] = { "verify", "ca_file", NULL };
+	const char *type = cfg_check_type_name(ck->type);
+	const struct ynode *k;
+	char kpath[256];
+
+	for (int i = 0; http_keys[i]; i++) {
+		k = ymap_key(ckn, http_keys[i]);
+		cfg_path_key(kpath, sizeof(kpath), path, http_keys[i]);
+		if (k && !check_is_http(ck->type))
+			errlist_at(c->el, k, kpath, "not valid for check type %s (expected "
+				   "type http or https)", type);
+	}
+	k = ymap_key(ckn, "ehlo");
+	cfg_path_key(kpath, sizeof(kpath), path, "ehlo");
+	if (k && ck->type != CHECK_SMTP)
+		errlist_at(c->el, k, kpath, "not valid for check type %s (expected type smtp)",
+			   type);
+	k = ymap_key(ckn, "starttls");
+	cfg_path_key(kpath, sizeof(kpath), path, "starttls");
+	if (k && !check_can_starttls(ck->type))
+		errlist_at(c->el, k, kpath, "not valid for check type %s (expected type smtp, "
+			   "imap or pop3)", type);
+	for (int i = 0; tls_keys[i]; i++) {
+		k = ymap_key(ckn, tls_keys[i]);
+		cfg_path_key(kpath, sizeof(kpath), path, tls_keys[i]);
+		if (k && !check_is_tls(ck))
+			errlist_at(c->el, k, kpath, "not valid for a check without TLS (expected "
+				   "type https, imaps, pop3s, or starttls: true)");
+	}
+}
+
+/* timeout <= interval, reported where this level wrote one of them. */
+static void check_timing(struct cfg_ctx *c, const struct ynode *ckn, const char *path,
+			 const struct check_conf *ck)
+{
+	const struct ynode *t = ymap_get(ckn, "timeout"), *i = ymap_get(ckn, "interval");
+	char kpath[256], a[32], b[32];
+
+	if (ck->timeout_ms <= ck->interval_ms || (!t && !i))
+		return;
+	dur_str(ck->timeout_ms, a, sizeof(a));
+	dur_str(ck->interval_ms, b, sizeof(b));
+	if (t && t->kind == YNODE_SCALAR)
+		snprintf(a, sizeof(a), "%s", t->text);
+	if (i && i->kind == YNODE_SCALAR)
+		snprintf(b, sizeof(b), "%s", i->text);
+	if (t) {
+		cfg_path_key(kpath, sizeof(kpath), path, "timeout");
+		errlist_at(c->el, t, kpath, "%s is longer than the interval %s (expected at "
+			   "most the interval)", a, b);
+	} else {
+		cfg_path_key(kpath, sizeof(kpath), path, "interval");
+		errlist_at(c->el, i, kpath, "%s is shorter than the timeout %s (expected at "
+			   "least the timeout)", b, a);
+	}
+}
+
+/* on_down given both beside check: and inside it. */
+static void check_on_down_once(struct cfg_ctx *c, const struct ynode *node, const char *path)
+{
+	const struct ynode *outer = ymap_key(node, "on_down");
+	const struct ynode *inner = ymap_key(ymap_get(node, "check"), "on_down");
+	char kpath[256];
+
+	if (!outer || !inner)
+		return;
+	cfg_path_key(kpath, sizeof(kpath), path, "on_down");
+	errlist_at(c->el, outer, kpath, "also given as check.on_down at line %u (expected "
+		   "only one of them)", inner->line);
+}
+
+void cfg_check_defaults(struct cfg_ctx *c, const struct ynode *defaults,
+			const struct service_conf *tmpl)
+{
+	const struct ynode *ckn = ymap_get(defaults, "check");
+
+	check_on_down_once(c, defaults, "defaults");
+	if (!ckn || ckn->kind != YNODE_MAP)
+		return;
+	/* without a type here, the keys wait for the services that take them */
+	if (ymap_key(ckn, "type"))
+		check_keys_fit(c, ckn, "defaults.check", &tmpl->check);
+	check_timing(c, ckn, "defaults.check", &tmpl->check);
+}
+
+static void set_str(char **sp, const char *val)
+{
+	if (!*sp)
+		*sp = xstrdup(val);
+}
+
+static void clear_str(char **sp)
+{
+	free(*sp);
+	*sp = NULL;
+}
+
+/* Drop inherited settings the type does not use; fill the type's defaults. */
+static void check_normalize(struct check_conf *ck)
+{
+	if (check_is_http(ck->type)) {
+		set_str(&ck->path, "/");
+	} else {
+		clear_str(&ck->path);
+		clear_str(&ck->host);
+		clear_str(&ck->expect_body);
+		ck->expect_status = 200;
+	}
+	if (ck->type == CHECK_SMTP)
+		set_str(&ck->ehlo, "vigil");
+	else
+		clear_str(&ck->ehlo);
+	if (!check_can_starttls(ck->type))
+		ck->starttls = false;
+	if (!check_is_tls(ck)) {
+		ck->verify = false;
+		clear_str(&ck->ca_file);
+	}
+}
+
+static void check_source_mask(struct cfg_ctx *c, const struct ynode *node, const char *path,
+			      struct service_conf *s)
+{
+	const struct ynode *v = ymap_get(node, "source_mask");
+	int max = addr_family(&s->vip) == AF_INET6 ? 128 : 32;
+	char kpath[256];
+
+	cfg_path_key(kpath, sizeof(kpath), path, "source_mask");
+	if (!v || s->source_mask < 0) {
+		s->source_mask = max;
+		return;
+	}
+	if (s->scheduler != SCHED_SOURCE_HASH) {
+		errlist_at(c->el, ymap_key(node, "source_mask"), kpath, "only valid with "
+			   "scheduler source-hash (scheduler is %s)", cfg_sched_name(s->scheduler));
+	} else if (addr_family(&s->vip) && s->source_mask > max) {
+		errlist_at(c->el, v, kpath, "%d is out of range (expected 0..%d for an IPv%d VIP)",
+			   s->source_mask, max, max == 32 ? 4 : 6);
+	}
+}
+
+/* Backend i against the service: port: with several ports, source family,
+ * a name used before. */
+static void check_backend(struct cfg_ctx *c, const struct ynode *bn, const char *path,
+			  const struct service_conf *s, size_t i, size_t nports)
+{
+	const struct backend_conf *b = &s->backends[i];
+	const struct ynode *v;
+	char kpath[256], ip[ADDR_STRLEN], src[ADDR_STRLEN];
+	int fam = addr_family(&s->source);
+
+	v = ymap_key(bn, "port");
+	if (v && nports > 1) {
+		cfg_path_key(kpath, sizeof(kpath), path, "port");
+		errlist_at(c->el, v, kpath, "not allowed when the service has %zu ports "
+			   "(expected port: only with exactly one service port)", nports);
+	}
+	v = ymap_get(bn, "address");
+	if (v && s->has_source && addr_family(&b->addr) && addr_family(&b->addr) != fam) {
+		cfg_path_key(kpath, sizeof(kpath), path, "address");
+		errlist_at(c->el, v, kpath, "IPv%d backend %s cannot be reached from the IPv%d "
+			   "source %s (expected an IPv%d address)", fam == AF_INET ? 6 : 4,
+			   addr_ip_str(&b->addr, ip, sizeof(ip)), fam == AF_INET ? 4 : 6,
+			   addr_ip_str(&s->source, src, sizeof(src)), fam == AF_INET ? 4 : 6);
+	}
+	v = ymap_get(bn, "name");
+	for (size_t j = 0; v && b->name && j < i; j++) {
+		if (s->backends[j].name && strcmp(s->backends[j].name, b->name) == 0) {
+			cfg_path_key(kpath, sizeof(kpath), path, "name");
+			errlist_at(c->el, v, kpath, "duplicate backend name \"%s\" (already used by "
+				   "backends[%zu])", b->name, j);
+			break;
+		}
+	}
+}
+
+void cfg_check_service(struct cfg_ctx *c, const struct ynode *node, const char *path,
+		       struct service_conf *s)
+{
+	const struct ynode *ckn = ymap_get(node, "check");
+	const struct ynode *pn = ymap_get(node, "ports");
+	const struct ynode *bn = ymap_get(node, "backends");
+	size_t nports = pn && pn->kind == YNODE_SEQ ? pn->n : 0;
+	char kpath[256], bpath[256];
+
+	if (node->kind != YNODE_MAP)
+		return;
+	cfg_path_key(kpath, sizeof(kpath), path, "check");
+	if (ckn && ckn->kind == YNODE_MAP) {
+		check_keys_fit(c, ckn, kpath, &s->check);
+		check_timing(c, ckn, kpath, &s->check);
+	}
+	check_normalize(&s->check);
+	check_on_down_once(c, node, path);
+	check_source_mask(c, node, path, s);
+	cfg_path_key(kpath, sizeof(kpath), path, "backends");
+	for (size_t i = 0; bn && bn->kind == YNODE_SEQ && i < s->nbackends; i++) {
+		cfg_path_idx(bpath, sizeof(bpath), kpath, i);
+		if (bn->kids[i]->kind == YNODE_MAP)
+			check_backend(c, bn->kids[i], bpath, s, i, nports);
+	}
+}
+
+/* The first earlier service with the same VIP that also serves port. */
+static const struct service_conf *vip_port_user(const struct config *cfg, size_t upto,
+						 const struct service_conf *s, uint16_t port)
+{
+	for (size_t j = 0; j < upto; j++) {
+		const struct service_conf *o = &cfg->services[j];
+
+		if (!addr_family(&o->vip) || !addr_equal_ip(&o->vip, &s->vip))
+			continue;
+		for (size_t k = 0; k < o->nports; k++)
+			if (o->ports[k] == port)
+				return o;
+	}
+	return NULL;
+}
+
+static void check_vip_ports(struct cfg_ctx *c, const struct ynode *node, const char *path,
+			    const struct config *cfg, size_t i)
+{
+	const struct service_conf *s = &cfg->services[i];
+	const struct ynode *pn = ymap_get(node, "ports");
+	char kpath[256], ipath[256], ip[ADDR_STRLEN];
+
+	if (!addr_family(&s->vip) || !pn || pn->kind != YNODE_SEQ)
+		return;
+	cfg_path_key(kpath, sizeof(kpath), path, "ports");
+	addr_ip_str(&s->vip, ip, sizeof(ip));
+	for (size_t k = 0; k < pn->n; k++) {
+		const struct service_conf *o;
+		long port;
+
+		if (pn->kids[k]->kind != YNODE_SCALAR)
+			continue;
+		port = strtol(pn->kids[k]->text, NULL, 10);
+		if (port < 1 || port > 65535)
+			continue;
+		o = vip_port_user(cfg, i, s, (uint16_t)port);
+		if (!o)
+			continue;
+		cfg_path_idx(ipath, sizeof(ipath), kpath, k);
+		errlist_at(c->el, pn->kids[k], ipath, "%s%s%s:%ld is already used by service "
+			   "\"%s\" (expected each VIP:port in one service only)",
+			   addr_family(&s->vip) == AF_INET6 ? "[" : "", ip,
+			   addr_family(&s->vip) == AF_INET6 ? "]" : "", port,
+			   o->name ? o->name : "?");
+	}
+}
+
+void cfg_check_services(struct cfg_ctx *c, const struct ynode *services,
+			const struct config *cfg)
+{
+	char path[64], kpath[128];
+
+	if (!services || services->kind != YNODE_SEQ)
+		return;
+	for (size_t i = 0; i < cfg->nservices && i < services->n; i++) {
+		const struct ynode *node = services->kids[i];
+		const struct service_conf *s = &cfg->services[i];
+
+		if (node->kind != YNODE_MAP)
+			continue;
+		cfg_path_idx(path, sizeof(path), "services", i);
+		for (size_t j = 0; s->name && j < i; j++) {
+			if (cfg->services[j].name && strcmp(cfg->services[j].name, s->name) == 0) {
+				cfg_path_key(kpath, sizeof(kpath), path, "name");
+				errlist_at(c->el, ymap_get(node, "name"), kpath, "duplicate service "
+					   "name \"%s\" (already used by services[%zu])", s->name, j);
+				break;
+			}
+		}
+		check_vip_ports(c, node, path, cfg, i);
+	}
+}
