@@ -304,7 +304,9 @@ static int do_send(struct probe *p)
 	buf_reset(&p->wbuf);
 	p->woff = 0;
 	p->phase = PROBE_RECV;
-	return STEP_AGAIN;
+	if (p->rlen > 0)                /* bytes that came early */
+		p->proto->input(p);
+	return p->phase == PROBE_IDLE ? STEP_DONE : STEP_AGAIN;
 }
 
 /* One read into rbuf: > 0 bytes, 0 EOF, -EV_READ/-EV_WRITE to wait, or

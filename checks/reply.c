@@ -160,6 +160,10 @@ long imap_line_parse(const char *buf, size_t len, struct imap_line *out,
 		return 0;
 	reply_sanitize(out->text, sizeof(out->text), buf, tlen);
 	wn = next_word(buf, tlen, &pos, &w);
+	if (w != buf) {
+		bad_line(err, errlen, "not an IMAP response", buf, tlen);
+		return -1;
+	}
 	if (wn == 1 && w[0] == '+') {
 		out->continuation = true;
 		out->status = IMAP_DATA;
@@ -167,7 +171,7 @@ long imap_line_parse(const char *buf, size_t len, struct imap_line *out,
 	}
 	if (wn == 1 && w[0] == '*')
 		out->untagged = true;
-	else if (imap_tag_ok(w, wn) && w == buf)
+	else if (imap_tag_ok(w, wn))
 		memcpy(out->tag, w, wn);
 	else {
 		bad_line(err, errlen, "not an IMAP response", buf, tlen);

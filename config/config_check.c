@@ -90,7 +90,7 @@ static void check_timing(struct cfg_ctx *c, const struct ynode *ckn, const char 
 			 const struct check_conf *ck)
 {
 	const struct ynode *t = ymap_get(ckn, "timeout"), *i = ymap_get(ckn, "interval");
-	char kpath[256], a[32], b[32];
+	char kpath[256], a[64], b[64];
 
 	if (ck->timeout_ms <= ck->interval_ms || (!t && !i))
 		return;

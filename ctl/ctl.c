@@ -40,7 +40,7 @@ static const struct oneshot_ops ctl_ops = {
 	.max_request = CTL_LINE_MAX,
 	.deadline_s = CTL_DEADLINE_S,
 	.max_clients = CTL_MAX_CLIENTS,
-	.linger = false,
+	.linger = true,
 	.complete = ctl_complete,
 	.handle = ctl_handle,
 };

@@ -16,9 +16,11 @@
  *	takeover                claim the VIPs now
  *	reload                  load the configuration file again
  *
+ * Anything the client sends after the first line is read and ignored.
  * Answer: a first line "ok" or "error: REASON", then the payload (the status
  * text or JSON; for a refused reload every configuration error, one a line),
- * then the server closes the connection. Example:
+ * then the server shuts down its side and closes once the client has closed.
+ * Example:
  *
  *	> weight smtp mx9 3
  *	< error: service smtp has no backend "mx9"

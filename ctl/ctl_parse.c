@@ -147,7 +147,7 @@ static int ctl_status_args(const struct ctl_words *ws, struct ctl_cmd *out,
 		out->json = 1;
 		return 0;
 	}
-	snprintf(err, errlen, "usage: status [json]");
+	snprintf(err, errlen, "usage: status [--json]");
 	return -1;
 }
 

@@ -94,9 +94,17 @@ void status_text(const struct vigild *d, struct buf *out)
 	unsigned long up = (unsigned long)status_uptime(d);
 
 	status_stats(d, &st);
-	buf_printf(out, "node %s  vigil %s  up %lud%02luh%02lum%02lus  reloads %" PRIu64 "\n",
-		   status_node(d, host, sizeof(host)), VIGIL_VERSION, up / 86400,
-		   up / 3600 % 24, up / 60 % 60, up % 60, d->reloads);
+	buf_printf(out, "node %s  vigil %s  up ", status_node(d, host, sizeof(host)),
+		   VIGIL_VERSION);
+	if (up >= 86400)
+		buf_printf(out, "%lud%02luh%02lum", up / 86400, up / 3600 % 24, up / 60 % 60);
+	else if (up >= 3600)
+		buf_printf(out, "%luh%02lum", up / 3600, up / 60 % 60);
+	else if (up >= 60)
+		buf_printf(out, "%lum%02lus", up / 60, up % 60);
+	else
+		buf_printf(out, "%lus", up);
+	buf_printf(out, "  reloads %" PRIu64 "\n", d->reloads);
 	buf_printf(out, "failover %s", vigild_failover_state(d));
 	if (d->cfg && d->cfg->has_failover)
 		buf_printf(out, "  priority %d  group %" PRIu32, vigild_failover_priority(d),

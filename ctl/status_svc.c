@@ -168,12 +168,12 @@ static void text_rows_print(const struct text_row *rows, size_t n, struct buf *o
 			if (strlen(rows[i].cell[c]) > w[c])
 				w[c] = strlen(rows[i].cell[c]);
 	for (i = 0; i < n; i++) {
-		buf_puts(out, " ");
 		for (c = 0; c < NCOLS; c++) {
 			if (c == NCOLS - 1)
-				buf_printf(out, " %s", rows[i].cell[c]);
+				buf_printf(out, "  %s", rows[i].cell[c]);
 			else
-				buf_printf(out, col_right[c] ? " %*s" : " %-*s", (int)w[c], rows[i].cell[c]);
+				buf_printf(out, col_right[c] ? "  %*s" : "  %-*s", (int)w[c],
+					   rows[i].cell[c]);
 		}
 		buf_puts(out, "\n");
 	}

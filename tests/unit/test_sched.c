@@ -31,7 +31,7 @@ static void pool_init(struct pool *pl, size_t n)
 	memset(pl, 0, sizeof(*pl));
 	pl->n = n;
 	for (i = 0; i < n; i++) {
-		snprintf(pl->names[i], sizeof(pl->names[i]), "b%zu", i);
+		snprintf(pl->names[i], sizeof(pl->names[i]), "b%u", (unsigned)i);
 		pl->b[i].name = pl->names[i];
 		pl->b[i].state = BACKEND_UP;
 		pl->b[i].weight = 1;

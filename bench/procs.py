@@ -1,0 +1,213 @@
+"""procs.py - the processes of the benchmark: nginx and iperf3 backends, the
+idle-connection server, vigild and HAProxy. Each is started in the foreground
+by us, on 127.0.0.1, and stopped by its PID with a bounded wait.
+"""
+import json
+import os
+import socket
+import string
+import subprocess
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PYTHON = "/usr/bin/python3"
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def render(template, dest, **values):
+    """Fill bench/conf/TEMPLATE's $NAMES with values into dest."""
+    text = (HERE / "conf" / template).read_text()
+    Path(dest).write_text(string.Template(text).substitute(values))
+    return dest
+
+
+def wait_until(pred, timeout, what):
+    """Poll pred() for up to timeout seconds; raise if it never holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if pred():
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
+
+
+def port_open(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True
+
+
+def http_get(port, path, timeout=10):
+    """Body of GET path on 127.0.0.1:port with Connection: close."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode())
+        data = bytearray()
+        while True:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = bytes(data).partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise OSError(f"GET {path}: {head[:40]!r}")
+    return body
+
+
+class Proc:
+    """One child process, its log file, and a bounded stop by PID."""
+
+    def __init__(self, name, argv, logdir, **kw):
+        self.name = name
+        self.argv = [str(a) for a in argv]
+        self.log_path = Path(logdir) / f"{name}.log"
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.argv, stdout=kw.pop("stdout", self._log),
+                                     stderr=self._log, stdin=kw.pop("stdin", subprocess.DEVNULL),
+                                     **kw)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, sig=15, timeout=10.0):
+        """Send sig to our PID, wait; SIGKILL after timeout. Returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+        return self.proc.returncode
+
+    def log_tail(self, n=2000):
+        try:
+            return self.log_path.read_text(errors="replace")[-n:]
+        except FileNotFoundError:
+            return ""
+
+
+def cpu_seconds(pid):
+    """utime + stime of pid in seconds, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid):
+    """VmRSS of pid in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise OSError(f"no VmRSS for {pid}")
+
+
+def established(port):
+    """Established TCP connections whose local port is port (from /proc/net/tcp)."""
+    n = 0
+    hexport = f"{port:04X}"
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            parts = line.split(None, 4)
+            if parts[1].endswith(":" + hexport) and parts[3] == "01":
+                n += 1
+    return n
+
+
+# ------------------------------------------------------------------ backends
+
+def start_nginx(workdir, port):
+    """nginx, one worker, serving www/small and www/1m from workdir."""
+    d = Path(workdir) / "nginx"
+    (d / "tmp").mkdir(parents=True, exist_ok=True)
+    render("nginx.conf.in", d / "nginx.conf", DIR=d, PORT=port)
+    p = Proc("nginx", ["nginx", "-p", d, "-e", d / "nginx-error.log", "-c", d / "nginx.conf"],
+             workdir)
+    wait_until(lambda: port_open(port), 10, "nginx")
+    return p
+
+
+def start_iperf3(workdir, port):
+    p = Proc("iperf3-server", ["iperf3", "-s", "-B", "127.0.0.1", "-p", port], workdir)
+    wait_until(lambda: port_open(port), 10, "iperf3 server")
+    return p
+
+
+def start_idle_server(workdir, port):
+    p = Proc("idle-server", [PYTHON, HERE / "idle.py", "serve", port], workdir)
+    wait_until(lambda: port_open(port), 10, "idle server")
+    return p
+
+
+# ------------------------------------------------------------------- proxies
+
+def vigil_status(sock):
+    r = subprocess.run([ROOT / "build" / "vigilctl", "-s", sock, "status", "--json"],
+                       capture_output=True, text=True, timeout=10)
+    if r.returncode != 0:
+        return None
+    return json.loads(r.stdout)
+
+
+def all_up(sock):
+    st = vigil_status(sock)
+    return bool(st) and all(b["state"] == "up" for s in st["services"] for b in s["backends"])
+
+
+def start_vigil(workdir, ports, backends, check_interval="2s", env=None):
+    """vigild on ports {http, iperf, idle}; waits until every backend is up."""
+    d = Path(workdir) / "vigil"
+    d.mkdir(parents=True, exist_ok=True)
+    sock = d / "control.sock"
+    cfg = render("vigil.yaml.in", d / "vigil.yaml", DIR=d, CHECK_INTERVAL=check_interval,
+                 HTTP_PORT=ports["http"], IPERF_PORT=ports["iperf"], IDLE_PORT=ports["idle"],
+                 NGINX_PORT=backends["http"], IPERF_BACKEND=backends["iperf"],
+                 IDLE_BACKEND=backends["idle"])
+    p = Proc("vigild", [ROOT / "build" / "vigild", "-c", cfg], workdir,
+             env=dict(os.environ, **(env or {})))
+    try:
+        wait_until(lambda: not p.alive() or all_up(sock), 15, "vigild backends up")
+        if not p.alive():
+            raise RuntimeError("vigild exited: " + p.log_tail())
+    except Exception:
+        p.stop()
+        raise
+    p.sock = sock
+    return p
+
+
+def start_haproxy(workdir, name, ports, backends, splice, maxconn):
+    """haproxy -db (foreground, one process), mode tcp, nbthread 1."""
+    d = Path(workdir) / name
+    d.mkdir(parents=True, exist_ok=True)
+    cfg = render("haproxy.cfg.in", d / "haproxy.cfg", MAXCONN=maxconn,
+                 MAXPIPES="maxpipes 128",
+                 SPLICE="option splice-auto" if splice else "# no splicing",
+                 HTTP_PORT=ports["http"], IPERF_PORT=ports["iperf"], IDLE_PORT=ports["idle"],
+                 NGINX_PORT=backends["http"], IPERF_BACKEND=backends["iperf"],
+                 IDLE_BACKEND=backends["idle"])
+    p = Proc(name, ["haproxy", "-db", "-f", cfg], workdir)
+    try:
+        wait_until(lambda: not p.alive() or port_open(ports["http"]), 10, name)
+        if not p.alive():
+            raise RuntimeError(f"{name} exited: " + p.log_tail())
+    except Exception:
+        p.stop()
+        raise
+    return p

@@ -1,0 +1,364 @@
+/* check.c - the checker: one struct check per backend, scheduling, rise/fall
+ * verdicts reported through backend_set_health() (see check.h). */
+#include "checks/check.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "checks/check_state.h"
+#include "checks/probe.h"
+#include "common/util.h"
+#include "lb/backend.h"
+#include "lb/lb.h"
+#include "lb/service.h"
+
+struct check {
+	struct checker *checker;
+	struct check *prev, *next;
+	struct backend *b;            /* one reference */
+	struct check_conf conf;       /* deep copy of the service's check: */
+	uint16_t svc_port;            /* the service's first port */
+	bool has_source;
+	struct addr source;
+	struct probe probe;
+	ev_timer tick;                /* start of the next probe */
+	uint64_t due_ms;              /* when tick should fire (monotonic) */
+	struct check_state st;
+	bool seen;                    /* mark of checker_sync() */
+	bool in_maint;                /* last tick found the backend in maintenance */
+	struct check_stats stats;
+};
+
+struct checker {
+	struct ev_loop *loop;
+	struct probe_ctx *pctx;
+	struct check *checks;
+	unsigned count;
+	uint64_t rng;
+	struct check_stats gone;      /* counters of checks since freed */
+};
+
+const char *check_result_str(enum check_result r)
+{
+	switch (r) {
+	case CHECK_OK: return "ok";
+	case CHECK_ERR_CONNECT: return "connect";
+	case CHECK_ERR_TIMEOUT: return "timeout";
+	case CHECK_ERR_PROTOCOL: return "protocol";
+	case CHECK_ERR_TLS: return "tls";
+	}
+	return "?";
+}
+
+static uint32_t checker_rand(struct checker *c)
+{
+	c->rng ^= c->rng << 13;
+	c->rng ^= c->rng >> 7;
+	c->rng ^= c->rng << 17;
+	return (uint32_t)(c->rng >> 32);
+}
+
+static void conf_copy(struct check_conf *dst, const struct check_conf *src)
+{
+	*dst = *src;
+	dst->path = xstrdup(src->path);
+	dst->host = xstrdup(src->host);
+	dst->expect_body = xstrdup(src->expect_body);
+	dst->ehlo = xstrdup(src->ehlo);
+	dst->ca_file = xstrdup(src->ca_file);
+}
+
+static void conf_free(struct check_conf *cc)
+{
+	free(cc->path);
+	free(cc->host);
+	free(cc->expect_body);
+	free(cc->ehlo);
+	free(cc->ca_file);
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool conf_equal(const struct check_conf *a, const struct check_conf *b)
+{
+	return a->type == b->type && a->interval_ms == b->interval_ms &&
+	       a->timeout_ms == b->timeout_ms && a->rise == b->rise && a->fall == b->fall &&
+	       a->port == b->port && str_eq(a->path, b->path) && str_eq(a->host, b->host) &&
+	       a->expect_status == b->expect_status && str_eq(a->expect_body, b->expect_body) &&
+	       str_eq(a->ehlo, b->ehlo) && a->starttls == b->starttls &&
+	       a->verify == b->verify && str_eq(a->ca_file, b->ca_file) &&
+	       a->on_down == b->on_down;
+}
+
+/* Arm the tick to start the next probe delay_ms from now. */
+static void check_schedule(struct check *ck, uint64_t delay_ms)
+{
+	struct ev_loop *loop = ck->checker->loop;
+
+	ev_timer_stop(loop, &ck->tick);
+	ck->due_ms = now_ms() + delay_ms;
+	ev_timer_set(&ck->tick, (double)delay_ms / 1000., 0.);
+	ev_timer_start(loop, &ck->tick);
+}
+
+static void check_set_status(struct check *ck, const char *last, const char *detail)
+{
+	struct backend *b = ck->b;
+
+	snprintf(b->check_last, sizeof(b->check_last), "%s", last);
+	snprintf(b->check_detail, sizeof(b->check_detail), "%s", detail);
+}
+
+/* Count one result; change the backend's health when rise/fall says so. */
+static void check_count(struct check *ck, bool ok, const char *detail)
+{
+	uint32_t rise = ck->conf.rise ? ck->conf.rise : 1;
+	uint32_t fall = ck->conf.fall ? ck->conf.fall : 1;
+	bool first = !ck->st.checked;
+	char reason[REPLY_TEXT_MAX + 48];
+	enum check_change ch = check_state_update(&ck->st, ok, rise, fall);
+	uint32_t n = first ? 1 : (ch == CHECK_WENT_UP ? rise : fall);
+
+	if (ch == CHECK_SAME)
+		return;
+	if (ch == CHECK_WENT_UP)
+		snprintf(reason, sizeof(reason), "%s after %u passing check%s", first ? "ok" : detail,
+			 n, n == 1 ? "" : "s");
+	else
+		snprintf(reason, sizeof(reason), "%s after %u failed check%s", detail, n,
+			 n == 1 ? "" : "s");
+	ck->stats.transitions++;
+	backend_set_health(ck->b, ch == CHECK_WENT_UP, reason);
+}
+
+static void check_probe_done(struct probe *p, enum check_result res, const char *detail)
+{
+	struct check *ck = container_of(p, struct check, probe);
+	uint64_t now = now_ms();
+
+	ck->stats.probes++;
+	ck->stats.last_ms = (uint32_t)(now - p->started_ms);
+	if (res != CHECK_OK)
+		ck->stats.failures++;
+	if (res == CHECK_ERR_TIMEOUT)
+		ck->stats.timeouts++;
+	check_set_status(ck, check_result_str(res), detail);
+	check_count(ck, res == CHECK_OK, res == CHECK_OK ? "ok" : detail);
+	check_schedule(ck, check_next_delay(&ck->st, &ck->conf, p->started_ms, now,
+					    ck->stats.probes, checker_rand(ck->checker)));
+}
+
+/* Address and port to probe: check port, else the backend's, else the service's. */
+static void check_target(const struct check *ck, struct addr *dst)
+{
+	const struct backend *b = ck->b;
+	uint16_t port = ck->conf.port ? ck->conf.port : (b->port ? b->port : ck->svc_port);
+
+	*dst = b->addr;
+	addr_set_port(dst, port);
+}
+
+static void check_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct check *ck = container_of(w, struct check, tick);
+	uint64_t now = now_ms(), late = now > ck->due_ms ? now - ck->due_ms : 0;
+	struct addr dst;
+
+	if (probe_running(&ck->probe))
+		return;
+	if (ck->b->admin == ADMIN_MAINT) {
+		ck->in_maint = true;
+		check_schedule(ck, ck->conf.interval_ms);
+		return;
+	}
+	ck->in_maint = false;
+	if (late > CHECK_LATE_MS)
+		ck->stats.late++;
+	if (late > ck->stats.max_late_ms)
+		ck->stats.max_late_ms = late;
+	check_target(ck, &dst);
+	probe_start(&ck->probe, &ck->conf, &dst, ck->has_source ? &ck->source : NULL);
+}
+
+/* Copy what the check needs from its service (port, source address). */
+static void check_take_service(struct check *ck, const struct service *svc)
+{
+	const struct service_conf *sc = svc->conf;
+
+	ck->svc_port = sc->nports ? sc->ports[0] : 0;
+	ck->has_source = svc->has_source;
+	if (svc->has_source) {
+		ck->source = svc->source;
+		addr_set_port(&ck->source, 0);
+	}
+}
+
+static void check_new(struct checker *c, struct backend *b, const struct service *svc)
+{
+	struct check *ck = xcalloc(1, sizeof(*ck));
+
+	ck->checker = c;
+	ck->b = backend_ref(b);
+	conf_copy(&ck->conf, &svc->conf->check);
+	check_take_service(ck, svc);
+	probe_init(&ck->probe, c->pctx, check_probe_done);
+	ev_init(&ck->tick, check_tick_cb);
+	ck->seen = true;
+	ck->next = c->checks;
+	if (ck->next)
+		ck->next->prev = ck;
+	c->checks = ck;
+	c->count++;
+	b->check = ck;
+	if (b->healthy)
+		backend_set_health(b, false, "not checked yet");
+	check_schedule(ck, checker_rand(c) % (CHECK_FIRST_JITTER_MS + 1));
+}
+
+/* A backend that stays: follow a changed check configuration. */
+static void check_update(struct check *ck, const struct service *svc)
+{
+	ck->seen = true;
+	check_take_service(ck, svc);
+	if (conf_equal(&ck->conf, &svc->conf->check))
+		return;
+	probe_abort(&ck->probe);      /* it points into the old copy */
+	conf_free(&ck->conf);
+	conf_copy(&ck->conf, &svc->conf->check);
+	ck->st.npass = ck->st.nfail = 0;
+	check_schedule(ck, checker_rand(ck->checker) % (CHECK_FIRST_JITTER_MS + 1));
+}
+
+static void stats_add(struct check_stats *to, const struct check_stats *s)
+{
+	to->probes += s->probes;
+	to->failures += s->failures;
+	to->timeouts += s->timeouts;
+	to->passive += s->passive;
+	to->late += s->late;
+	to->transitions += s->transitions;
+	if (s->max_late_ms > to->max_late_ms)
+		to->max_late_ms = s->max_late_ms;
+	to->last_ms = s->last_ms;
+}
+
+static void check_free(struct check *ck)
+{
+	struct checker *c = ck->checker;
+
+	probe_abort(&ck->probe);
+	ev_timer_stop(c->loop, &ck->tick);
+	if (ck->prev)
+		ck->prev->next = ck->next;
+	else
+		c->checks = ck->next;
+	if (ck->next)
+		ck->next->prev = ck->prev;
+	c->count--;
+	stats_add(&c->gone, &ck->stats);
+	if (ck->b->check == ck)
+		ck->b->check = NULL;
+	backend_unref(ck->b);
+	conf_free(&ck->conf);
+	free(ck);
+}
+
+struct checker *checker_new(struct ev_loop *loop)
+{
+	struct checker *c = xcalloc(1, sizeof(*c));
+
+	c->loop = loop;
+	c->pctx = probe_ctx_new(loop);
+	c->rng = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ now_ms() ^ 0x9e3779b97f4a7c15ull;
+	return c;
+}
+
+void checker_free(struct checker *c)
+{
+	if (!c)
+		return;
+	while (c->checks)
+		check_free(c->checks);
+	probe_ctx_free(c->pctx);
+	free(c);
+}
+
+void checker_sync(struct checker *c, struct lb *lb)
+{
+	struct check *ck, *next;
+	size_t i, j;
+
+	for (ck = c->checks; ck; ck = ck->next)
+		ck->seen = false;
+	probe_ctx_flush_tls(c->pctx);
+	for (i = 0; i < lb_nservices(lb); i++) {
+		struct service *svc = lb_service(lb, i);
+
+		if (!svc->conf)
+			continue;
+		for (j = 0; j < svc->nbackends; j++) {
+			struct backend *b = svc->backends[j];
+
+			if (b->check && b->check->checker == c && !b->check->seen)
+				check_update(b->check, svc);
+			else if (!b->check)
+				check_new(c, b, svc);
+		}
+	}
+	for (ck = c->checks; ck; ck = next) {
+		next = ck->next;
+		if (!ck->seen)
+			check_free(ck);
+	}
+}
+
+unsigned checker_count(const struct checker *c)
+{
+	return c->count;
+}
+
+void checker_get_stats(const struct checker *c, struct check_stats *out)
+{
+	const struct check *ck;
+
+	*out = c->gone;
+	for (ck = c->checks; ck; ck = ck->next)
+		stats_add(out, &ck->stats);
+}
+
+void check_get_stats(const struct check *ck, struct check_stats *out)
+{
+	*out = ck->stats;
+}
+
+bool check_probing(const struct check *ck)
+{
+	return ck && probe_running(&ck->probe);
+}
+
+void check_passive_failure(struct check *ck)
+{
+	if (!ck || ck->b->admin == ADMIN_MAINT)
+		return;
+	ck->stats.passive++;
+	check_set_status(ck, "passive", "client connect failed");
+	check_count(ck, false, "client connect failed");
+	if (!probe_running(&ck->probe))
+		check_schedule(ck, 0);
+}
+
+void check_admin_changed(struct check *ck)
+{
+	if (!ck || !ck->in_maint || ck->b->admin == ADMIN_MAINT)
+		return;
+	ck->in_maint = false;
+	ck->st.npass = ck->st.nfail = 0;
+	if (!probe_running(&ck->probe))
+		check_schedule(ck, 0);
+}
