@@ -28,11 +28,12 @@ struct backend *backend_new(const struct backend_conf *bc)
 	b->maxconn = bc->maxconn;
 	b->backup = bc->backup;
 	b->weight = bc->weight;
-	b->healthy = true;
+	b->healthy = false;             /* no traffic before a probe passed */
 	b->admin = ADMIN_NONE;
-	b->state = BACKEND_UP;
+	b->state = BACKEND_DOWN;
 	b->last_change = wall_now();
 	strcpy(b->check_last, "none");
+	strcpy(b->check_detail, "not checked yet");
 	return b;
 }
 

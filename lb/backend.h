@@ -52,7 +52,8 @@ struct backend {
 	char check_detail[160];       /* server reply or error text */
 };
 
-/* New backend from its configuration, healthy, one reference held by the caller. */
+/* New backend from its configuration, down until its first probe passes;
+ * one reference held by the caller. */
 struct backend *backend_new(const struct backend_conf *bc);
 struct backend *backend_ref(struct backend *b);
 /* Drop one reference; frees on the last one. */

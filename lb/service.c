@@ -70,7 +70,7 @@ static void service_check_avail(struct service *s)
 		return;
 	s->available = now;
 	if (now)
-		log_notice("service %s: available again", s->name);
+		log_notice("service %s: available, a backend is up", s->name);
 	else
 		log_warning("service %s: no backend up, new clients are refused", s->name);
 	if (s->hooks.avail)
