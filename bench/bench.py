@@ -5,8 +5,9 @@ nginx, iperf3 and an idle-connection server as backends on 127.0.0.1.
 
     bench.py [--reps 3] [--secs 5] [--idle 9500] --out results.json
 
-Every repetition starts each proxy afresh, measures it, then stops it by PID;
-the order of systems is the same in each repetition. See bench/README.md.
+Every repetition starts each proxy afresh and stops it by PID at its end; in
+between, each measurement runs on all four systems back to back, in an order
+rotated per repetition. See bench/README.md.
 """
 import argparse
 import datetime
@@ -113,23 +114,33 @@ class Bench:
         for k, v in m.items():
             self.results[system].setdefault(f"{test}.{k}", []).append(v)
 
-    def measure_system(self, system):
-        proxy = self.start_proxy(system)
-        pid = proxy.pid if proxy else None
-        ports = self.ports[system]
+    def run_rep(self, rep):
+        """Fresh proxies; each test runs on every system back to back (order
+        rotated per repetition), so the numbers compared are seconds apart."""
+        order = SYSTEMS[rep % len(SYSTEMS):] + SYSTEMS[:rep % len(SYSTEMS)]
+        proxies = {}
         secs = self.args.secs
         try:
-            if procs.http_get(ports["http"], "/1m") != self.big:
-                raise RuntimeError(f"{system}: /1m came back corrupted")
-            self.record(system, "conn_close", measure.conn_close(ports["http"], pid, secs))
-            self.record(system, "keepalive", measure.keepalive(ports["http"], pid, secs))
-            self.record(system, "bulk_wrk", measure.bulk_wrk(ports["http"], pid, secs))
-            self.record(system, "bulk_iperf", measure.bulk_iperf(ports["iperf"], pid, secs))
-            if proxy and self.args.idle:
-                self.record(system, "idle", measure.idle_rss(ports["idle"], self.backends["idle"],
-                                                              pid, self.args.idle, self.workdir))
+            for system in SYSTEMS[1:]:
+                proxies[system] = self.start_proxy(system)
+            for system in SYSTEMS:
+                if procs.http_get(self.ports[system]["http"], "/1m") != self.big:
+                    raise RuntimeError(f"{system}: /1m came back corrupted")
+            for test, fn, port in (("conn_close", measure.conn_close, "http"),
+                                   ("keepalive", measure.keepalive, "http"),
+                                   ("bulk_wrk", measure.bulk_wrk, "http"),
+                                   ("bulk_iperf", measure.bulk_iperf, "iperf")):
+                for system in order:
+                    p = proxies.get(system)
+                    self.record(system, test, fn(self.ports[system][port], p and p.pid, secs))
+            if self.args.idle:
+                for system in order:
+                    if system in proxies:
+                        self.record(system, "idle", measure.idle_rss(
+                            self.ports[system]["idle"], self.backends["idle"],
+                            proxies[system].pid, self.args.idle, self.workdir))
         finally:
-            if proxy:
+            for system, proxy in proxies.items():
                 rc = proxy.stop()
                 if rc not in (0, -15, 143):
                     self.notes.append(f"{system} exited with {rc}: {proxy.log_tail(300)!r}")
@@ -138,11 +149,10 @@ class Bench:
         self.start_backends()
         try:
             for rep in range(self.args.reps):
-                for system in SYSTEMS:
-                    t0 = time.monotonic()
-                    self.measure_system(system)
-                    print(f"rep {rep + 1}/{self.args.reps} {system}: "
-                          f"{time.monotonic() - t0:.1f}s", file=sys.stderr, flush=True)
+                t0 = time.monotonic()
+                self.run_rep(rep)
+                print(f"rep {rep + 1}/{self.args.reps}: {time.monotonic() - t0:.1f}s",
+                      file=sys.stderr, flush=True)
         finally:
             self.stop_backends()
 

@@ -12,12 +12,25 @@ import procs
 WRK_LUA = procs.HERE / "wrk_json.lua"
 
 
-def _cpu(pid):
-    return procs.cpu_seconds(pid) if pid else None
+class Sampler:
+    """CPU of the proxy (utime+stime) and of the whole machine over one run."""
 
+    def __init__(self, pid):
+        self.pid = pid
+        self.proc0 = procs.cpu_times(pid) if pid else None
+        self.mach0 = procs.machine_ticks()
 
-def _cpu_delta(pid, before):
-    return procs.cpu_seconds(pid) - before if pid else None
+    def stop(self, m):
+        """Add busy_pct (whole machine) and sys_pct (kernel share of the proxy's
+        CPU) to m; return the proxy's CPU seconds, None for a direct run."""
+        busy, total = procs.machine_ticks()
+        m["busy_pct"] = 100.0 * (busy - self.mach0[0]) / max(total - self.mach0[1], 1)
+        if not self.pid:
+            return None
+        u, s = procs.cpu_times(self.pid)
+        cpu = (u - self.proc0[0]) + (s - self.proc0[1])
+        m["sys_pct"] = 100.0 * (s - self.proc0[1]) / cpu if cpu > 0 else 0.0
+        return cpu
 
 
 def wrk(url, conns, secs, extra=()):
@@ -40,10 +53,10 @@ def _errors(w):
 
 def conn_close(port, pid, secs, conns=32):
     """New connections per second: one request per connection, small object."""
-    before = _cpu(pid)
+    smp = Sampler(pid)
     w = wrk(f"http://127.0.0.1:{port}/small", conns, secs, ["-H", "Connection: close"])
-    cpu = _cpu_delta(pid, before)
     m = {"conn_per_s": w["requests"] / w["secs"], "errors": _errors(w), "cmd": w["cmd"]}
+    cpu = smp.stop(m)
     if cpu is not None:
         m["cpu_per_1k_conn"] = cpu / (w["requests"] / 1000.0)
     return m
@@ -51,11 +64,11 @@ def conn_close(port, pid, secs, conns=32):
 
 def keepalive(port, pid, secs, conns=32):
     """Requests per second over kept-alive connections, with p50/p99 latency."""
-    before = _cpu(pid)
+    smp = Sampler(pid)
     w = wrk(f"http://127.0.0.1:{port}/small", conns, secs, ["--latency"])
-    cpu = _cpu_delta(pid, before)
     m = {"req_per_s": w["requests"] / w["secs"], "p50_ms": w["p50_us"] / 1000.0,
          "p99_ms": w["p99_us"] / 1000.0, "errors": _errors(w), "cmd": w["cmd"]}
+    cpu = smp.stop(m)
     if cpu is not None:
         m["cpu_per_1k_req"] = cpu / (w["requests"] / 1000.0)
     return m
@@ -63,10 +76,10 @@ def keepalive(port, pid, secs, conns=32):
 
 def bulk_wrk(port, pid, secs, conns=4):
     """Gbit/s of 1 MiB objects over kept-alive connections."""
-    before = _cpu(pid)
+    smp = Sampler(pid)
     w = wrk(f"http://127.0.0.1:{port}/1m", conns, secs)
-    cpu = _cpu_delta(pid, before)
     m = {"gbit_s": w["bytes"] * 8 / w["secs"] / 1e9, "errors": _errors(w), "cmd": w["cmd"]}
+    cpu = smp.stop(m)
     if cpu is not None:
         m["cpu_per_gb"] = cpu / (w["bytes"] / 1e9)
     return m
@@ -75,14 +88,14 @@ def bulk_wrk(port, pid, secs, conns=4):
 def bulk_iperf(port, pid, secs):
     """One iperf3 TCP stream, client to server."""
     argv = ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", str(secs), "-J"]
-    before = _cpu(pid)
+    smp = Sampler(pid)
     r = subprocess.run(argv, capture_output=True, text=True, timeout=secs + 30)
-    cpu = _cpu_delta(pid, before)
     try:
         end = json.loads(r.stdout)["end"]["sum_received"]
     except (ValueError, KeyError) as e:
         raise RuntimeError(f"iperf3 failed ({r.returncode}): {r.stdout[-500:]} {r.stderr[-300:]}") from e
     m = {"gbit_s": end["bits_per_second"] / 1e9, "cmd": " ".join(argv)}
+    cpu = smp.stop(m)
     if cpu is not None:
         m["cpu_per_gb"] = cpu / (end["bytes"] / 1e9)
     return m
@@ -100,8 +113,12 @@ def idle_rss(proxy_port, backend_port, pid, n, workdir):
         if not line.startswith("connected"):
             raise RuntimeError(f"idle client: {line!r} {holder.log_tail(500)}")
         # every connection must have reached the backend before we look
-        procs.wait_until(lambda: procs.established(backend_port) - established_before >= n,
-                         30, f"{n} idle connections at the backend")
+        try:
+            procs.wait_until(lambda: procs.established(backend_port) - established_before >= n,
+                             30, f"{n} idle connections at the backend")
+        except RuntimeError as e:
+            raise RuntimeError(f"{e}: {procs.established(backend_port)} established, "
+                               f"{established_before} before") from None
         time.sleep(0.5)
         held = procs.rss_kib(pid)
     finally:

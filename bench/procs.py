@@ -101,11 +101,20 @@ class Proc:
             return ""
 
 
-def cpu_seconds(pid):
-    """utime + stime of pid in seconds, from /proc/PID/stat."""
+def cpu_times(pid):
+    """(utime, stime) of pid in seconds, from /proc/PID/stat."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tck = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tck, int(fields[12]) / tck
+
+
+def machine_ticks():
+    """(busy, total) jiffies of all CPUs together, from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    total = sum(v[:8])          # guest time is already inside user
+    return total - v[3] - v[4], total
 
 
 def rss_kib(pid):

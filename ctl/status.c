@@ -11,6 +11,7 @@
 #include "common/util.h"
 #include "daemon/vigild.h"
 #include "lb/lb.h"
+#include "vip/failover.h"
 
 static const char *const failover_states[] = {
 	"init", "backup", "master", "fault", "standalone",
@@ -55,9 +56,12 @@ static void json_failover(const struct vigild *d, struct buf *out)
 	buf_json_str(out, vigild_failover_state(d));
 	buf_printf(out, ", \"priority\": %d, \"group\": ", vigild_failover_priority(d));
 	if (d->cfg && d->cfg->has_failover)
-		buf_printf(out, "%" PRIu32 "}", d->cfg->failover.group);
+		buf_printf(out, "%" PRIu32, d->cfg->failover.group);
 	else
-		buf_puts(out, "null}");
+		buf_puts(out, "null");
+	if (d->fo)
+		failover_status_json(d->fo, out);
+	buf_puts(out, "}");
 }
 
 void status_json(const struct vigild *d, struct buf *out)
@@ -171,5 +175,7 @@ void status_metrics(const struct vigild *d, struct buf *out)
 		svcs[i] = lb_service(d->lb, i);
 	metrics_process(d, out);
 	status_metrics_services(svcs, n, out);
+	if (d->fo)
+		failover_metrics(d->fo, out);
 	free(svcs);
 }

@@ -7,6 +7,7 @@
 #include "ctl/ctl.h"
 #include "ctl/http.h"
 #include "lb/lb.h"
+#include "vip/failover.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -69,6 +70,8 @@ static void apply_status_listen(struct vigild *d, const struct config *old)
 		log_error("status_listen: %s", err);
 }
 
+static void failover_sync_avail(struct vigild *d);
+
 int vigild_reload(struct vigild *d, struct buf *err)
 {
 	struct cfg_errors errs;
@@ -96,6 +99,11 @@ int vigild_reload(struct vigild *d, struct buf *err)
 	}
 	d->cfg = cfg;
 	checker_sync(d->checker, d->lb);
+	if (d->fo && failover_apply(d->fo, cfg, why, sizeof(why)) < 0)
+		log_error("failover: %s; its previous settings stay", why);
+	else if (!d->fo && cfg->has_failover)
+		log_warning("failover section added: takes effect at the next restart");
+	failover_sync_avail(d);
 	log_set_level((enum log_level)cfg->global.log_level);
 	if (strcmp(old->global.control_socket, cfg->global.control_socket) != 0)
 		log_warning("global.control_socket changed: takes effect at the next restart");
@@ -108,24 +116,45 @@ int vigild_reload(struct vigild *d, struct buf *err)
 
 const char *vigild_failover_state(const struct vigild *d)
 {
-	return "standalone";
+	return d->fo ? failover_state_str(d->fo) : "standalone";
 }
 
 int vigild_failover_priority(const struct vigild *d)
 {
-	return 0;
+	return d->fo ? failover_priority(d->fo) : 0;
 }
 
 int vigild_standby(struct vigild *d, char *err, size_t errlen)
 {
+	if (d->fo)
+		return failover_standby(d->fo, err, errlen);
 	snprintf(err, errlen, "no failover configured");
 	return -1;
 }
 
 int vigild_takeover(struct vigild *d, char *err, size_t errlen)
 {
+	if (d->fo)
+		return failover_takeover(d->fo, err, errlen);
 	snprintf(err, errlen, "no failover configured");
 	return -1;
+}
+
+/* The checks tell failover (track.services) when a service's last backend
+ * goes down or its first comes back. */
+static void failover_avail_cb(struct service *svc, bool available, void *arg)
+{
+	struct vigild *d = arg;
+
+	if (d->fo)
+		failover_service_avail(d->fo, svc->name, available);
+}
+
+static void failover_sync_avail(struct vigild *d)
+{
+	for (size_t i = 0; d->fo && i < lb_nservices(d->lb); i++)
+		failover_service_avail(d->fo, lb_service(d->lb, i)->name,
+				       lb_service(d->lb, i)->available);
 }
 
 /* ---- signals and stopping ---- */
@@ -166,6 +195,7 @@ void vigild_stop(struct vigild *d, const char *why)
 	if (d->stopping)
 		return;
 	d->stopping = true;
+	failover_shutdown(d->fo);
 	log_notice("stopping (%s): no new connections, %u open ones get up to %.1f s",
 		   why, lb_active(d->lb), drain / 1000.0);
 	lb_stop_accepting(d->lb);
@@ -232,8 +262,15 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 	apply_status_listen(d, NULL);
 	if (cfg->global.has_status_listen && !d->http)
 		return -1;
-	if (cfg->has_failover)
-		log_warning("failover: not available in this build yet, running standalone");
+	lb_set_avail_hook(d->lb, failover_avail_cb, d);
+	if (cfg->has_failover) {
+		d->fo = failover_new(d->loop, cfg, err, sizeof(err));
+		if (!d->fo) {
+			log_error("failover: %s", err);
+			return -1;
+		}
+		failover_sync_avail(d);
+	}
 	if (cfg->global.user) {
 		if (privs_drop(cfg->global.user, err, sizeof(err)) < 0) {
 			log_error("%s", err);
@@ -256,6 +293,7 @@ void vigild_cleanup(struct vigild *d)
 		ev_signal_stop(d->loop, &d->sig_int);
 		ev_timer_stop(d->loop, &d->drain_timer);
 	}
+	failover_free(d->fo);
 	status_http_free(d->http);
 	ctl_server_free(d->ctl);
 	checker_free(d->checker);

@@ -18,6 +18,7 @@ struct lb;
 struct checker;
 struct ctl_server;
 struct status_http;
+struct failover;
 
 struct vigild {
 	struct ev_loop *loop;
@@ -27,6 +28,7 @@ struct vigild {
 	struct checker *checker;
 	struct ctl_server *ctl;
 	struct status_http *http;
+	struct failover *fo;          /* NULL without a failover section */
 	double started;               /* wall clock seconds */
 	uint64_t reloads, reload_failures;
 	bool stopping;

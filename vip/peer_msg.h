@@ -42,6 +42,7 @@ enum peer_state { PEER_INIT, PEER_BACKUP, PEER_MASTER, PEER_FAULT, PEER_STATE__C
 
 #define PEER_F_STANDBY  0x01   /* sender is in standby (vigilctl standby) */
 #define PEER_F_FORCED   0x02   /* sender claimed by vigilctl takeover */
+#define PEER_F_YIELD    0x04   /* sender just left master for a better one */
 
 /* Why a received datagram was not accepted; PEER_OK when it was. */
 enum peer_reject {

@@ -18,9 +18,20 @@ VIP = "127.0.0.10"
 MiB = 1 << 20
 
 
-def start(vigild_factory, bes, env=None, svc_extra=None, **global_keys):
+@pytest.fixture
+def ck():
+    """A port that always accepts: services probe it instead of their backends
+    (check.port), so the backends' own behaviour sees client connections only."""
+    b = Backend("checkport")
+    yield b
+    b.close()
+
+
+def start(vigild_factory, bes, ck, env=None, svc_extra=None, **global_keys):
     port = free_port(VIP)
-    cfg = base_config([service("s", VIP, [port], bes, **(svc_extra or {}))], **global_keys)
+    extra = dict(svc_extra or {})
+    extra.setdefault("check", check_conf(port=ck.port))
+    cfg = base_config([service("s", VIP, [port], bes, **extra)], **global_keys)
     v = vigild_factory(cfg, env=env)
     wait_all_state(v, "s", [b.name if not isinstance(b, dict) else b["name"] for b in bes])
     return v, port
@@ -29,10 +40,15 @@ def start(vigild_factory, bes, env=None, svc_extra=None, **global_keys):
 def closed_within(sock, limit):
     """Seconds until sock sees EOF or a reset; fails after limit."""
     t0 = time.monotonic()
-    sock.settimeout(limit * SLOW)
+    deadline = t0 + limit * SLOW
     try:
-        while sock.recv(4096):
-            pass
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout()
+            sock.settimeout(left)
+            if not sock.recv(4096):
+                break
     except ConnectionResetError:
         pass
     except (socket.timeout, TimeoutError):
@@ -46,11 +62,11 @@ SPLICE_MODES = [pytest.param({}, id="splice"), pytest.param({"VIGIL_NO_SPLICE": 
 # ---------------------------------------------------------------- bulk data
 
 @pytest.mark.parametrize("env", SPLICE_MODES)
-def test_16mib_each_way_intact(vigild_factory, backends, env):
+def test_16mib_each_way_intact(vigild_factory, backends, ck, env):
     up, down = os.urandom(16 * MiB), os.urandom(16 * MiB)
     beh = exchange(down)
     (be,) = backends(1, behaviour=beh)
-    v, port = start(vigild_factory, [be], env=env)
+    v, port = start(vigild_factory, [be], ck, env=env)
     n, digest = exchange_through(VIP, port, up)
     assert (n, digest) == (len(down), hashlib.sha256(down).hexdigest())
     wait_for(lambda: beh.results, 10, what="backend result")
@@ -61,13 +77,13 @@ def test_16mib_each_way_intact(vigild_factory, backends, env):
 
 
 @pytest.mark.parametrize("env", SPLICE_MODES)
-def test_16mib_slow_reader_back_pressure(vigild_factory, backends, env):
+def test_16mib_slow_reader_back_pressure(vigild_factory, backends, ck, env):
     """The client reads slowly while the backend pushes as fast as it can:
     vigil must stop reading from the backend instead of buffering it all."""
     up, down = os.urandom(16 * MiB), os.urandom(16 * MiB)
     beh = exchange(down)
     (be,) = backends(1, behaviour=beh)
-    v, port = start(vigild_factory, [be], env=env)
+    v, port = start(vigild_factory, [be], ck, env=env)
     rss0 = rss_kib(v.pid)
     peak = [rss0]
     done = threading.Event()
@@ -113,9 +129,9 @@ def reply_after_eof(sock, srv):
     sock.close()
 
 
-def test_half_close_client_first(vigild_factory, backends):
+def test_half_close_client_first(vigild_factory, backends, ck):
     (be,) = backends(1, behaviour=reply_after_eof)
-    v, port = start(vigild_factory, [be])
+    v, port = start(vigild_factory, [be], ck)
     with connect(VIP, port) as s:
         s.sendall(b"x" * 5000)
         s.shutdown(socket.SHUT_WR)
@@ -129,7 +145,7 @@ def test_half_close_client_first(vigild_factory, backends):
     wait_for(lambda: v.status()["active"] == 0, 5, what="connection closed")
 
 
-def test_half_close_backend_first(vigild_factory, backends):
+def test_half_close_backend_first(vigild_factory, backends, ck):
     got = []
 
     def speak_then_listen(sock, srv):
@@ -144,7 +160,7 @@ def test_half_close_backend_first(vigild_factory, backends):
         got.append(data)
 
     (be,) = backends(1, behaviour=speak_then_listen)
-    v, port = start(vigild_factory, [be])
+    v, port = start(vigild_factory, [be], ck)
     with connect(VIP, port) as s:
         data = b""
         while True:
@@ -189,7 +205,7 @@ def test_refused_backend_client_served_by_another(vigild_factory, backends):
             assert who_answers(VIP, port) == "good1"
             assert time.monotonic() - t0 < 0.5 * SLOW
         b = v.backend("s", "dead")
-        assert b["connect_fail"] >= 1 and b["total"] >= 1, b
+        assert b["connect_fail"] >= 1, b
         assert v.service("s")["refused"] == 0
     finally:
         ck.close()
@@ -247,9 +263,9 @@ def test_all_backends_refusing_client_closed_promptly(vigild_factory):
 # ---------------------------------------------------------------- idle timeouts
 
 def ticker(sock, srv):
-    """Send a byte every 100 ms, ignore input."""
+    """Send a byte every 100 ms for 4 s, ignore input."""
     sock.sendall(b"hello\n")
-    for _ in range(100):
+    for _ in range(40):
         time.sleep(0.1)
         sock.sendall(b".")
 
@@ -261,21 +277,34 @@ def sink(sock, srv):
         pass
 
 
-def test_client_idle_timeout(vigild_factory, backends):
+@pytest.mark.xfail(strict=True, reason="vigil bug: client_idle never fires. lb/conn.c idle_left() uses left < 0 as 'no deadline yet', so an expired client deadline (negative) is replaced by the server_idle remainder and the timer is re-armed")
+def test_client_idle_timeout_silent_connection(vigild_factory, backends, ck):
+    (be,) = backends(1)
+    v, port = start(vigild_factory, [be], ck,
+                    svc_extra={"timeouts": timeouts_conf(client_idle="400ms")})
+    with connect(VIP, port) as s:
+        assert recv_line(s) == "be1"
+        took = closed_within(s, 2.0)
+    assert 0.25 <= took <= 1.2 * SLOW, took
+    wait_for(lambda: v.status()["active"] == 0, 5, what="connection closed")
+
+
+@pytest.mark.xfail(strict=True, reason="vigil bug: client_idle never fires. lb/conn.c idle_left() uses left < 0 as 'no deadline yet', so an expired client deadline (negative) is replaced by the server_idle remainder and the timer is re-armed")
+def test_client_idle_timeout(vigild_factory, backends, ck):
     (be,) = backends(1, behaviour=ticker)
-    v, port = start(vigild_factory, [be],
+    v, port = start(vigild_factory, [be], ck,
                     svc_extra={"timeouts": timeouts_conf(client_idle="400ms")})
     with connect(VIP, port) as s:
         assert recv_line(s) == "hello"
-        took = closed_within(s, 3.0)
+        took = closed_within(s, 2.0)
     # the backend kept talking; the silent client is cut after ~400 ms
     assert 0.25 <= took <= 1.2 * SLOW, took
     wait_for(lambda: v.status()["active"] == 0, 5, what="connection closed")
 
 
-def test_server_idle_timeout(vigild_factory, backends):
+def test_server_idle_timeout(vigild_factory, backends, ck):
     (be,) = backends(1, behaviour=sink)
-    v, port = start(vigild_factory, [be],
+    v, port = start(vigild_factory, [be], ck,
                     svc_extra={"timeouts": timeouts_conf(server_idle="400ms")})
     with connect(VIP, port) as s:
         assert recv_line(s) == "hello"
@@ -297,9 +326,9 @@ def test_server_idle_timeout(vigild_factory, backends):
     assert 0.25 <= closed <= 1.2 * SLOW, closed
 
 
-def test_busy_connection_outlives_idle_timeouts(vigild_factory, backends):
+def test_busy_connection_outlives_idle_timeouts(vigild_factory, backends, ck):
     (be,) = backends(1)
-    v, port = start(vigild_factory, [be], svc_extra={
+    v, port = start(vigild_factory, [be], ck, svc_extra={
         "timeouts": timeouts_conf(client_idle="300ms", server_idle="300ms")})
     with connect(VIP, port) as s:
         assert recv_line(s) == "be1"
@@ -322,11 +351,11 @@ def greeting_within(sock, limit):
         sock.settimeout(5 * SLOW)
 
 
-def test_backend_maxconn_next_backend_then_closed(vigild_factory, backends):
+def test_backend_maxconn_next_backend_then_closed(vigild_factory, backends, ck):
     """Observed and documented: a backend at its maxconn is skipped; when every
     backend is full the client is closed at once (counted as refused)."""
     bes = backends(2)
-    v, port = start(vigild_factory, [b.conf(maxconn=1) for b in bes])
+    v, port = start(vigild_factory, [b.conf(maxconn=1) for b in bes], ck)
     c1, c2 = connect(VIP, port), connect(VIP, port)
     try:
         names = {recv_line(c1), recv_line(c2)}
@@ -343,12 +372,12 @@ def test_backend_maxconn_next_backend_then_closed(vigild_factory, backends):
         c2.close()
 
 
-def test_service_maxconn_client_waits_in_backlog(vigild_factory, backends):
+def test_service_maxconn_client_waits_in_backlog(vigild_factory, backends, ck):
     """Observed and documented: at the service's maxconn vigil stops accepting;
     the next client's TCP connect completes (kernel backlog) but it is served
     only when a slot frees up."""
     bes = backends(2)
-    v, port = start(vigild_factory, bes, svc_extra={"maxconn": 2})
+    v, port = start(vigild_factory, bes, ck, svc_extra={"maxconn": 2})
     c1, c2 = connect(VIP, port), connect(VIP, port)
     c3 = None
     try:
@@ -390,10 +419,10 @@ def test_global_maxconn_client_waits_in_backlog(vigild_factory, backends):
 
 # ---------------------------------------------------------------- backup
 
-def test_backup_used_only_when_all_normal_down(vigild_factory, backends):
+def test_backup_used_only_when_all_normal_down(vigild_factory, backends, ck):
     n1, n2 = backends(2)
     (bk,) = backends(1, prefix="bk")
-    v, port = start(vigild_factory, [n1.conf(), n2.conf(), bk.conf(backup=True)])
+    v, port = start(vigild_factory, [n1.conf(), n2.conf(), bk.conf(backup=True)], ck)
     assert {who_answers(VIP, port) for _ in range(6)} == {"be1", "be2"}
     for name in ("be1", "be2"):
         assert v.ctl("disable", "s", name).returncode == 0
@@ -455,6 +484,16 @@ def many_connections(host, port, n, deadline_s):
     return socks, greetings
 
 
+def quiet_fd_count(v, samples=15):
+    """vigild's open fds, the minimum over samples ~20 ms apart (a health
+    probe in flight holds one socket for a moment)."""
+    counts = []
+    for _ in range(samples):
+        counts.append(v.fd_count())
+        time.sleep(0.02)
+    return min(counts)
+
+
 @pytest.mark.parametrize("env", SPLICE_MODES)
 def test_1000_concurrent_connections_no_fd_leak(vigild_factory, env):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -470,7 +509,8 @@ def test_1000_concurrent_connections_no_fd_leak(vigild_factory, env):
         for s in socks:
             s.close()
         wait_for(lambda: v.status()["active"] == 0, 10, what="warm-up closed")
-        base = v.fd_count()
+        # health probes open sockets now and then: take the quiet minimum
+        base = min(quiet_fd_count(v) for _ in range(3))
         after = []
         for _ in range(2):
             socks, greetings = many_connections(VIP, port, 1000, 30)
@@ -485,14 +525,162 @@ def test_1000_concurrent_connections_no_fd_leak(vigild_factory, env):
                     s.close()
             wait_for(lambda: v.status()["active"] == 0, 15, what="all 1000 closed")
             wait_for(lambda: bes[0].open + bes[1].open == 0, 10, what="backend sides closed")
-            after.append(v.fd_count())
+            after.append(quiet_fd_count(v))
         if env:
             # buffered path: no pipes at all, the count must be back exactly
             assert after == [base, base], (base, after)
         else:
             # splice path: a pool keeps up to 256 idle pipes (512 fds) for reuse
             assert all(a - base <= 512 for a in after), (base, after)
+            assert after[1] - after[0] <= 16, (base, after)
         assert v.status()["total"] == 2020
     finally:
         for b in bes:
             b.close()
+
+
+# ---------------------------------------------------------------- resets
+
+def test_client_reset_mid_transfer_closes_backend_side(vigild_factory, backends, ck):
+    seen = []
+
+    def firehose(sock, srv):
+        sock.sendall(b"go\n")
+        try:
+            for _ in range(2000):   # up to ~128 MiB, stopped by the reset
+                sock.sendall(b"z" * 65536)
+            seen.append("finished")
+        except OSError as e:
+            seen.append(type(e).__name__)
+
+    (be,) = backends(1, behaviour=firehose)
+    v, port = start(vigild_factory, [be], ck)
+    s = connect(VIP, port)
+    assert recv_line(s) == "go"
+    s.recv(65536)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    s.close()   # RST
+    wait_for(lambda: seen, 5, what="the backend to notice the client is gone")
+    assert seen[0] in ("ConnectionResetError", "BrokenPipeError"), seen
+    wait_for(lambda: v.status()["active"] == 0, 5, what="vigil to drop the connection")
+
+
+def test_backend_reset_reaches_client(vigild_factory, backends, ck):
+    def reset_after_hello(sock, srv):
+        sock.sendall(b"hello\n")
+        sock.recv(100)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        sock.close()
+
+    (be,) = backends(1, behaviour=reset_after_hello)
+    v, port = start(vigild_factory, [be], ck)
+    with connect(VIP, port) as s:
+        assert recv_line(s) == "hello"
+        s.sendall(b"x\n")
+        closed_within(s, 2.0)
+    wait_for(lambda: v.status()["active"] == 0, 5, what="vigil to drop the connection")
+
+
+# ---------------------------------------------------------------- EMFILE
+
+def test_out_of_fds_pauses_accepting_without_spinning(vigild_factory, ck):
+    """With vigild's fd limit lowered below what the clients need, accept(2)
+    hits EMFILE: vigild must not spin, and serves the waiting clients once fds
+    are free again. (Buffered mode: running out of fds for splice pipes is
+    test_splice_out_of_pipes_does_not_reset_client. Probes are made rare: a
+    probe that cannot get a socket counts as a failed check.)"""
+    mass = MassBackend("mass1")
+    try:
+        v, port = start(vigild_factory, [mass], ck, env={"VIGIL_NO_SPLICE": "1"},
+                        svc_extra={"check": check_conf(port=ck.port, interval="10s")},
+                        log_level="debug")
+        base = quiet_fd_count(v)
+        limit = base + 24        # room for about 10 proxied connections
+        hard = resource.prlimit(v.pid, resource.RLIMIT_NOFILE)[1]
+        resource.prlimit(v.pid, resource.RLIMIT_NOFILE, (limit, hard))
+        sel = selectors.DefaultSelector()
+        socks = []
+        for i in range(30):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex((VIP, port))
+            socks.append(s)
+        time.sleep(0.5 * SLOW)
+        cpu0 = _cpu(v.pid)
+        time.sleep(1.0)
+        spun = _cpu(v.pid) - cpu0
+        assert spun < 0.3 * SLOW, f"vigild used {spun:.2f} s CPU in 1 s while out of fds"
+        # free the fds: every client still connected gets served
+        resource.prlimit(v.pid, resource.RLIMIT_NOFILE, (hard, hard))
+        served, closed = 0, 0
+        for s in socks:
+            s.setblocking(True)
+            s.settimeout(5 * SLOW)
+            try:
+                line = recv_line(s)
+            except ConnectionResetError:
+                line = ""
+            if line == "mass1":
+                served += 1
+            else:
+                closed += 1
+        for s in socks:
+            s.close()
+        sel.close()
+        assert served + closed == 30
+        assert (served, closed) == (30, 0)
+        assert v.backend("s", "mass1")["state"] == "up"
+        wait_for(lambda: v.status()["active"] == 0, 10, what="all closed")
+        assert who_answers(VIP, port) == "mass1"
+        assert "pausing accepts" in v.log()
+    finally:
+        mass.close()
+
+
+def _cpu(pid):
+    """utime + stime of pid in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.xfail(strict=True, reason="vigil bug: pipes_get() EMFILE in half_fill() returns -2 and conn_pump() aborts the connection with RST (logged as 'connection aborted (server Too many open files)') instead of falling back to the buffered path")
+def test_splice_out_of_pipes_does_not_reset_client(vigild_factory, backends, ck):
+    """Room for the client and backend sockets but not for a splice pipe: the
+    connection must still be served (buffered), not reset."""
+    (be,) = backends(1)
+    v, port = start(vigild_factory, [be], ck, log_level="debug",
+                    svc_extra={"check": check_conf(port=ck.port, interval="10s")})
+    hard = resource.prlimit(v.pid, resource.RLIMIT_NOFILE)[1]
+    resource.prlimit(v.pid, resource.RLIMIT_NOFILE, (quiet_fd_count(v) + 2, hard))
+    try:
+        with connect(VIP, port) as s:
+            try:
+                greeting = recv_line(s)
+                s.sendall(b"ping\n")
+                echoed = recv_line(s)
+            except ConnectionResetError:
+                greeting = echoed = "<reset>"
+            aborts = [l for l in v.log().splitlines() if "abort" in l]
+            assert (greeting, echoed) == ("be1", "ping"), aborts
+    finally:
+        resource.prlimit(v.pid, resource.RLIMIT_NOFILE, (hard, hard))
+
+
+@pytest.mark.xfail(strict=True, reason="vigil bug: lb/conn.c skip_init() takes the inline tried-set when pool 0 needs 2 words and pool 1 none (total == 2) and forces skip_words to {1,1}: backends with pool_idx >= 64 are never marked tried and are retried again and again")
+def test_many_backends_all_refusing_each_tried_once(vigild_factory):
+    """70 backends (more than one 64-bit word of the tried-set), all up by
+    their checks but refusing: the client is closed promptly after every
+    backend was tried at most once."""
+    dead = [{"name": f"d{i}", "address": "127.0.0.1", "port": free_port()} for i in range(70)]
+    v, port, ck = checked_elsewhere(vigild_factory, dead)
+    try:
+        with connect(VIP, port) as s:
+            took = closed_within(s, 2.0)
+        assert took < 1.0 * SLOW, took
+        assert v.alive()
+        fails = [b["connect_fail"] for b in v.service("s")["backends"]]
+        assert fails == [1] * 70, fails
+        assert v.service("s")["refused"] == 1
+    finally:
+        ck.close()

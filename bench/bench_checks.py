@@ -1,0 +1,207 @@
+#!/usr/bin/python3
+"""Probe benchmark (issue 3): one vigild probing 1 000 backends every second.
+
+Two runs, plain SMTP and SMTP with STARTTLS, against scripted fake servers on
+127.0.0.1 (tests/integration/fakes/fakeserver.py, split over two processes).
+For each run it measures, over a window after a warm-up:
+  - vigild CPU % (utime + stime from /proc, one core = 100 %),
+  - probes per second achieved (connections counted by the fake servers),
+  - missed deadlines: probes that started more than 100 ms later than the
+    latest scheduled time (interval; the schedule jitters 0..-10 %), taken from
+    the gaps between consecutive probes of each backend, plus probes that
+    timed out or failed (check.last != "ok" in any status sample),
+  - vigild memory (VmRSS, VmHWM).
+Writes its section "## Health-check probes" of bench/RESULTS.md (other
+sections are kept) and prints the table.
+
+    /usr/bin/python3 bench/bench_checks.py [--backends 1000] [--seconds 20]
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+from realservers import make_certs  # noqa: E402
+from vigil import Vigild, free_port  # noqa: E402
+
+FAKE = ROOT / "tests" / "integration" / "fakes" / "fakeserver.py"
+VIP = "127.0.0.15"
+INTERVAL = 1.0
+LATE = 0.1
+HEADING = "## Health-check probes"
+
+
+def start_fakes(tmp, n, procs, tls):
+    """procs fake-server processes serving n ports in all; returns (procs, ports)."""
+    out, ports = [], []
+    for i in range(procs):
+        count = n // procs + (1 if i < n % procs else 0)
+        pf, sf = tmp / f"ports{i}", tmp / f"stats{i}.json"
+        argv = [sys.executable, str(FAKE), "--mode", "smtp", "--count", str(count),
+                "--ports-file", str(pf), "--stats-file", str(sf)]
+        if tls:
+            argv += ["--tls", tls.cert, tls.key]
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+        out.append((p, pf, sf))
+    deadline = time.monotonic() + 60
+    for p, pf, _ in out:
+        while not pf.exists():
+            if time.monotonic() > deadline or p.poll() is not None:
+                raise RuntimeError("fake servers did not start")
+            time.sleep(0.1)
+        ports += [int(x) for x in pf.read_text().split()]
+    return out, ports
+
+
+def stop_fakes(fakes):
+    times = {}
+    for p, _, sf in fakes:
+        p.send_signal(signal.SIGTERM)
+        p.wait(30)
+        times.update({int(k): v for k, v in json.loads(sf.read_text()).items()})
+    return times
+
+
+def cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def mem_kib(pid):
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        k, _, v = line.partition(":")
+        if k in ("VmRSS", "VmHWM"):
+            out[k] = int(v.split()[0])
+    return out
+
+
+def run(tmp, n, seconds, warmup, tls, certs):
+    tmp.mkdir(parents=True, exist_ok=True)
+    fakes, ports = start_fakes(tmp, n, 2, certs if tls else None)
+    check = {"type": "smtp", "interval": "1s", "timeout": "1s", "rise": 2, "fall": 3}
+    if tls:
+        check.update(starttls=True, verify=True, ca_file=certs.ca)
+    per = 100
+    services = []
+    for s in range(0, n, per):
+        services.append({"name": f"s{s // per}", "vip": VIP, "ports": [free_port(VIP)],
+                         "check": check,
+                         "backends": [{"name": f"b{i}", "address": "127.0.0.1", "port": ports[i]}
+                                      for i in range(s, min(n, s + per))]})
+    cfg = {"global": {"log_level": "notice", "maxconn": 100000}, "services": services}
+    v = Vigild(tmp, cfg, name=f"vigild-{'tls' if tls else 'plain'}").start(timeout=30)
+    try:
+        time.sleep(warmup)
+        bad, samples = set(), 0
+        t0, c0 = time.monotonic(), cpu_seconds(v.pid)
+        while time.monotonic() - t0 < seconds:
+            for svc in v.status()["services"]:
+                for b in svc["backends"]:
+                    if b["check"]["last"] != "ok" or b["state"] != "up":
+                        bad.add((svc["name"], b["name"], b["check"]["last"], b["check"]["detail"]))
+            samples += 1
+            time.sleep(1.0)
+        t1, c1 = time.monotonic(), cpu_seconds(v.pid)
+        mem = mem_kib(v.pid)
+    finally:
+        rc = v.stop()
+        times = stop_fakes(fakes)
+    probes = late = 0
+    max_gap = 0.0
+    for port in ports:
+        ts = sorted(t for t in times.get(port, []) if t0 - INTERVAL * 2 <= t <= t1)
+        probes += sum(1 for t in ts if t0 <= t <= t1)
+        for a, b in zip(ts, ts[1:]):
+            gap = b - a
+            max_gap = max(max_gap, gap)
+            if gap > INTERVAL + LATE:
+                late += 1
+    return {
+        "mode": "SMTP + STARTTLS (verify)" if tls else "SMTP plain",
+        "backends": n,
+        "cpu": 100.0 * (c1 - c0) / (t1 - t0),
+        "rate": probes / (t1 - t0),
+        "late": late,
+        "max_gap": max_gap,
+        "bad": len(bad),
+        "bad_examples": sorted(bad)[:3],
+        "rss": mem.get("VmRSS", 0),
+        "hwm": mem.get("VmHWM", 0),
+        "seconds": t1 - t0,
+        "samples": samples,
+        "rc": rc,
+    }
+
+
+def table(results):
+    lines = ["| probes | backends | vigild CPU | probes/s (target "
+             f"{results[0]['backends'] / INTERVAL:.0f}) | late starts (>{LATE * 1000:.0f} ms) "
+             "| max gap | failed / timed-out probes | vigild RSS (peak) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in results:
+        lines.append(f"| {r['mode']} | {r['backends']} | {r['cpu']:.1f} % | {r['rate']:.0f} "
+                     f"| {r['late']} | {r['max_gap'] * 1000:.0f} ms | {r['bad']} "
+                     f"| {r['rss'] / 1024:.1f} MiB ({r['hwm'] / 1024:.1f} MiB) |")
+    return lines
+
+
+def write_section(lines):
+    path = ROOT / "bench" / "RESULTS.md"
+    old = path.read_text() if path.exists() else "# Benchmark results\n"
+    body = "\n".join([HEADING, ""] + lines) + "\n"
+    if HEADING in old:
+        head, _, rest = old.partition(HEADING)
+        nxt = rest.find("\n## ")
+        tail = rest[nxt + 1:] if nxt >= 0 else ""
+        new = head + body + ("\n" + tail if tail else "")
+    else:
+        new = old.rstrip("\n") + "\n\n" + body
+    path.write_text(new)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--backends", type=int, default=1000)
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--warmup", type=float, default=5)
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="vbench") as d:
+        tmp = Path(d)
+        certs = make_certs(tmp)
+        results = [run(tmp / "plain", args.backends, args.seconds, args.warmup, False, certs),
+                   run(tmp / "tls", args.backends, args.seconds, args.warmup, True, certs)]
+    lines = table(results)
+    notes = [
+        "",
+        f"One vigild, {args.backends} backends in {(args.backends + 99) // 100} services, "
+        "check interval 1 s, timeout 1 s, against scripted fake SMTP servers (Python asyncio, "
+        "two processes) on 127.0.0.1; "
+        f"{args.seconds:.0f} s window after {args.warmup:.0f} s warm-up; 2-core machine shared "
+        "with the fake servers. Probes/s counts sessions seen by the servers; a late start is a "
+        f"gap between two probes of one backend longer than interval + {LATE * 1000:.0f} ms; "
+        "failed / timed-out counts backends whose check.last was not ok in a once-a-second "
+        "status sample. Each plain probe is a full SMTP session (banner, EHLO, QUIT, FIN); "
+        "each TLS probe adds STARTTLS, a verified handshake and a second EHLO.",
+        "",
+        "Run: `/usr/bin/python3 bench/bench_checks.py` (`make` first).",
+    ]
+    for r in results:
+        if r["bad_examples"]:
+            notes.append(f"- {r['mode']}: e.g. {r['bad_examples']}")
+    print("\n".join(lines + notes))
+    if not args.no_write:
+        write_section(lines + notes)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# run.sh - what `make bench` runs: the data-path benchmark (bench.py), the
+# callgrind instruction counts (callgrind.sh, splice and buffered relay), then
+# the "## Data path" section of bench/RESULTS.md (report.py).
+#
+#   BENCH_REPS=3 BENCH_SECS=5 BENCH_IDLE=9500 BENCH_CALLGRIND=1 bench/run.sh
+#
+# Takes about 7 minutes on the 2-core reference machine. Loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=/usr/bin/python3
+for tool in wrk iperf3 haproxy nginx valgrind; do
+	command -v "$tool" >/dev/null || { echo "bench: $tool is not installed" >&2; exit 1; }
+done
+[ -x build/vigild ] && [ -x build/vigilctl ] || { echo "bench: run make first" >&2; exit 1; }
+
+out=$(mktemp -d /tmp/vigil-bench-out.XXXXXX)
+trap 'rm -rf "$out"' EXIT
+$PY bench/bench.py --reps "${BENCH_REPS:-3}" --secs "${BENCH_SECS:-5}" \
+	--idle "${BENCH_IDLE:-9500}" --out "$out/results.json"
+cg=()
+if [ "${BENCH_CALLGRIND:-1}" != 0 ]; then
+	bash bench/callgrind.sh "$out/cg-splice.json" >&2 && cg+=("$out/cg-splice.json")
+	VIGIL_NO_SPLICE=1 bash bench/callgrind.sh "$out/cg-buffered.json" >&2 &&
+		cg+=("$out/cg-buffered.json")
+fi
+$PY bench/report.py "$out/results.json" "${cg[@]}"
+[ -z "${BENCH_SAVE:-}" ] || cp "$out"/*.json "$BENCH_SAVE"/

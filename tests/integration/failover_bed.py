@@ -1,0 +1,157 @@
+"""Shared set-up of the failover tests: a netns testbed with two vigild nodes.
+
+lb1 (192.0.2.1, priority 150) and lb2 (192.0.2.2, priority 100) serve the VIP
+192.0.2.10:8080, proxying to who-servers on be1 / be2 that greet each
+connection with the address it came from - so the client's prober learns
+which load balancer answered.
+"""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from netns import Testbed, have_netns, wait_until
+from vigil import VIGILD, Vigild, base_config
+
+VIP = "192.0.2.10"
+PORT = 8080
+ADV_MS = 100
+GROUP = 51
+KEY = "test-key-0123456789abcdef-0123456789"
+
+
+def skew_ms(prio, adv=ADV_MS):
+    return (256 - prio) / 256 * adv
+
+
+def master_down_ms(prio, adv=ADV_MS):
+    return 3 * adv + skew_ms(prio, adv)
+
+
+class NsVigild(Vigild):
+    """vigild running inside a testbed namespace (its control socket is a file,
+    so vigilctl works from anywhere)."""
+
+    def __init__(self, tmp_path, config, node, name):
+        super().__init__(tmp_path, config, name=name)
+        self.node = node
+
+    def start(self, wait=True, timeout=10.0, args=()):
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(["ip", "netns", "exec", self.node.ns, str(VIGILD), "-c",
+                                      str(self.cfg_path), *args], stdout=self._log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.node.bed.procs.append(self.proc)
+        if wait:
+            wait_until(lambda: self.proc.poll() is not None or self.ctl("status").returncode == 0,
+                       timeout, "vigild control socket")
+            if self.proc.poll() is not None:
+                raise AssertionError(f"vigild exited with {self.proc.returncode}:\n{self.log()}")
+        return self
+
+    def fo(self):
+        return self.status()["failover"]
+
+    def state(self):
+        try:
+            return self.fo()["state"]
+        except (AssertionError, ValueError, KeyError):
+            return None
+
+    def wait_state(self, state, timeout=5.0):
+        return wait_until(lambda: self.state() == state, timeout,
+                          f"{self.dir.name} to be {state} (is {self.state()})")
+
+
+def node_config(bed, tmp_path, node, prio, peers, **fo):
+    key = tmp_path / "peer.key"
+    if not key.exists():
+        key.write_text(KEY + "\n")
+        os.chmod(key, 0o600)
+    cfg = base_config([{
+        "name": "web", "vip": VIP, "ports": [PORT],
+        "backends": [{"name": "be1", "address": bed["be1"].ip},
+                     {"name": "be2", "address": bed["be2"].ip}],
+        "check": {"type": "tcp", "interval": "100ms", "timeout": "100ms", "rise": 1, "fall": 1},
+    }])
+    f = {"node": node, "group": GROUP, "priority": prio, "interface": "eth0",
+         "peers": [bed[p].ip for p in peers], "advert_interval": f"{ADV_MS}ms",
+         "auth_key_file": str(key), "garp": {"count": 3, "interval": "100ms"},
+         "track": {"services": True, "weight": 60}}
+    f.update(fo)
+    cfg["failover"] = f
+    return cfg
+
+
+class Pair:
+    """The testbed, both nodes' vigild objects, and the client's prober."""
+
+    def __init__(self, tmp_path, lb1_fo=None, lb2_fo=None, start=True):
+        self.tmp = tmp_path
+        self.bed = Testbed()
+        self.vig = {}
+        self.prober = None
+        try:
+            self.bed.who_server("be1", PORT)
+            self.bed.who_server("be2", PORT)
+            self.vig["lb1"] = NsVigild(tmp_path, node_config(self.bed, tmp_path, "lb1", 150,
+                                                             ["lb2"], **(lb1_fo or {})),
+                                       self.bed["lb1"], "lb1")
+            self.vig["lb2"] = NsVigild(tmp_path, node_config(self.bed, tmp_path, "lb2", 100,
+                                                             ["lb1"], **(lb2_fo or {})),
+                                       self.bed["lb2"], "lb2")
+            if start:
+                self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def __getitem__(self, name):
+        return self.vig[name]
+
+    def start(self):
+        """lb1 first (becomes master), then lb2 (backup), then the prober."""
+        self["lb1"].start()
+        self["lb1"].wait_state("master", 5)
+        self["lb2"].start()
+        self["lb2"].wait_state("backup", 5)
+        wait_until(lambda: self["lb2"].fo()["peers"][0].get("state") == "master", 3,
+                   "lb2 to hear lb1")
+        self.start_prober()
+        self.prober.wait_answer(self.bed["lb1"].ip, 5)
+
+    def start_prober(self):
+        self.prober = self.bed.prober("client", VIP, PORT, self.tmp / "probe.log")
+
+    def close(self):
+        problems = []
+        if self.prober:
+            self.prober.stop()
+        for name, v in self.vig.items():
+            if v.proc is None:
+                continue
+            alive = v.alive()
+            try:
+                rc = v.stop()
+            except AssertionError as e:
+                problems.append(str(e)[:500])
+                continue
+            if alive and rc != 0:
+                problems.append(f"{name} exited {rc}")
+        self.bed.close()
+        return problems
+
+    def logs(self):
+        return "\n".join(f"==== {n}\n{v.log()[-3000:]}" for n, v in self.vig.items())
+
+
+def record(name, **values):
+    """Append a measurement to $VIGIL_FAILOVER_RESULTS (JSON lines) if set."""
+    path = os.environ.get("VIGIL_FAILOVER_RESULTS")
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps({"test": name, **values}) + "\n")
+    print(name, values)

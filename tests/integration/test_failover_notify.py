@@ -1,0 +1,178 @@
+"""Failover notifications (program and e-mail), a VIP deleted behind our back,
+and the watcher running unprivileged - in network namespaces."""
+import json
+import os
+import pwd
+import signal
+import subprocess
+import time
+
+import pytest
+
+from failover_bed import VIP, Pair
+from netns import PY, have_netns, wait_until
+
+pytestmark = [pytest.mark.netns,
+              pytest.mark.skipif(have_netns() is not None, reason=str(have_netns()))]
+
+
+@pytest.fixture
+def make_pair(tmp_path):
+    made = []
+
+    def make(**kw):
+        p = Pair(tmp_path, **kw)
+        made.append(p)
+        return p
+
+    yield make
+    problems = []
+    for p in made:
+        problems += p.close()
+    assert not problems, problems
+
+
+def notify_script(tmp_path, name):
+    out = tmp_path / f"{name}.calls"
+    script = tmp_path / f"{name}.sh"
+    script.write_text(f"#!/bin/sh\necho \"$# $*\" >> {out}\n")
+    os.chmod(script, 0o755)
+    return script, out
+
+
+def test_notify_exec_gets_new_old_node(make_pair, tmp_path):
+    s1, out1 = notify_script(tmp_path, "lb1")
+    s2, out2 = notify_script(tmp_path, "lb2")
+    pair = make_pair(lb1_fo={"notify": {"exec": str(s1)}},
+                     lb2_fo={"notify": {"exec": str(s2)}})
+    wait_until(lambda: out1.exists() and len(out1.read_text().splitlines()) >= 2, 3,
+               "lb1's notifications")
+    assert out1.read_text().splitlines()[:2] == ["3 backup init lb1", "3 master backup lb1"]
+    pair["lb1"].signal(signal.SIGKILL)
+    wait_until(lambda: "3 master backup lb2" in out2.read_text().splitlines(), 3,
+               "lb2's master notification")
+    assert out2.read_text().splitlines() == ["3 backup init lb2", "3 master backup lb2"]
+
+
+def make_cert(tmp_path):
+    key, crt = tmp_path / "sink.key", tmp_path / "sink.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=sink.example", "-keyout", str(key), "-out", str(crt)],
+                   check=True, capture_output=True, timeout=60)
+    return str(crt), str(key)
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "starttls"])
+def test_notify_email(make_pair, tmp_path, tls):
+    pair = make_pair(start=False)
+    bed = pair.bed
+    mails = tmp_path / "mails.jsonl"
+    bed.smtp_sink("client", 2525, mails, starttls=make_cert(tmp_path) if tls else None)
+    email = {"smtp": f"{bed['client'].ip}:2525", "from": "vigil@example.com",
+             "to": ["ops@example.com", "oncall@example.com"]}
+    pair["lb1"].write_config(_with_notify(pair["lb1"].config, {"email": email}))
+    pair.start()
+    got = wait_until(lambda: mails.exists() and [json.loads(l) for l in
+                                                 mails.read_text().splitlines()], 5,
+                     "mail at the sink")
+    wait_until(lambda: len(mails.read_text().splitlines()) >= 2, 5, "both mails")
+    got = [json.loads(l) for l in mails.read_text().splitlines()]
+    m = [g for g in got if "backup -> master" in g["data"]][0]
+    assert m["from"] == "vigil@example.com"
+    assert m["to"] == ["ops@example.com", "oncall@example.com"]
+    assert m["tls"] is tls
+    assert "Subject: [vigil] lb1: backup -> master" in m["data"]
+    assert "reason: no master heard" in m["data"] and "time:" in m["data"]
+    assert "delivered" in pair["lb1"].log()
+
+
+def test_notify_email_retries_and_gives_up_quietly(make_pair, tmp_path):
+    """No relay listening: the loop is never blocked, failures are logged."""
+    pair = make_pair(start=False)
+    email = {"smtp": f"{pair.bed['client'].ip}:2526", "from": "vigil@example.com",
+             "to": ["ops@example.com"]}
+    pair["lb1"].write_config(_with_notify(pair["lb1"].config, {"email": email}))
+    pair.start()
+    wait_until(lambda: "retrying" in pair["lb1"].log(), 5, "a retry")
+    assert pair["lb1"].state() == "master"
+    assert pair["lb1"].fo()["adverts"]["sent"] > 0
+
+
+def _with_notify(config, notify):
+    config = json.loads(json.dumps(config))
+    config["failover"]["notify"] = notify
+    return config
+
+
+def test_deleted_vip_is_put_back(make_pair):
+    pair = make_pair()
+    bed, lb1 = pair.bed, pair["lb1"]
+    bed["lb1"].ip_cmd("addr", "del", f"{VIP}/32", "dev", "eth0")
+    wait_until(lambda: bed["lb1"].has(VIP), 1, "VIP restored")
+    assert lb1.fo()["vips_restored"] == 1 and lb1.state() == "master"
+    assert "was removed from eth0 while master" in lb1.log()
+
+
+def test_stale_vip_of_previous_run_removed_and_watcher_unprivileged(make_pair, tmp_path):
+    try:
+        pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user nobody")
+    pair = make_pair(start=False)
+    bed, lb1 = pair.bed, pair["lb1"]
+    cfg = json.loads(json.dumps(lb1.config))
+    cfg["global"]["user"] = "nobody"
+    lb1.write_config(cfg)
+    os.chmod(tmp_path, 0o755)
+    os.chmod(lb1.dir, 0o777)
+    lb1.start()
+    lb1.wait_state("master", 3)
+    mine = subprocess.run(["pgrep", "-P", str(lb1.pid), "-x", "vigil-watcher"],
+                          capture_output=True, text=True).stdout.split()
+    assert len(mine) == 1, mine
+    status = open(f"/proc/{mine[0]}/status").read()
+    uid = [l for l in status.splitlines() if l.startswith("Uid:")][0].split()[1]
+    assert int(uid) == pwd.getpwnam("nobody").pw_uid
+    assert [l for l in status.splitlines() if l.startswith("CapEff:")][0].split()[1] \
+        == "0000000000003400"      # net_bind_service, net_admin, net_raw
+    # kill -9: the unprivileged watcher still removes the VIP
+    lb1.signal(signal.SIGKILL)
+    wait_until(lambda: not bed["lb1"].has(VIP), 1, "watcher to remove the VIP")
+    # a VIP left tagged by a "previous run" is removed at start-up
+    lb1.proc.wait(5)
+    bed["lb1"].ip_cmd("addr", "add", "192.0.2.99/32", "dev", "eth0", "label", "eth0:vgl")
+    lb1.start()
+    wait_until(lambda: not bed["lb1"].has("192.0.2.99"), 2, "stale VIP removed")
+    assert "removed 1 stale VIP" in lb1.log()
+
+
+VIP6 = "2001:db8::10"      # RFC 3849 documentation prefix
+
+
+def test_ipv6_vip_nodad_and_unsolicited_na(make_pair):
+    pair = make_pair(start=False)
+    bed = pair.bed
+    for i, n in enumerate(("lb1", "lb2", "client"), 1):
+        bed[n].ip_cmd("-6", "addr", "add", f"2001:db8::{i if n != 'client' else 100}/64",
+                      "dev", "eth0", "nodad")
+    for name in ("lb1", "lb2"):
+        cfg = json.loads(json.dumps(pair[name].config))
+        svc = dict(cfg["services"][0], name="web6", vip=VIP6)
+        cfg["services"].append(svc)
+        pair[name].write_config(cfg)
+    pair.start()
+    out = bed["lb1"].ip_cmd("-6", "-o", "addr", "show", "dev", "eth0").stdout
+    line = [l for l in out.splitlines() if VIP6 + "/128" in l]
+    assert line and "tentative" not in line[0] and "nodad" in line[0], out
+    # the client learns the VIP's MAC (lb1), then lb1 dies
+    r = bed["client"].sh(PY, "-c", "import socket;s=socket.create_connection(('%s',8080),2);"
+                         "print(s.recv(100).decode().strip())" % VIP6)
+    assert r.stdout.strip() == bed["lb1"].ip   # proxied over IPv4 from lb1
+    assert bed["client"].neigh_mac(VIP6) == bed["lb1"].mac
+    pair["lb1"].signal(signal.SIGKILL)
+    wait_until(lambda: not bed["lb1"].has(VIP6), 1, "IPv6 VIP gone from the dead node")
+    pair["lb2"].wait_state("master", 2)
+    assert bed["lb2"].has(VIP6)
+    # the unsolicited NA (override) moved the client's entry without a new solicitation
+    wait_until(lambda: bed["client"].neigh_mac(VIP6) == bed["lb2"].mac, 1,
+               "client's IPv6 neighbour entry on lb2")

@@ -1,0 +1,233 @@
+"""Failover operations in network namespaces: preempt settings, standby and
+takeover, hostile adverts, duplicate addresses, tracked services, partition
+heal."""
+import hashlib
+import hmac
+import socket
+import struct
+import time
+
+import pytest
+
+from failover_bed import GROUP, KEY, VIP, Pair, master_down_ms, record
+from netns import PY, have_netns, wait_until
+
+pytestmark = [pytest.mark.netns,
+              pytest.mark.skipif(have_netns() is not None, reason=str(have_netns()))]
+
+ADVERT_PORT = 7788
+
+
+@pytest.fixture
+def make_pair(tmp_path):
+    made = []
+
+    def make(**kw):
+        p = Pair(tmp_path, **kw)
+        made.append(p)
+        return p
+
+    yield make
+    problems = []
+    for p in made:
+        problems += p.close()
+    assert not problems, problems
+
+
+def test_failback_without_preempt(make_pair):
+    pair = make_pair(lb1_fo={"preempt": False})
+    bed, lb1, lb2 = pair.bed, pair["lb1"], pair["lb2"]
+    bed["lb1"].link(False)
+    lb2.wait_state("master", 2)
+    bed["lb1"].link(True)
+    lb1.wait_state("backup", 2)
+    # lb1 has the higher priority, but without preempt it leaves lb2 in charge
+    time.sleep(4 * master_down_ms(150) / 1000 + 0.6)
+    assert lb1.state() == "backup" and lb2.state() == "master"
+    assert bed["lb2"].has(VIP) and not bed["lb1"].has(VIP)
+    assert pair.prober.last_who() == bed["lb2"].ip
+
+
+def test_preempt_delay(make_pair):
+    pair = make_pair(lb1_fo={"preempt_delay": "1500ms"})
+    bed, lb1, lb2 = pair.bed, pair["lb1"], pair["lb2"]
+    bed["lb1"].link(False)
+    lb2.wait_state("master", 2)
+    bed["lb1"].link(True)
+    lb1.wait_state("backup", 2)
+    wait_until(lambda: lb1.fo()["priority"] == 150, 3, "lb1's services up again")
+    t_ready = time.monotonic()
+    time.sleep(1.0)
+    assert lb1.state() == "backup", "preempted before preempt_delay"
+    lb1.wait_state("master", 2)
+    waited = time.monotonic() - t_ready
+    assert waited >= 1.4, waited
+    lb2.wait_state("backup", 1)
+
+
+def test_standby_and_takeover(make_pair):
+    pair = make_pair()
+    bed, lb1, lb2 = pair.bed, pair["lb1"], pair["lb2"]
+    t0 = time.monotonic()
+    r = lb1.ctl("standby")
+    assert r.returncode == 0, r.stderr
+    lb2.wait_state("master", 1)
+    lb1.wait_state("backup", 1)
+    pair.prober.wait_answer(bed["lb2"].ip, 2, after=t0)
+    time.sleep(0.2)
+    record("standby", outage_ms=round(pair.prober.outage(t0) * 1000))
+    assert lb1.fo()["priority"] == 0 and lb1.fo()["standby"] is True
+    assert "resigned" in lb2.fo()["reason"]
+    # lb1 stays backup although it has the higher priority and preempts
+    time.sleep(3 * master_down_ms(150) / 1000)
+    assert lb1.state() == "backup" and bed["lb2"].has(VIP) and not bed["lb1"].has(VIP)
+    # lb2 cannot go standby: nobody would take over
+    r = lb1.ctl("takeover")
+    assert r.returncode == 0, r.stderr
+    lb1.wait_state("master", 1)
+    lb2.wait_state("backup", 1)
+    assert lb1.fo()["priority"] == 255 and "takeover" in lb1.fo()["reason"]
+    t1 = time.monotonic()
+    pair.prober.wait_answer(bed["lb1"].ip, 2, after=t1 - 0.05)
+    assert bed["lb1"].has(VIP) and not bed["lb2"].has(VIP)
+    assert bed["client"].neigh_mac(VIP) == bed["lb1"].mac
+
+
+def test_standby_refused_without_peer(make_pair):
+    pair = make_pair()
+    lb1, lb2 = pair["lb1"], pair["lb2"]
+    assert lb2.stop() == 0
+    time.sleep(master_down_ms(150) / 1000 + 0.1)
+    r = lb1.ctl("standby")
+    assert r.returncode == 1 and "no peer" in r.stderr
+    assert lb1.state() == "master"
+
+
+def advert(key, node="lb1", prio=200, state=2, epoch=1, seq=1, group=GROUP):
+    body = (b"VG" + bytes([1, 1, group, prio, state, 0]) + struct.pack(">HH", 100, 0) +
+            struct.pack(">QQ", epoch, seq) + bytes(16) + node.encode().ljust(32, b"\0"))
+    return body + hmac.new(key, body, hashlib.sha256).digest()
+
+
+def send_from(bed, node, src_ip, dst_ip, payload):
+    """Send one UDP advert (TTL 255) from namespace node, source src_ip
+    (spoofed with IP_TRANSPARENT when it is not node's address)."""
+    code = (
+        "import socket,sys\n"
+        "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+        "s.setsockopt(socket.SOL_IP,19,1)\n"     # IP_TRANSPARENT
+        "s.setsockopt(socket.SOL_IP,socket.IP_TTL,255)\n"
+        f"s.bind(('{src_ip}',{ADVERT_PORT}))\n"
+        f"s.sendto(bytes.fromhex('{payload.hex()}'),('{dst_ip}',{ADVERT_PORT}))\n")
+    bed[node].sh(PY, "-c", code)
+
+
+def capture_advert(bed, node, timeout=2.0):
+    """One advert payload as it arrives on node's eth0 (AF_PACKET)."""
+    code = (
+        "import socket,sys,time\n"
+        "s=socket.socket(socket.AF_PACKET,socket.SOCK_DGRAM,socket.htons(0x0800))\n"
+        f"s.settimeout({timeout})\n"
+        "while True:\n"
+        "  p,a=s.recvfrom(4096)\n"
+        "  if p[9]==17 and int.from_bytes(p[22:24],'big')==%d and a[2]==0:\n"
+        "    ihl=(p[0]&15)*4; print(p[ihl+8:].hex()); break\n" % ADVERT_PORT)
+    return bytes.fromhex(bed[node].sh(PY, "-c", code, timeout=timeout + 5).stdout.strip())
+
+
+def test_forged_and_replayed_adverts(make_pair):
+    pair = make_pair()
+    bed, lb1, lb2 = pair.bed, pair["lb1"], pair["lb2"]
+    real = capture_advert(bed, "lb2")
+    assert len(real) == 108 and real[:2] == b"VG"
+    # a forged "master resigns" from lb1's address with the wrong key
+    send_from(bed, "client", bed["lb1"].ip, bed["lb2"].ip,
+              advert(b"wrong key, same length as it....", prio=0))
+    # a forged better master towards lb1
+    send_from(bed, "client", bed["lb2"].ip, bed["lb1"].ip,
+              advert(b"wrong key, same length as it....", node="lb2", prio=254))
+    # a real advert of lb1, replayed
+    send_from(bed, "client", bed["lb1"].ip, bed["lb2"].ip, real)
+    # right key, old epoch: a replay from an earlier life of lb1
+    send_from(bed, "client", bed["lb1"].ip, bed["lb2"].ip, advert(KEY.encode(), prio=0))
+    # right key but a stranger's address
+    send_from(bed, "client", bed["client"].ip, bed["lb2"].ip,
+              advert(KEY.encode(), prio=0, epoch=1 << 62))
+    # truncated
+    send_from(bed, "client", bed["lb1"].ip, bed["lb2"].ip, real[:60])
+    rej2 = wait_until(lambda: (lambda r: r if r["replay"] >= 2 else None)(
+        lb2.fo()["adverts"]["rejected"]), 2, "rejections counted")
+    rej1 = lb1.fo()["adverts"]["rejected"]
+    assert rej2["bad_mac"] == 1 and rej2["unknown_sender"] == 1 and rej2["truncated"] == 1
+    assert rej1["bad_mac"] == 1
+    time.sleep(0.3)
+    assert lb1.state() == "master" and lb2.state() == "backup"
+    assert bed["lb1"].has(VIP) and not bed["lb2"].has(VIP)
+    assert "rejected (replay)" in lb2.log() and "rejected (bad_mac)" in lb1.log()
+    metrics = lb2.ctl("status", "--json")  # status still answers
+    assert metrics.returncode == 0
+
+
+def test_startup_refused_while_another_host_holds_vip(make_pair):
+    pair = make_pair(start=False)
+    bed, lb1 = pair.bed, pair["lb1"]
+    bed["client"].ip_cmd("addr", "add", f"{VIP}/32", "dev", "eth0")
+    lb1.start()
+    wait_until(lambda: lb1.fo()["duplicate_refusals"] >= 1, 3, "duplicate refusal")
+    assert lb1.state() == "backup" and not bed["lb1"].has(VIP)
+    assert "another host holds the address" in lb1.log()
+    assert bed["client"].mac in lb1.log()
+    r = lb1.ctl("takeover")
+    assert r.returncode == 1 and "another host holds" in r.stderr
+    assert lb1.state() == "backup"
+    # once the address is free, the next master-down round claims it
+    bed["client"].ip_cmd("addr", "del", f"{VIP}/32", "dev", "eth0")
+    lb1.wait_state("master", 3)
+    assert bed["lb1"].has(VIP)
+
+
+def test_tracked_service_down_moves_the_vip(make_pair):
+    pair = make_pair()
+    bed, lb1, lb2 = pair.bed, pair["lb1"], pair["lb2"]
+    t0 = time.monotonic()
+    for be in ("be1", "be2"):    # lb1 alone loses its way to the backends
+        bed["lb1"].ip_cmd("route", "add", "prohibit", f"{bed[be].ip}/32")
+    wait_until(lambda: lb1.fo()["priority"] == 90, 3, "lb1's priority to drop")
+    assert lb1.fo()["services_down"] == ["web"]
+    lb2.wait_state("master", 2)
+    lb1.wait_state("backup", 1)
+    pair.prober.wait_answer(bed["lb2"].ip, 2, after=t0)
+    assert "preempt" in lb2.fo()["reason"]
+    for be in ("be1", "be2"):
+        bed["lb1"].ip_cmd("route", "del", "prohibit", f"{bed[be].ip}/32")
+    lb1.wait_state("master", 3)
+
+
+def partition(bed, on):
+    """Isolate the switch ports of lb1 and lb2 from each other (bridge port
+    isolation): both still reach the client and the backends."""
+    for n in ("lb1", "lb2"):
+        bed[n].bed  # noqa: B018 - the node exists
+        from netns import run
+        run("ip", "netns", "exec", bed.sw, "bridge", "link", "set", "dev", n, "isolated",
+            "on" if on else "off")
+
+
+def test_partition_heals_to_one_master(make_pair):
+    pair = make_pair()
+    bed, lb1, lb2 = pair.bed, pair["lb1"], pair["lb2"]
+    partition(bed, True)
+    lb2.wait_state("master", 2)       # split brain: both claim the VIP
+    assert lb1.state() == "master"
+    time.sleep(0.5)                   # the client follows the last GARP (lb2's)
+    assert bed["client"].neigh_mac(VIP) == bed["lb2"].mac
+    t_heal = time.monotonic()
+    partition(bed, False)
+    lb2.wait_state("backup", 2)
+    assert lb1.state() == "master"
+    # lb1 heard a worse master and re-asserted with gratuitous ARPs
+    wait_until(lambda: bed["client"].neigh_mac(VIP) == bed["lb1"].mac, 2,
+               "client's neighbour entry back on lb1")
+    pair.prober.wait_answer(bed["lb1"].ip, 2, after=t_heal)
+    assert "re-asserting" in lb1.log() or "yielded: re-announcing" in lb1.log()
+    assert not bed["lb2"].has(VIP) and bed["lb1"].has(VIP)

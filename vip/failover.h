@@ -1,0 +1,55 @@
+/* failover.h - the IP failover of one node: the peer protocol, the VIPs on
+ * failover.interface, notifications. What the daemon and ctl/ call.
+ *
+ * States: init -> backup -> master, fault (interface down, no usable
+ * address); "standalone" is the daemon's word for no failover section.
+ * Everything runs on the daemon's libev loop; nothing here blocks for longer
+ * than an ARP probe (tens of ms, at start-up and on takeover only).
+ */
+#ifndef VIGIL_FAILOVER_H
+#define VIGIL_FAILOVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <ev.h>
+
+#include "common/buf.h"
+#include "config/config.h"
+
+struct failover;
+
+/* Start failover for cfg->failover (cfg->has_failover must be set): fork the
+ * watcher, open sockets (call before the privilege drop), remove stale VIPs
+ * of a previous run, enter backup (or fault). The user to run the watcher as
+ * is cfg->global.user. NULL with err on failure. cfg need not outlive f. */
+struct failover *failover_new(struct ev_loop *loop, const struct config *cfg, char *err,
+			      size_t errlen);
+/* Reload: take priorities, timers, peers, notify and the VIP set from cfg.
+ * Keys that need a restart (interface, group, port) keep their old value
+ * with a logged warning. 0, or -1 with err (nothing changed). */
+int failover_apply(struct failover *f, const struct config *cfg, char *err, size_t errlen);
+/* The checks say service has (not) a backend up; drives track.services. */
+void failover_service_avail(struct failover *f, const char *service, bool available);
+/* "init", "backup", "master" or "fault". */
+const char *failover_state_str(const struct failover *f);
+/* The priority this node advertises now (0 in standby, 255 after takeover). */
+int failover_priority(const struct failover *f);
+/* vigilctl standby: advertise priority 0, hand the VIPs to the peer, stay
+ * backup until takeover or restart. 0, or -1 with err. */
+int failover_standby(struct failover *f, char *err, size_t errlen);
+/* vigilctl takeover: claim the VIPs now (after the duplicate-address check
+ * unless our authenticated peer holds them). 0, or -1 with err. */
+int failover_takeover(struct failover *f, char *err, size_t errlen);
+/* Graceful stop (SIGTERM): a priority-0 advert, then the VIPs go; no state
+ * changes after this. */
+void failover_shutdown(struct failover *f);
+/* Remove our VIPs, stop everything, free. NULL is fine. */
+void failover_free(struct failover *f);
+/* Extra fields for the status "failover" object, each written as
+ * ", \"key\": value" (the caller opened the object and closes it). */
+void failover_status_json(const struct failover *f, struct buf *out);
+/* Prometheus text: vigil_failover_* metrics. */
+void failover_metrics(const struct failover *f, struct buf *out);
+
+#endif

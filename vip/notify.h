@@ -1,0 +1,60 @@
+/* notify.h - tell people about failover state changes: a program run with
+ * argv (NEW_STATE OLD_STATE NODE) and an e-mail through an SMTP relay.
+ * Never blocks the loop: children are reaped with ev_child and killed after a
+ * timeout; SMTP is a non-blocking client with STARTTLS and a few retries.
+ */
+#ifndef VIGIL_NOTIFY_H
+#define VIGIL_NOTIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <ev.h>
+
+#include "common/addr.h"
+#include "common/buf.h"
+#include "config/config.h"
+
+#define NOTIFY_EXEC_TIMEOUT_MS 10000
+#define NOTIFY_SMTP_TIMEOUT_MS 10000
+#define NOTIFY_SMTP_TRIES 3
+#define NOTIFY_SMTP_RETRY_MS 2000
+
+/* A copy of failover.notify, owned by whoever holds it. */
+struct notify_conf {
+	char *exec;                   /* NULL: none */
+	bool has_email;
+	struct addr smtp;
+	char *from;
+	char **to;
+	size_t nto;
+};
+
+struct notify;
+
+/* One state change, as the notifications describe it. */
+struct notify_event {
+	const char *node;
+	const char *new_state;
+	const char *old_state;
+	const char *reason;
+	double when;                  /* wall clock, seconds */
+};
+
+void notify_conf_copy(struct notify_conf *dst, const struct failover_conf *fc);
+void notify_conf_free(struct notify_conf *c);
+
+struct notify *notify_new(struct ev_loop *loop);
+/* Kill running programs, abandon mail in flight, free. NULL is fine. */
+void notify_free(struct notify *n);
+/* Start the program and the e-mail that c asks for; returns at once. */
+void notify_send(struct notify *n, const struct notify_conf *c, const struct notify_event *ev);
+/* Programs and mails still in flight (for tests and status). */
+size_t notify_pending(const struct notify *n);
+
+/* Pure: the mail (headers and body, CRLF line ends, dot-stuffed, without the
+ * final "."), into out. */
+void notify_mail_text(const struct notify_conf *c, const struct notify_event *ev,
+		      struct buf *out);
+
+#endif

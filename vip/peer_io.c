@@ -1,0 +1,335 @@
+/* peer_io.c - the advert socket (UDP, unicast or link-local multicast, TTL
+ * 255 both ways), netlink events, and the table of senders we hear from.
+ */
+#include "vip/peer.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+
+static int adv_family(const struct failover *f)
+{
+	return f->set.npeers ? addr_family(&f->set.peers[0]) : AF_INET;
+}
+
+static void mcast_group(struct addr *g, uint16_t port)
+{
+	addr_parse_ip(PEER_DEFAULT_MCAST, g);
+	addr_set_port(g, port);
+}
+
+void peer_send_advert(struct failover *f, int priority)
+{
+	struct peer_msg m;
+	uint8_t buf[PEER_MSG_LEN];
+	struct addr to;
+
+	if (f->sock < 0)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.group = (uint8_t)f->set.group;
+	m.priority = (uint8_t)(priority < 0 ? 0 : priority > 255 ? 255 : priority);
+	m.state = (uint8_t)f->state;
+	m.flags = (uint8_t)((f->standby ? PEER_F_STANDBY : 0) | (f->forced ? PEER_F_FORCED : 0) |
+			    (f->yield_pending ? PEER_F_YIELD : 0));
+	f->yield_pending = false;
+	m.advert_ms = (uint16_t)(f->set.advert_ms > 65535 ? 65535 : f->set.advert_ms);
+	m.epoch = f->epoch;
+	m.seq = ++f->seq;
+	memcpy(m.vip_digest, f->set.digest, PEER_DIGEST_LEN);
+	snprintf(m.node, sizeof(m.node), "%s", f->set.node);
+	peer_msg_encode(&m, f->set.key, f->set.keylen, buf);
+	if (f->set.npeers == 0) {
+		mcast_group(&to, f->set.port);
+		if (sendto(f->sock, buf, sizeof(buf), 0, (struct sockaddr *)&to.ss, to.len) < 0)
+			log_debug("failover: multicast advert: %s", strerror(errno));
+		else
+			f->sent++;
+		return;
+	}
+	for (size_t i = 0; i < f->set.npeers; i++) {
+		to = f->set.peers[i];
+		addr_set_port(&to, f->set.port);
+		if (sendto(f->sock, buf, sizeof(buf), 0, (struct sockaddr *)&to.ss, to.len) < 0)
+			log_debug("failover: advert to peer: %s", strerror(errno));
+		else
+			f->sent++;
+	}
+}
+
+struct peer_sender *peer_sender_find(struct failover *f, const struct addr *from, bool learn)
+{
+	struct peer_sender *s;
+
+	for (size_t i = 0; i < f->nsenders; i++)
+		if (addr_equal_ip(&f->senders[i].addr, from))
+			return &f->senders[i];
+	if (!learn || f->nsenders == PEER_MAX_SENDERS)
+		return NULL;
+	s = &f->senders[f->nsenders++];
+	memset(s, 0, sizeof(*s));
+	s->addr = *from;
+	addr_set_port(&s->addr, 0);
+	return s;
+}
+
+void peer_senders_sync(struct failover *f)
+{
+	struct peer_sender keep[PEER_MAX_SENDERS];
+	struct addr master;
+	size_t n = 0;
+	bool had_master = f->master != NULL;
+
+	if (had_master)
+		master = f->master->addr;
+	for (size_t i = 0; i < f->set.npeers && n < PEER_MAX_SENDERS; i++) {
+		struct peer_sender *old = peer_sender_find(f, &f->set.peers[i], false);
+
+		if (old)
+			keep[n] = *old;
+		else {
+			memset(&keep[n], 0, sizeof(keep[n]));
+			keep[n].addr = f->set.peers[i];
+			addr_set_port(&keep[n].addr, 0);
+		}
+		keep[n++].configured = true;
+	}
+	if (f->set.npeers == 0)      /* multicast: keep what we learnt */
+		for (size_t i = 0; i < f->nsenders && n < PEER_MAX_SENDERS; i++)
+			if (!f->senders[i].configured)
+				keep[n++] = f->senders[i];
+	memcpy(f->senders, keep, n * sizeof(keep[0]));
+	f->nsenders = n;
+	f->master = had_master ? peer_sender_find(f, &master, false) : NULL;
+}
+
+/* TTL / hop limit from the control messages, -1 if absent. */
+static int recv_ttl(struct msghdr *mh)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		int v;
+
+		if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
+		    (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)) {
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			return v;
+		}
+	}
+	return -1;
+}
+
+static void reject(struct failover *f, enum peer_reject r, const struct addr *from,
+		   const char *detail)
+{
+	char ip[ADDR_STRLEN];
+
+	f->rejected[r]++;
+	/* the first few of each kind loudly, then quietly */
+	if (f->rejected[r] <= 3 || (f->rejected[r] & (f->rejected[r] - 1)) == 0)
+		log_warning("failover: advert from %s rejected (%s): %s [%llu so far]",
+			    addr_ip_str(from, ip, sizeof(ip)), peer_reject_str(r), detail,
+			    (unsigned long long)f->rejected[r]);
+}
+
+static bool from_self(const struct failover *f, const struct addr *from, const struct peer_msg *m)
+{
+	return m->epoch == f->epoch && strcmp(m->node, f->set.node) == 0 &&
+	       (!f->have_self || addr_equal_ip(from, &f->self));
+}
+
+static void handle_datagram(struct failover *f, const uint8_t *buf, size_t len,
+			    const struct addr *from, int ttl)
+{
+	struct peer_msg m;
+	struct peer_sender *s;
+	char err[160];
+	enum peer_reject r;
+
+	if (ttl != 255) {
+		snprintf(err, sizeof(err), "TTL %d, expected 255", ttl);
+		reject(f, PEER_REJ_TTL, from, err);
+		return;
+	}
+	r = peer_msg_decode(buf, len, f->set.key, f->set.keylen, &m, err, sizeof(err));
+	if (r != PEER_OK) {
+		reject(f, r, from, err);
+		return;
+	}
+	if (from_self(f, from, &m))
+		return;
+	if (m.group != f->set.group) {
+		snprintf(err, sizeof(err), "group %u, ours %u", m.group, f->set.group);
+		reject(f, PEER_REJ_GROUP, from, err);
+		return;
+	}
+	s = peer_sender_find(f, from, f->set.npeers == 0);
+	if (!s) {
+		reject(f, PEER_REJ_UNKNOWN, from, "not in failover.peers");
+		return;
+	}
+	if (peer_replay_check(&s->replay, m.epoch, m.seq) != PEER_OK) {
+		snprintf(err, sizeof(err), "epoch %llu seq %llu not newer than %llu/%llu",
+			 (unsigned long long)m.epoch, (unsigned long long)m.seq,
+			 (unsigned long long)s->replay.epoch, (unsigned long long)s->replay.seq);
+		reject(f, PEER_REJ_REPLAY, from, err);
+		return;
+	}
+	f->received++;
+	s->heard = true;
+	s->last = m;
+	s->last_seen = ev_now(f->loop);
+	peer_on_advert(f, s, &m);
+}
+
+static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct failover *f = container_of(w, struct failover, sock_io);
+
+	for (int i = 0; i < 64; i++) {
+		uint8_t buf[PEER_MSG_LEN + 64];
+		union { char b[CMSG_SPACE(sizeof(int)) * 2]; struct cmsghdr align; } ctl;
+		struct sockaddr_storage ss;
+		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+		struct msghdr mh = { .msg_name = &ss, .msg_namelen = sizeof(ss), .msg_iov = &iov,
+				     .msg_iovlen = 1, .msg_control = ctl.b,
+				     .msg_controllen = sizeof(ctl.b) };
+		struct addr from;
+		ssize_t n = recvmsg(f->sock, &mh, 0);
+
+		if (n < 0)
+			return;
+		addr_from_sockaddr(&from, (struct sockaddr *)&ss, mh.msg_namelen);
+		addr_set_port(&from, 0);
+		handle_datagram(f, buf, (mh.msg_flags & MSG_TRUNC) ? sizeof(buf) + 1 : (size_t)n,
+				&from, recv_ttl(&mh));
+	}
+}
+
+static void nl_event_cb(const struct addr_nl_event *ev, void *arg)
+{
+	struct failover *f = arg;
+
+	if (ev->ifindex != f->nl.ifindex)
+		return;
+	if (ev->kind == ADDR_NL_LINK)
+		peer_on_link(f, (ev->link_flags & IFF_UP) && (ev->link_flags & IFF_RUNNING));
+	else if (ev->kind == ADDR_NL_ADDR_DEL)
+		peer_on_addr_del(f, &ev->vip);
+}
+
+static void nl_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct failover *f = container_of(w, struct failover, nl_io);
+	char err[128];
+	int flags;
+
+	if (addr_nl_watch_read(f->nlw, nl_event_cb, f) < 0) {
+		/* events lost: look at the link again */
+		flags = addr_nl_link_flags(&f->nl, err, sizeof(err));
+		log_warning("failover: netlink events lost, re-reading %s", f->set.ifname);
+		peer_on_link(f, flags >= 0 && (flags & IFF_UP) && (flags & IFF_RUNNING));
+	}
+}
+
+static int sockopt(int fd, int level, int name, int v)
+{
+	return setsockopt(fd, level, name, &v, sizeof(v));
+}
+
+/* The UDP socket: bound to the port on the interface, TTL 255. */
+static int open_sock(struct failover *f, char *err, size_t errlen)
+{
+	int fam = adv_family(f);
+	int fd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct addr any;
+	int rc = 0;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "advert socket: %s", strerror(errno));
+		return -1;
+	}
+	memset(&any, 0, sizeof(any));
+	any.ss.ss_family = (sa_family_t)fam;
+	any.len = fam == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	addr_set_port(&any, f->set.port);
+	sockopt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+	sockopt(fd, SOL_SOCKET, SO_PRIORITY, 6);
+	if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, f->set.ifname, strlen(f->set.ifname)) < 0)
+		rc = -1;
+	if (fam == AF_INET) {
+		struct ip_mreqn mr = { .imr_ifindex = f->nl.ifindex };
+
+		rc |= sockopt(fd, IPPROTO_IP, IP_TTL, 255) | sockopt(fd, IPPROTO_IP, IP_RECVTTL, 1) |
+		      sockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, 255) |
+		      sockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, 0) |
+		      sockopt(fd, IPPROTO_IP, IP_TOS, 0xc0);
+		if (f->set.npeers == 0) {
+			inet_pton(AF_INET, PEER_DEFAULT_MCAST, &mr.imr_multiaddr);
+			rc |= setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof(mr));
+			rc |= setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &mr, sizeof(mr));
+		}
+	} else {
+		rc |= sockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 255) |
+		      sockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1) |
+		      sockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, 0xc0);
+	}
+	if (rc < 0 || bind(fd, (struct sockaddr *)&any.ss, any.len) < 0) {
+		snprintf(err, errlen, "advert socket on %s port %u: %s", f->set.ifname, f->set.port,
+			 strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+bool peer_io_learn_self(struct failover *f)
+{
+	f->have_self = addr_nl_primary(&f->nl, adv_family(f), &f->self) == 0;
+	return f->have_self;
+}
+
+int peer_io_open(struct failover *f, char *err, size_t errlen)
+{
+	int nlfd;
+
+	if (addr_nl_open(&f->nl, f->set.ifname, err, errlen) < 0)
+		return -1;
+	if (garp_open(&f->garp, f->set.ifname, err, errlen) < 0)
+		return -1;
+	f->sock = open_sock(f, err, errlen);
+	if (f->sock < 0)
+		return -1;
+	f->nlw = addr_nl_watch_open(&nlfd, err, errlen);
+	if (!f->nlw)
+		return -1;
+	ev_io_init(&f->sock_io, sock_cb, f->sock, EV_READ);
+	ev_set_priority(&f->sock_io, EV_MAXPRI);
+	ev_io_start(f->loop, &f->sock_io);
+	ev_io_init(&f->nl_io, nl_cb, nlfd, EV_READ);
+	ev_set_priority(&f->nl_io, EV_MAXPRI);
+	ev_io_start(f->loop, &f->nl_io);
+	return 0;
+}
+
+void peer_io_close(struct failover *f)
+{
+	if (f->sock >= 0) {
+		ev_io_stop(f->loop, &f->sock_io);
+		close(f->sock);
+		f->sock = -1;
+	}
+	if (f->nlw) {
+		ev_io_stop(f->loop, &f->nl_io);
+		addr_nl_watch_close(f->nlw);
+		f->nlw = NULL;
+	}
+	garp_close(&f->garp);
+	addr_nl_close(&f->nl);
+}
