@@ -66,9 +66,9 @@ def machine():
         "versions": {
             "vigild": version([str(procs.ROOT / "build" / "vigild"), "--version"]) +
                       f" (git {git}{' ' + dirty if dirty else ''})",
-            "haproxy": version(["haproxy", "-v"]),
+            "haproxy": version(["haproxy", "-v"], lambda o: o.splitlines()[0].split(" - ")[0]),
             "nginx": version(["nginx", "-v"]),
-            "wrk": version(["wrk", "--version"]),
+            "wrk": version(["wrk", "--version"], lambda o: o.split(" Copyright")[0]),
             "iperf3": version(["iperf3", "--version"]),
         },
     }
@@ -86,6 +86,7 @@ class Bench:
         self.commands = {}
         self.notes = []
         self.servers = []
+        self.loadavg = []           # 1-minute load average as each repetition starts
 
     def start_backends(self):
         self.big = write_objects(self.workdir)
@@ -114,6 +115,14 @@ class Bench:
         for k, v in m.items():
             self.results[system].setdefault(f"{test}.{k}", []).append(v)
 
+    def attempt(self, rep, system, test, measurement):
+        """Record one measurement; a failure becomes a note, not a number."""
+        try:
+            self.record(system, test, measurement())
+        except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as e:
+            self.notes.append(f"rep {rep + 1} {system} {test} failed: {e}")
+            print(self.notes[-1], file=sys.stderr, flush=True)
+
     def run_rep(self, rep):
         """Fresh proxies; each test runs on every system back to back (order
         rotated per repetition), so the numbers compared are seconds apart."""
@@ -132,11 +141,12 @@ class Bench:
                                    ("bulk_iperf", measure.bulk_iperf, "iperf")):
                 for system in order:
                     p = proxies.get(system)
-                    self.record(system, test, fn(self.ports[system][port], p and p.pid, secs))
+                    self.attempt(rep, system, test, lambda: fn(self.ports[system][port],
+                                                               p and p.pid, secs))
             if self.args.idle:
                 for system in order:
                     if system in proxies:
-                        self.record(system, "idle", measure.idle_rss(
+                        self.attempt(rep, system, "idle", lambda: measure.idle_rss(
                             self.ports[system]["idle"], self.backends["idle"],
                             proxies[system].pid, self.args.idle, self.workdir))
         finally:
@@ -150,6 +160,8 @@ class Bench:
         try:
             for rep in range(self.args.reps):
                 t0 = time.monotonic()
+                with open("/proc/loadavg") as f:
+                    self.loadavg.append(float(f.read().split()[0]))
                 self.run_rep(rep)
                 print(f"rep {rep + 1}/{self.args.reps}: {time.monotonic() - t0:.1f}s",
                       file=sys.stderr, flush=True)
@@ -179,6 +191,7 @@ def main():
         print(f"bench failed; logs in {workdir}", file=sys.stderr)
         return 1
     out.update(results=bench.results, commands=bench.commands, notes=bench.notes,
+               loadavg=bench.loadavg,
                wall_s=time.monotonic() - t0)
     out["configs"] = {
         "vigil": (Path(workdir) / "vigil" / "vigil.yaml").read_text(),

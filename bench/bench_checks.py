@@ -60,6 +60,51 @@ def start_fakes(tmp, n, procs, tls):
     return out, ports
 
 
+def start_nginx(tmp, n, tls, certs):
+    """One nginx (one worker) listening on n ports; logs port and time of
+    every request. Returns (proc, ports, log path)."""
+    ports = [free_port() for _ in range(n)]
+    ssl = " ssl" if tls else ""
+    listens = "\n".join(f"        listen 127.0.0.1:{p}{ssl} backlog=1024;" for p in ports)
+    log = tmp / "probes.log"
+    (tmp / "logs").mkdir(exist_ok=True)
+    (tmp / "nginx.conf").write_text(f"""
+daemon off;
+worker_processes 1;
+worker_rlimit_nofile 8192;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log error;
+events {{ worker_connections 4096; }}
+http {{
+    log_format probe '$server_port $msec $ssl_session_reused';
+    access_log {log} probe buffer=64k flush=1s;
+    ssl_certificate {certs.cert};
+    ssl_certificate_key {certs.key};
+    server {{
+{listens}
+        location = /health {{ return 200 "<h1>Happy</h1>\\n"; }}
+    }}
+}}
+""")
+    p = subprocess.Popen(["/usr/sbin/nginx", "-c", str(tmp / "nginx.conf"), "-p", str(tmp),
+                          "-e", str(tmp / "error.log")], stdin=subprocess.DEVNULL,
+                         start_new_session=True)
+    time.sleep(1.0)
+    if p.poll() is not None:
+        raise RuntimeError((tmp / "error.log").read_text())
+    return p, ports, log
+
+
+def stop_nginx(p, log):
+    os.killpg(p.pid, signal.SIGTERM)
+    p.wait(30)
+    times = {}
+    for line in log.read_text().splitlines():
+        port, t = line.split()[:2]
+        times.setdefault(int(port), []).append(float(t))
+    return times
+
+
 def stop_fakes(fakes):
     times = {}
     for p, _, sf in fakes:
@@ -83,12 +128,21 @@ def mem_kib(pid):
     return out
 
 
-def run(tmp, n, seconds, warmup, tls, certs):
+def run(tmp, n, seconds, warmup, tls, certs, kind):
     tmp.mkdir(parents=True, exist_ok=True)
-    fakes, ports = start_fakes(tmp, n, 2, certs if tls else None)
-    check = {"type": "smtp", "interval": "1s", "timeout": "1s", "rise": 2, "fall": 3}
-    if tls:
-        check.update(starttls=True, verify=True, ca_file=certs.ca)
+    if kind == "nginx":
+        ngx, ports, log = start_nginx(tmp, n, tls, certs)
+        clock = time.time
+        check = {"type": "https" if tls else "http", "path": "/health", "expect_body": "Happy",
+                 "interval": "1s", "timeout": "1s", "rise": 2, "fall": 3}
+        if tls:
+            check.update(verify=True, ca_file=certs.ca, host="mail.test.example")
+    else:
+        fakes, ports = start_fakes(tmp, n, 2, certs if tls else None)
+        clock = time.monotonic
+        check = {"type": "smtp", "interval": "1s", "timeout": "1s", "rise": 2, "fall": 3}
+        if tls:
+            check.update(starttls=True, verify=True, ca_file=certs.ca)
     per = 100
     services = []
     for s in range(0, n, per):
@@ -101,7 +155,7 @@ def run(tmp, n, seconds, warmup, tls, certs):
     try:
         time.sleep(warmup)
         bad, samples = set(), 0
-        t0, c0 = time.monotonic(), cpu_seconds(v.pid)
+        t0, c0, w0 = time.monotonic(), cpu_seconds(v.pid), clock()
         while time.monotonic() - t0 < seconds:
             for svc in v.status()["services"]:
                 for b in svc["backends"]:
@@ -109,23 +163,25 @@ def run(tmp, n, seconds, warmup, tls, certs):
                         bad.add((svc["name"], b["name"], b["check"]["last"], b["check"]["detail"]))
             samples += 1
             time.sleep(1.0)
-        t1, c1 = time.monotonic(), cpu_seconds(v.pid)
+        t1, c1, w1 = time.monotonic(), cpu_seconds(v.pid), clock()
         mem = mem_kib(v.pid)
     finally:
         rc = v.stop()
-        times = stop_fakes(fakes)
+        times = stop_nginx(ngx, log) if kind == "nginx" else stop_fakes(fakes)
     probes = late = 0
     max_gap = 0.0
     for port in ports:
-        ts = sorted(t for t in times.get(port, []) if t0 - INTERVAL * 2 <= t <= t1)
-        probes += sum(1 for t in ts if t0 <= t <= t1)
+        ts = sorted(t for t in times.get(port, []) if w0 - INTERVAL * 2 <= t <= w1)
+        probes += sum(1 for t in ts if w0 <= t <= w1)
         for a, b in zip(ts, ts[1:]):
             gap = b - a
             max_gap = max(max_gap, gap)
             if gap > INTERVAL + LATE:
                 late += 1
+    names = {("nginx", False): "HTTP GET + body match", ("nginx", True): "HTTPS (verify) + body",
+             ("smtp", False): "SMTP plain", ("smtp", True): "SMTP + STARTTLS (verify)"}
     return {
-        "mode": "SMTP + STARTTLS (verify)" if tls else "SMTP plain",
+        "mode": names[(kind, tls)],
         "backends": n,
         "cpu": 100.0 * (c1 - c0) / (t1 - t0),
         "rate": probes / (t1 - t0),
@@ -173,12 +229,18 @@ def main():
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--warmup", type=float, default=5)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--smtp", action="store_true",
+                    help="also run against the Python fake SMTP servers")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="vbench") as d:
         tmp = Path(d)
         certs = make_certs(tmp)
-        results = [run(tmp / "plain", args.backends, args.seconds, args.warmup, False, certs),
-                   run(tmp / "tls", args.backends, args.seconds, args.warmup, True, certs)]
+        results = []
+        kinds = ["nginx"] + (["smtp"] if args.smtp else [])
+        for kind in kinds:
+            for tls in (False, True):
+                results.append(run(tmp / f"{kind}{int(tls)}", args.backends, args.seconds,
+                                   args.warmup, tls, certs, kind))
     lines = table(results)
     notes = [
         "",

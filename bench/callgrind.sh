@@ -30,15 +30,14 @@ cleanup() {
 	[ -n "${KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
-port() { $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_for() {    # wait_for SECONDS CMD...: poll CMD every 0.1 s
 	local n=$(($1 * 10)); shift
 	for _ in $(seq "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
 	echo "timed out waiting for: $*" >&2; return 1
 }
 
-BACKEND=$(port)
-FRONT=$(port)
+read -r BACKEND FRONT < <($PY -c 'import sys; sys.path.insert(0, "bench"); import procs
+print(procs.free_port(), procs.free_port())')
 mkdir -p "$work/nginx/www" "$work/nginx/tmp"
 head -c 127 /dev/zero | tr '\0' x > "$work/nginx/www/small"
 head -c "${MIB}M" /dev/urandom > "$work/nginx/www/bulk"

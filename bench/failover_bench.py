@@ -17,6 +17,7 @@ Needs root; uses only 192.0.2.0/24 inside its own namespaces.
 import argparse
 import json
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -148,7 +149,8 @@ def one_run(impl, adv_ms, ev):
             garps = Path(tmp) / "arp.log"
             w = bed["client"].popen([PY, HERE / "netns.py", "arp-watch", VIP, garps],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(0.2)
+            # a random phase against the advert timer, as a real failure would have
+            time.sleep(0.2 + random.uniform(0, adv_ms / 1000))
             t0 = time.monotonic()
             pair.event(ev)
             linger = None
@@ -215,7 +217,12 @@ def cmd_load(a):
                 d2 = p["lb2"].fo()["transitions"] - t2
                 r = {"impl": "vigil", "adv_ms": adv, "event": "load", "secs": a.secs,
                      "false_failovers": d1 + d2, "bulk_mb": out,
-                     "lb1": p["lb1"].state(), "lb2": p["lb2"].state()}
+                     "lb1": p["lb1"].state(), "lb2": p["lb2"].state(),
+                     "gaps": p["lb2"].fo()["adverts"].get("gaps")}
+                if a.logs:
+                    Path(a.logs).mkdir(parents=True, exist_ok=True)
+                    for n in ("lb1", "lb2"):
+                        (Path(a.logs) / f"load-{adv}ms-{n}.log").write_text(p[n].log())
             finally:
                 p.close()
         print(json.dumps(r), flush=True)
@@ -322,6 +329,7 @@ def main():
     ap.add_argument("--adv", default="100")
     ap.add_argument("--impl", default="vigil,keepalived")
     ap.add_argument("--secs", type=float, default=60)
+    ap.add_argument("--logs", help="load: keep the vigild logs in this directory")
     a = ap.parse_args()
     a.adv = [int(x) for x in a.adv.split(",")]
     a.impl = a.impl.split(",")

@@ -104,7 +104,7 @@ def bulk_iperf(port, pid, secs):
 def idle_rss(proxy_port, backend_port, pid, n, workdir):
     """VmRSS of the proxy before and while n idle connections pass through it."""
     base = procs.rss_kib(pid)
-    established_before = procs.established(backend_port)
+    before = procs.established_to(pid, backend_port)
     holder = procs.Proc("idle-hold", [procs.PYTHON, procs.HERE / "idle.py", "hold", "127.0.0.1",
                                       proxy_port, n],
                         workdir, stdout=subprocess.PIPE, stdin=subprocess.PIPE)
@@ -114,11 +114,11 @@ def idle_rss(proxy_port, backend_port, pid, n, workdir):
             raise RuntimeError(f"idle client: {line!r} {holder.log_tail(500)}")
         # every connection must have reached the backend before we look
         try:
-            procs.wait_until(lambda: procs.established(backend_port) - established_before >= n,
-                             30, f"{n} idle connections at the backend")
+            procs.wait_until(lambda: procs.established_to(pid, backend_port) >= before + n,
+                             30, f"the proxy's {n} idle connections to the backend")
         except RuntimeError as e:
-            raise RuntimeError(f"{e}: {procs.established(backend_port)} established, "
-                               f"{established_before} before") from None
+            raise RuntimeError(f"{e}: {procs.established_to(pid, backend_port)} established, "
+                               f"{before} before") from None
         time.sleep(0.5)
         held = procs.rss_kib(pid)
     finally:

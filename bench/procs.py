@@ -4,6 +4,7 @@ by us, on 127.0.0.1, and stopped by its PID with a bounded wait.
 """
 import json
 import os
+import random
 import socket
 import string
 import subprocess
@@ -15,11 +16,27 @@ ROOT = HERE.parent
 PYTHON = "/usr/bin/python3"
 
 
+# Below the ephemeral range (32768-60999 here), so that no outgoing connection
+# of the benchmark's own churn takes a port between choosing it and listening on
+# it; above the ports the integration tests hand out (20000+).
+PORT_RANGE = (12000, 20000)
+_given = set()
+
+
 def free_port():
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port free on 127.0.0.1 right now, not handed out before."""
+    for _ in range(1000):
+        port = random.randrange(*PORT_RANGE)
+        if port in _given:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _given.add(port)
+        return port
+    raise RuntimeError("no free port in %d-%d" % PORT_RANGE)
 
 
 def render(template, dest, **values):
@@ -126,15 +143,24 @@ def rss_kib(pid):
     raise OSError(f"no VmRSS for {pid}")
 
 
-def established(port):
-    """Established TCP connections whose local port is port (from /proc/net/tcp)."""
+def established_to(pid, port):
+    """Established TCP connections of process pid to 127.0.0.1:port: its socket
+    inodes (/proc/PID/fd) matched against /proc/net/tcp."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
     n = 0
-    hexport = f"{port:04X}"
+    remote = f"0100007F:{port:04X}"
     with open("/proc/net/tcp") as f:
         next(f)
         for line in f:
-            parts = line.split(None, 4)
-            if parts[1].endswith(":" + hexport) and parts[3] == "01":
+            parts = line.split()
+            if parts[2] == remote and parts[3] == "01" and parts[9] in inodes:
                 n += 1
     return n
 

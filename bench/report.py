@@ -148,6 +148,9 @@ def run_block(data, cgs):
            f"{data['reps']} repetitions × {data['secs']} s per measurement, "
            f"each proxy started afresh per repetition, each measurement run on the four "
            f"systems back to back (order rotated per repetition); total {data['wall_s']:.0f} s.", "",
+           "1-minute load average as each repetition started: " +
+           ", ".join(f"{x:.2f}" for x in data.get("loadavg", [])) +
+           " (the machine is shared: other engineers' test suites run at the same time).", "",
            "Versions: " + "; ".join(f"{k}: {v}" for k, v in ver.items()) + ".", ""]
     out += main_table(res)
     out += ["", f"Idle connections: {data['idle']:,} (not 10,000: the hard RLIMIT_NOFILE here is "

@@ -29,6 +29,10 @@ struct check {
 	struct check_state st;
 	bool seen;                    /* mark of checker_sync() */
 	bool in_maint;                /* last tick found the backend in maintenance */
+	bool waiting;                 /* in the checker's queue for a probe slot */
+	bool holds_slot;              /* the running probe counts in inflight */
+	ev_timer slot;                /* gives the slot back after CHECK_SLOT_MS */
+	struct check *wait_prev, *wait_next;
 	struct check_stats stats;
 };
 
@@ -37,6 +41,8 @@ struct checker {
 	struct probe_ctx *pctx;
 	struct check *checks;
 	unsigned count;
+	unsigned inflight;            /* young probes running (see CHECK_MAX_INFLIGHT) */
+	struct check *wait_head, *wait_tail;  /* due, waiting for a slot (FIFO) */
 	uint64_t rng;
 	struct check_stats gone;      /* counters of checks since freed */
 };
@@ -137,21 +143,38 @@ static void check_count(struct check *ck, bool ok, const char *detail)
 	backend_set_health(ck->b, ch == CHECK_WENT_UP, reason);
 }
 
-static void check_probe_done(struct probe *p, enum check_result res, const char *detail)
+static void wait_remove(struct check *ck)
 {
-	struct check *ck = container_of(p, struct check, probe);
-	uint64_t now = now_ms();
+	struct checker *c = ck->checker;
 
-	ck->stats.probes++;
-	ck->stats.last_ms = (uint32_t)(now - p->started_ms);
-	if (res != CHECK_OK)
-		ck->stats.failures++;
-	if (res == CHECK_ERR_TIMEOUT)
-		ck->stats.timeouts++;
-	check_set_status(ck, check_result_str(res), detail);
-	check_count(ck, res == CHECK_OK, res == CHECK_OK ? "ok" : detail);
-	check_schedule(ck, check_next_delay(&ck->st, &ck->conf, p->started_ms, now,
-					    ck->stats.probes, checker_rand(ck->checker)));
+	if (!ck->waiting)
+		return;
+	if (ck->wait_prev)
+		ck->wait_prev->wait_next = ck->wait_next;
+	else
+		c->wait_head = ck->wait_next;
+	if (ck->wait_next)
+		ck->wait_next->wait_prev = ck->wait_prev;
+	else
+		c->wait_tail = ck->wait_prev;
+	ck->wait_prev = ck->wait_next = NULL;
+	ck->waiting = false;
+}
+
+static void wait_append(struct check *ck)
+{
+	struct checker *c = ck->checker;
+
+	if (ck->waiting)
+		return;
+	ck->waiting = true;
+	ck->wait_next = NULL;
+	ck->wait_prev = c->wait_tail;
+	if (c->wait_tail)
+		c->wait_tail->wait_next = ck;
+	else
+		c->wait_head = ck;
+	c->wait_tail = ck;
 }
 
 /* Address and port to probe: check port, else the backend's, else the service's. */
@@ -164,14 +187,12 @@ static void check_target(const struct check *ck, struct addr *dst)
 	addr_set_port(dst, port);
 }
 
-static void check_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+/* Start the probe that is due now (a slot is free). */
+static void check_start(struct check *ck)
 {
-	struct check *ck = container_of(w, struct check, tick);
 	uint64_t now = now_ms(), late = now > ck->due_ms ? now - ck->due_ms : 0;
 	struct addr dst;
 
-	if (probe_running(&ck->probe))
-		return;
 	if (ck->b->admin == ADMIN_MAINT) {
 		ck->in_maint = true;
 		check_schedule(ck, ck->conf.interval_ms);
@@ -183,7 +204,83 @@ static void check_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (late > ck->stats.max_late_ms)
 		ck->stats.max_late_ms = late;
 	check_target(ck, &dst);
+	ck->checker->inflight++;
+	ck->holds_slot = true;
+	ev_timer_set(&ck->slot, CHECK_SLOT_MS / 1000., 0.);
+	ev_timer_start(ck->checker->loop, &ck->slot);
 	probe_start(&ck->probe, &ck->conf, &dst, ck->has_source ? &ck->source : NULL);
+}
+
+static void release_slot(struct check *ck)
+{
+	if (!ck->holds_slot)
+		return;
+	ck->holds_slot = false;
+	ck->checker->inflight--;
+	ev_timer_stop(ck->checker->loop, &ck->slot);
+}
+
+/* Give free probe slots to the checks waiting longest. */
+static void checker_admit(struct checker *c)
+{
+	while (c->wait_head && c->inflight < CHECK_MAX_INFLIGHT) {
+		struct check *ck = c->wait_head;
+
+		wait_remove(ck);
+		check_start(ck);
+	}
+}
+
+/* A probe still running after CHECK_SLOT_MS waits on the network, not on
+ * our CPU: it stops counting against the cap. */
+static void check_slot_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct check *ck = container_of(w, struct check, slot);
+
+	release_slot(ck);
+	checker_admit(ck->checker);
+}
+
+/* Stop a running probe without a result. */
+static void check_stop_probe(struct check *ck)
+{
+	wait_remove(ck);
+	release_slot(ck);
+	probe_abort(&ck->probe);
+}
+
+static void check_probe_done(struct probe *p, enum check_result res, const char *detail)
+{
+	struct check *ck = container_of(p, struct check, probe);
+	struct checker *c = ck->checker;
+	uint64_t now = now_ms();
+
+	release_slot(ck);
+	ck->stats.probes++;
+	ck->stats.last_ms = (uint32_t)(now - p->started_ms);
+	if (res != CHECK_OK)
+		ck->stats.failures++;
+	if (res == CHECK_ERR_TIMEOUT)
+		ck->stats.timeouts++;
+	check_set_status(ck, check_result_str(res), detail);
+	check_count(ck, res == CHECK_OK, res == CHECK_OK ? "ok" : detail);
+	check_schedule(ck, check_next_delay(&ck->st, &ck->conf, p->started_ms, now,
+					    ck->stats.probes, checker_rand(c)));
+	checker_admit(c);
+}
+
+static void check_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct check *ck = container_of(w, struct check, tick);
+	struct checker *c = ck->checker;
+
+	if (probe_running(&ck->probe) || ck->waiting)
+		return;
+	if (c->inflight >= CHECK_MAX_INFLIGHT && ck->b->admin != ADMIN_MAINT) {
+		wait_append(ck);
+		return;
+	}
+	check_start(ck);
 }
 
 /* Copy what the check needs from its service (port, source address). */
@@ -199,7 +296,8 @@ static void check_take_service(struct check *ck, const struct service *svc)
 	}
 }
 
-static void check_new(struct checker *c, struct backend *b, const struct service *svc)
+static void check_new(struct checker *c, struct backend *b, const struct service *svc,
+		      uint32_t spread_ms)
 {
 	struct check *ck = xcalloc(1, sizeof(*ck));
 
@@ -209,6 +307,7 @@ static void check_new(struct checker *c, struct backend *b, const struct service
 	check_take_service(ck, svc);
 	probe_init(&ck->probe, c->pctx, check_probe_done);
 	ev_init(&ck->tick, check_tick_cb);
+	ev_init(&ck->slot, check_slot_cb);
 	ck->seen = true;
 	ck->next = c->checks;
 	if (ck->next)
@@ -218,7 +317,7 @@ static void check_new(struct checker *c, struct backend *b, const struct service
 	b->check = ck;
 	if (b->healthy)
 		backend_set_health(b, false, "not checked yet");
-	check_schedule(ck, checker_rand(c) % (CHECK_FIRST_JITTER_MS + 1));
+	check_schedule(ck, checker_rand(c) % (spread_ms + 1));
 }
 
 /* A backend that stays: follow a changed check configuration. */
@@ -228,7 +327,8 @@ static void check_update(struct check *ck, const struct service *svc)
 	check_take_service(ck, svc);
 	if (conf_equal(&ck->conf, &svc->conf->check))
 		return;
-	probe_abort(&ck->probe);      /* it points into the old copy */
+	check_stop_probe(ck);         /* it points into the old copy */
+	probe_forget_session(&ck->probe);
 	conf_free(&ck->conf);
 	conf_copy(&ck->conf, &svc->conf->check);
 	ck->st.npass = ck->st.nfail = 0;
@@ -252,7 +352,8 @@ static void check_free(struct check *ck)
 {
 	struct checker *c = ck->checker;
 
-	probe_abort(&ck->probe);
+	check_stop_probe(ck);
+	probe_forget_session(&ck->probe);
 	ev_timer_stop(c->loop, &ck->tick);
 	if (ck->prev)
 		ck->prev->next = ck->next;
@@ -289,8 +390,24 @@ void checker_free(struct checker *c)
 	free(c);
 }
 
+/* Backends of lb's live services that have no check yet. */
+static unsigned count_new(const struct lb *lb)
+{
+	unsigned n = 0;
+	size_t i, j;
+
+	for (i = 0; i < lb_nservices(lb); i++) {
+		const struct service *svc = lb_service(lb, i);
+
+		for (j = 0; svc->conf && j < svc->nbackends; j++)
+			n += svc->backends[j]->check == NULL;
+	}
+	return n;
+}
+
 void checker_sync(struct checker *c, struct lb *lb)
 {
+	unsigned nnew = count_new(lb);
 	struct check *ck, *next;
 	size_t i, j;
 
@@ -308,7 +425,8 @@ void checker_sync(struct checker *c, struct lb *lb)
 			if (b->check && b->check->checker == c && !b->check->seen)
 				check_update(b->check, svc);
 			else if (!b->check)
-				check_new(c, b, svc);
+				check_new(c, b, svc, check_first_spread(svc->conf->check.interval_ms,
+									  nnew));
 		}
 	}
 	for (ck = c->checks; ck; ck = next) {
@@ -349,7 +467,7 @@ void check_passive_failure(struct check *ck)
 	ck->stats.passive++;
 	check_set_status(ck, "passive", "client connect failed");
 	check_count(ck, false, "client connect failed");
-	if (!probe_running(&ck->probe))
+	if (!probe_running(&ck->probe) && !ck->waiting)
 		check_schedule(ck, 0);
 }
 
@@ -359,6 +477,6 @@ void check_admin_changed(struct check *ck)
 		return;
 	ck->in_maint = false;
 	ck->st.npass = ck->st.nfail = 0;
-	if (!probe_running(&ck->probe))
+	if (!probe_running(&ck->probe) && !ck->waiting)
 		check_schedule(ck, 0);
 }

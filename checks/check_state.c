@@ -51,12 +51,28 @@ uint64_t check_next_delay(const struct check_state *st, const struct check_conf 
 {
 	uint64_t iv = cc->interval_ms ? cc->interval_ms : 1, period, due;
 
-	if (check_state_transient(st))
+	if (check_state_transient(st)) {
 		period = check_fast_interval(cc->interval_ms, cc->timeout_ms);
-	else if (nprobes == 1)
+		due = started + period;
+		return due > now ? due - now : 0;
+	}
+	if (nprobes == 1)
 		period = iv / 2 + rnd % (iv - iv / 2 + 1);
 	else
 		period = iv - rnd % (iv / 10 + 1);
 	due = started + period;
-	return due > now ? due - now : 0;
+	/* a probe that overran its period: not at once (probes that timed out
+	 * together would stay in step), but spread over a quarter interval */
+	if (due < now + iv / 4)
+		return iv / 4 + (rnd >> 8) % (iv / 4 + 1);
+	return due - now;
+}
+
+uint32_t check_first_spread(uint32_t interval_ms, unsigned nnew)
+{
+	uint32_t spread = nnew / 2;
+
+	if (spread > interval_ms / 2)
+		spread = interval_ms / 2;
+	return spread > CHECK_FIRST_JITTER_MS ? spread : CHECK_FIRST_JITTER_MS;
 }

@@ -8,8 +8,17 @@
 #include "config/config.h"
 
 #define CHECK_FAST_MIN_MS 10u         /* floor of the fast interval */
-#define CHECK_FIRST_JITTER_MS 10u     /* first probe of a new backend: 0..10 ms */
+#define CHECK_FIRST_JITTER_MS 10u     /* first probe of a new backend: 0..10 ms at least */
 #define CHECK_LATE_MS 100u            /* a start later than this counts as late */
+/* Young probes (started less than CHECK_SLOT_MS ago and still running) per
+ * checker at most; more that are due wait in a FIFO (like HAProxy's
+ * tune.max-checks-per-thread). When TLS handshakes saturate the CPU, probes
+ * then start a little late instead of all missing their deadline together
+ * (which would mark healthy servers down), while probes that wait on a slow
+ * or dead server stop counting after CHECK_SLOT_MS, so an outage of many
+ * servers does not hold the others back. */
+#define CHECK_SLOT_MS 50u
+#define CHECK_MAX_INFLIGHT 128u
 
 struct check_state {
 	bool checked;                 /* at least one probe result was counted */
@@ -30,12 +39,20 @@ bool check_state_transient(const struct check_state *st);
 /* max(min(interval, timeout) / 4, CHECK_FAST_MIN_MS), at most interval. */
 uint32_t check_fast_interval(uint32_t interval_ms, uint32_t timeout_ms);
 /* Milliseconds from now until the next probe of a check whose last probe
- * started at `started` (now >= started) and that ran `nprobes` probes.
- * Periods run start to start: fast while transient; otherwise interval minus
- * a 0..10% jitter, except the second probe that lands anywhere in the second
- * half of the interval to spread backends that started together. rnd: any
- * random number. 0 means at once. */
+ * started at `started` and ended `now`, after `nprobes` probes. While
+ * transient, probes run start to start every fast interval, and at once
+ * after one that took longer (so fall timeouts take fall x timeout).
+ * Otherwise start to start every interval minus a 0..10% jitter (the second
+ * probe anywhere in the second half of the interval, to spread backends
+ * that started together), but never sooner than a quarter interval (plus up
+ * to another quarter, random) after a probe that overran its period: probes
+ * that all timed out together do not stay in step. rnd: any random number.
+ * 0 means at once. */
 uint64_t check_next_delay(const struct check_state *st, const struct check_conf *cc,
 			  uint64_t started, uint64_t now, uint64_t nprobes, uint32_t rnd);
+/* Window over which the first probes of nnew backends added together are
+ * spread: 0.5 ms per backend, at least CHECK_FIRST_JITTER_MS, at most half
+ * an interval (1000 new backends: 500 ms; 20: 10 ms). */
+uint32_t check_first_spread(uint32_t interval_ms, unsigned nnew);
 
 #endif

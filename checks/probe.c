@@ -72,6 +72,8 @@ static void probe_release(struct probe *p, enum probe_close how)
 
 	ev_io_stop(loop, &p->io);
 	ev_timer_stop(loop, &p->deadline);
+	if (p->ssl)
+		SSL_set_app_data(p->ssl, NULL);   /* no more sessions into p */
 	if (p->fd >= 0 && how != PROBE_CLOSE_NOW) {
 		probe_closer_start(p->ctx, p->fd, p->tls ? p->ssl : NULL, quit,
 				   p->conf->timeout_ms);
@@ -98,6 +100,12 @@ static void probe_release(struct probe *p, enum probe_close how)
 	p->phase = PROBE_IDLE;
 }
 
+void probe_forget_session(struct probe *p)
+{
+	SSL_SESSION_free(p->session);
+	p->session = NULL;
+}
+
 void probe_abort(struct probe *p)
 {
 	if (p->phase != PROBE_IDLE)
@@ -114,6 +122,8 @@ void probe_finish(struct probe *p, enum check_result res, enum probe_close how,
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
 	probe_release(p, how);
+	if (res == CHECK_ERR_TLS)
+		probe_forget_session(p);
 	p->done(p, res, detail);
 }
 
@@ -195,7 +205,7 @@ void probe_starttls(struct probe *p)
 {
 	char err[REPLY_TEXT_MAX];
 
-	p->ssl = probe_tls_new(p->ctx, p->conf, p->fd, err, sizeof(err));
+	p->ssl = probe_tls_new(p, err, sizeof(err));
 	if (!p->ssl) {
 		probe_finish(p, CHECK_ERR_TLS, PROBE_CLOSE_QUIT, "%s", err);
 		return;
@@ -235,7 +245,7 @@ static int do_connect(struct probe *p)
 		p->proto->start(p);
 		return STEP_AGAIN;
 	}
-	p->ssl = probe_tls_new(p->ctx, p->conf, p->fd, err, sizeof(err));
+	p->ssl = probe_tls_new(p, err, sizeof(err));
 	if (!p->ssl) {
 		probe_finish(p, CHECK_ERR_TLS, PROBE_CLOSE_FIN, "%s", err);
 		return STEP_DONE;

@@ -11,6 +11,12 @@
  * complete fails the probe ("reply too long"), so no line can grow without
  * bound.
  *
+ * TLS sessions are resumed from one probe of a backend to the next (as
+ * HAProxy does): the certificate is verified on every full handshake, and a
+ * TLS failure (or a changed check) forgets the session so the next handshake
+ * is a full one. A server whose certificate or ticket key changed refuses to
+ * resume, which also makes the handshake a full, verified one.
+ *
  * The result reaches the owner's done callback, never before probe_start()
  * returned; the callback is the last thing the core does with the probe, and
  * it may start the next probe only from a later event (a timer). Closing is
@@ -81,6 +87,7 @@ struct probe {
 	enum probe_phase phase;
 	int fd;
 	SSL *ssl;
+	SSL_SESSION *session;          /* to resume on the next probe, or NULL */
 	bool tls;                      /* TLS is up on the connection */
 	bool upgrading;                /* STARTTLS: tls_up() follows the handshake */
 	ev_io io;
@@ -126,6 +133,8 @@ void probe_start(struct probe *p, const struct check_conf *conf,
 		 const struct addr *dst, const struct addr *src);
 /* Stop a running probe without a result, closing at once. */
 void probe_abort(struct probe *p);
+/* Drop the saved TLS session: the next handshake is a full, verified one. */
+void probe_forget_session(struct probe *p);
 bool probe_running(const struct probe *p);
 /* The protocol hooks of a check type. */
 const struct probe_proto *probe_proto_for(enum check_type t);
@@ -141,9 +150,9 @@ void probe_starttls(struct probe *p);
 void probe_finish(struct probe *p, enum check_result res, enum probe_close how,
 		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* TLS helpers (probe_tls.c). */
-SSL *probe_tls_new(struct probe_ctx *ctx, const struct check_conf *conf, int fd,
-		   char *err, size_t errlen);
+/* TLS helpers (probe_ctx.c). A new SSL for p's connection, resuming
+ * p->session if there is one; sessions the server issues land in p->session. */
+SSL *probe_tls_new(struct probe *p, char *err, size_t errlen);
 /* Describe the failure of an SSL call that returned ret (for details). */
 void probe_tls_error(SSL *ssl, int ret, const char *what, char *err, size_t errlen);
 /* Hand a finished connection to a closer: goodbye, close_notify, FIN, drain.

@@ -99,6 +99,18 @@ void probe_ctx_free(struct probe_ctx *ctx)
 	free(ctx);
 }
 
+/* A session ticket or ID from the server: keep it in the probe to resume. */
+static int tls_new_session_cb(SSL *ssl, SSL_SESSION *sess)
+{
+	struct probe *p = SSL_get_app_data(ssl);
+
+	if (!p)
+		return 0;
+	SSL_SESSION_free(p->session);
+	p->session = sess;
+	return 1;                       /* we keep the reference */
+}
+
 static SSL_CTX *tls_ctx_build(const struct check_conf *conf, char *err, size_t errlen)
 {
 	SSL_CTX *sc = SSL_CTX_new(TLS_client_method());
@@ -110,6 +122,8 @@ static SSL_CTX *tls_ctx_build(const struct check_conf *conf, char *err, size_t e
 	}
 	SSL_CTX_set_options(sc, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_mode(sc, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_session_cache_mode(sc, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(sc, tls_new_session_cb);
 	if (!conf->verify) {
 		SSL_CTX_set_verify(sc, SSL_VERIFY_NONE, NULL);
 		return sc;
@@ -160,16 +174,16 @@ static bool is_ip_literal(const char *s)
 	return inet_pton(AF_INET, s, tmp) == 1 || inet_pton(AF_INET6, s, tmp) == 1;
 }
 
-SSL *probe_tls_new(struct probe_ctx *ctx, const struct check_conf *conf, int fd,
-		   char *err, size_t errlen)
+SSL *probe_tls_new(struct probe *p, char *err, size_t errlen)
 {
-	SSL_CTX *sc = tls_ctx_get(ctx, conf, err, errlen);
+	const struct check_conf *conf = p->conf;
+	SSL_CTX *sc = tls_ctx_get(p->ctx, conf, err, errlen);
 	SSL *ssl;
 
 	if (!sc)
 		return NULL;
 	ssl = SSL_new(sc);
-	if (!ssl || SSL_set_fd(ssl, fd) != 1) {
+	if (!ssl || SSL_set_fd(ssl, p->fd) != 1) {
 		SSL_free(ssl);
 		snprintf(err, errlen, "cannot create a TLS session");
 		return NULL;
@@ -182,6 +196,9 @@ SSL *probe_tls_new(struct probe_ctx *ctx, const struct check_conf *conf, int fd,
 		else
 			SSL_set1_host(ssl, conf->host);
 	}
+	SSL_set_app_data(ssl, p);
+	if (p->session && SSL_set_session(ssl, p->session) != 1)
+		probe_forget_session(p);
 	SSL_set_connect_state(ssl);
 	return ssl;
 }

@@ -238,6 +238,7 @@ static void apply_vips(struct failover *f, const struct fo_settings *old)
 	if (changed && f->state == PEER_MASTER) {
 		peer_add_vips(f);
 		peer_send_advert(f, peer_effective_priority(f));
+		peer_garp_burst(f);
 	}
 }
 
@@ -481,9 +482,9 @@ void failover_status_json(const struct failover *f, struct buf *out)
 	for (int r = PEER_OK + 1; r < PEER_REJ__COUNT; r++)
 		buf_printf(out, "%s\"%s\": %" PRIu64, r == 1 ? "" : ", ",
 			   peer_reject_str((enum peer_reject)r), f->rejected[r]);
-	buf_printf(out, "}}, \"garps_sent\": %" PRIu64 ", \"duplicate_refusals\": %" PRIu64
-		   ", \"vips_restored\": %" PRIu64, f->garps_sent, f->probes_refused,
-		   f->vip_restored);
+	buf_printf(out, "}, \"gaps\": %" PRIu64 "}, \"garps_sent\": %" PRIu64
+		   ", \"duplicate_refusals\": %" PRIu64 ", \"vips_restored\": %" PRIu64,
+		   f->advert_gaps, f->garps_sent, f->probes_refused, f->vip_restored);
 }
 
 static void prom_head(struct buf *out, const char *name, const char *type, const char *help)

@@ -83,7 +83,7 @@ static void send_garps(struct failover *f)
 }
 
 /* A burst of garp.count announcements, the first one now. */
-static void garp_burst(struct failover *f)
+void peer_garp_burst(struct failover *f)
 {
 	ev_timer_stop(f->loop, &f->garp_timer);
 	if (f->set.garp_count == 0 && f->set.garp_refresh_ms == 0)
@@ -143,6 +143,11 @@ static void down_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	ev_timer_stop(loop, w);
 	if (f->state != PEER_BACKUP || f->stopping)
+		return;
+	/* our own loop may be the late one: an advert that arrived in time may
+	 * still wait in the socket */
+	peer_io_drain(f);
+	if (f->state != PEER_BACKUP || ev_is_active(w))
 		return;
 	if (f->standby) {
 		restart_down_timer(f);
@@ -207,7 +212,7 @@ static void enter_master(struct failover *f)
 	peer_send_advert(f, peer_effective_priority(f));
 	advert_timer_restart(f);
 	peer_add_vips(f);
-	garp_burst(f);
+	peer_garp_burst(f);
 }
 
 static void enter_backup(struct failover *f, enum peer_state old)
@@ -267,8 +272,11 @@ int peer_claim(struct failover *f, bool probe, const char *why, char *who, size_
 	}
 	if (rc == 1) {
 		f->probes_refused++;
-		log_error("failover: NOT taking over (%s): VIP %s - another host holds the "
-			  "address; staying %s", why, who, peer_state_str(f->state));
+		/* loudly, but not every master-down interval for hours */
+		if ((f->probes_refused & (f->probes_refused - 1)) == 0)
+			log_error("failover: NOT taking over (%s): VIP %s - another host holds "
+				  "the address; staying %s [%llu refusals]", why, who,
+				  peer_state_str(f->state), (unsigned long long)f->probes_refused);
 		return -1;
 	}
 	peer_set_state(f, PEER_MASTER, why);
@@ -338,7 +346,7 @@ static void on_master_advert_as_master(struct failover *f, struct peer_sender *s
 	log_warning("failover: heard master %s (priority %d) while master (ours %d): "
 		    "re-asserting with an advert and gratuitous ARPs", m->node, m->priority, mine);
 	peer_send_advert(f, mine);
-	garp_burst(f);
+	peer_garp_burst(f);
 }
 
 void peer_on_advert(struct failover *f, struct peer_sender *s, const struct peer_msg *m)
@@ -360,7 +368,7 @@ void peer_on_advert(struct failover *f, struct peer_sender *s, const struct peer
 		if ((m->flags & PEER_F_YIELD) && f->state == PEER_MASTER) {
 			log_warning("failover: %s was master too and yielded: re-announcing the "
 				    "VIPs with gratuitous ARPs", m->node);
-			garp_burst(f);
+			peer_garp_burst(f);
 		}
 		return;
 	}
@@ -410,7 +418,7 @@ void peer_on_addr_del(struct failover *f, const struct peer_vip *v)
 			return;
 		}
 		f->vip_restored++;
-		garp_burst(f);
+		peer_garp_burst(f);
 	}
 }
 

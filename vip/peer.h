@@ -52,7 +52,8 @@ struct peer_sender {
 	bool heard;
 	struct peer_replay replay;
 	struct peer_msg last;         /* last accepted advert */
-	ev_tstamp last_seen;
+	ev_tstamp last_seen;          /* loop time we read it */
+	double last_arrival;          /* kernel arrival time (wall clock), 0 if unknown */
 	bool digest_warned;
 };
 
@@ -91,6 +92,7 @@ struct failover {
 
 	uint64_t sent, received, rejected[PEER_REJ__COUNT], transitions;
 	uint64_t garps_sent, vip_restored, probes_refused;
+	uint64_t advert_gaps;         /* adverts of a peer more than 2 intervals apart */
 	char reason[160];
 	double changed_at;            /* wall clock of the last transition */
 
@@ -120,6 +122,9 @@ ev_tstamp peer_master_down(const struct failover *f);
 /* Timer set-up (once, in failover_new). */
 void peer_timers_init(struct failover *f);
 void peer_timers_stop(struct failover *f);
+/* garp.count announcements of every VIP, the first one now, then the
+ * periodic refresh if configured. */
+void peer_garp_burst(struct failover *f);
 /* Add / remove every VIP on the interface (errors are logged). */
 void peer_add_vips(struct failover *f);
 void peer_del_vips(struct failover *f);
@@ -131,6 +136,8 @@ int peer_io_open(struct failover *f, char *err, size_t errlen);
 void peer_io_close(struct failover *f);
 /* Send one advert with the current state and priority to every peer. */
 void peer_send_advert(struct failover *f, int priority);
+/* Read and handle every advert waiting on the socket. */
+void peer_io_drain(struct failover *f);
 /* Find (or, multicast, learn) the sender record for a source address. */
 struct peer_sender *peer_sender_find(struct failover *f, const struct addr *from, bool learn);
 /* Rebuild the sender table after peers changed (reload). */

@@ -110,19 +110,25 @@ void peer_senders_sync(struct failover *f)
 	f->master = had_master ? peer_sender_find(f, &master, false) : NULL;
 }
 
-/* TTL / hop limit from the control messages, -1 if absent. */
-static int recv_ttl(struct msghdr *mh)
+/* TTL / hop limit (-1 if absent) and kernel arrival time (0 if absent)
+ * from the control messages. */
+static int recv_meta(struct msghdr *mh, double *arrival)
 {
+	int ttl = -1;
+
+	*arrival = 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-		int v;
+		struct timespec ts;
 
 		if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
 		    (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)) {
-			memcpy(&v, CMSG_DATA(c), sizeof(v));
-			return v;
+			memcpy(&ttl, CMSG_DATA(c), sizeof(ttl));
+		} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			*arrival = (double)ts.tv_sec + ts.tv_nsec / 1e9;
 		}
 	}
-	return -1;
+	return ttl;
 }
 
 static void reject(struct failover *f, enum peer_reject r, const struct addr *from,
@@ -144,8 +150,30 @@ static bool from_self(const struct failover *f, const struct addr *from, const s
 	       (!f->have_self || addr_equal_ip(from, &f->self));
 }
 
+/* Adverts lost on the way (sequence gap) or sent late (arrival time gap):
+ * worth a line when it comes near the master-down interval. */
+static void note_gap(struct failover *f, const struct peer_sender *s, const struct peer_msg *m,
+		     double arrival)
+{
+	double gap;
+	uint64_t lost;
+
+	if (!s->heard || s->last.epoch != m->epoch || m->seq <= s->last.seq)
+		return;
+	if (arrival > 0 && s->last_arrival > 0)
+		gap = (arrival - s->last_arrival) * 1000;
+	else
+		gap = (ev_now(f->loop) - s->last_seen) * 1000;
+	lost = m->seq - s->last.seq - 1;
+	if (gap < 2.0 * (m->advert_ms ? m->advert_ms : f->set.advert_ms))
+		return;
+	f->advert_gaps++;
+	log_warning("failover: adverts from %s arrived %.0f ms apart (%llu lost on the way%s)",
+		    m->node, gap, (unsigned long long)lost, lost ? "" : ": sent late");
+}
+
 static void handle_datagram(struct failover *f, const uint8_t *buf, size_t len,
-			    const struct addr *from, int ttl)
+			    const struct addr *from, int ttl, double arrival)
 {
 	struct peer_msg m;
 	struct peer_sender *s;
@@ -182,19 +210,24 @@ static void handle_datagram(struct failover *f, const uint8_t *buf, size_t len,
 		return;
 	}
 	f->received++;
+	note_gap(f, s, &m, arrival);
+	s->last_arrival = arrival;
 	s->heard = true;
 	s->last = m;
 	s->last_seen = ev_now(f->loop);
 	peer_on_advert(f, s, &m);
 }
 
-static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
+void peer_io_drain(struct failover *f)
 {
-	struct failover *f = container_of(w, struct failover, sock_io);
-
-	for (int i = 0; i < 64; i++) {
+	for (int i = 0; i < 64 && f->sock >= 0; i++) {
 		uint8_t buf[PEER_MSG_LEN + 64];
-		union { char b[CMSG_SPACE(sizeof(int)) * 2]; struct cmsghdr align; } ctl;
+		union {
+			char b[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct timespec)) + 64];
+			struct cmsghdr align;
+		} ctl;
+		double arrival;
+		int ttl;
 		struct sockaddr_storage ss;
 		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
 		struct msghdr mh = { .msg_name = &ss, .msg_namelen = sizeof(ss), .msg_iov = &iov,
@@ -207,9 +240,15 @@ static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		addr_from_sockaddr(&from, (struct sockaddr *)&ss, mh.msg_namelen);
 		addr_set_port(&from, 0);
+		ttl = recv_meta(&mh, &arrival);
 		handle_datagram(f, buf, (mh.msg_flags & MSG_TRUNC) ? sizeof(buf) + 1 : (size_t)n,
-				&from, recv_ttl(&mh));
+				&from, ttl, arrival);
 	}
+}
+
+static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	peer_io_drain(container_of(w, struct failover, sock_io));
 }
 
 static void nl_event_cb(const struct addr_nl_event *ev, void *arg)
@@ -261,6 +300,7 @@ static int open_sock(struct failover *f, char *err, size_t errlen)
 	addr_set_port(&any, f->set.port);
 	sockopt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
 	sockopt(fd, SOL_SOCKET, SO_PRIORITY, 6);
+	sockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, 1);
 	if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, f->set.ifname, strlen(f->set.ifname)) < 0)
 		rc = -1;
 	if (fam == AF_INET) {

@@ -97,3 +97,40 @@ def test_link_down_then_failback_with_preempt(pair):
     assert "preempt" in lb1.fo()["reason"]
     assert bed["lb1"].has(VIP) and not bed["lb2"].has(VIP)
     assert bed["client"].neigh_mac(VIP) == bed["lb1"].mac
+
+
+HOLD = r"""
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), 2)
+print(s.recv(100).decode().strip(), flush=True)
+sys.stdin.readline()
+t = time.monotonic()
+try:
+    s.settimeout(3)
+    s.sendall(b"still there?\n")
+    data = s.recv(100)
+    print("eof" if not data else "data", round(time.monotonic() - t, 3), flush=True)
+except OSError as e:
+    print(type(e).__name__, round(time.monotonic() - t, 3), flush=True)
+"""
+
+
+def test_connections_through_the_old_master_break_cleanly(pair):
+    """After a link loss, a connection held through the old master gets a reset
+    from the new master on its next packet - no hang - and new ones work."""
+    bed, lb2 = pair.bed, pair["lb2"]
+    import subprocess
+    from netns import PY
+    held = bed["client"].popen([PY, "-c", HOLD, VIP, "8080"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+    assert held.stdout.readline().strip() == bed["lb1"].ip
+    bed["lb1"].link(False)
+    lb2.wait_state("master", 2)
+    t = time.monotonic()
+    pair.prober.wait_answer(bed["lb2"].ip, 2, after=t)
+    held.stdin.write("go\n")
+    held.stdin.flush()
+    verdict = held.stdout.readline().split()
+    held.wait(5)
+    assert verdict[0] == "ConnectionResetError", verdict
+    assert float(verdict[1]) < 0.5

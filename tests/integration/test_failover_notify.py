@@ -176,3 +176,30 @@ def test_ipv6_vip_nodad_and_unsolicited_na(make_pair):
     # the unsolicited NA (override) moved the client's entry without a new solicitation
     wait_until(lambda: bed["client"].neigh_mac(VIP6) == bed["lb2"].mac, 1,
                "client's IPv6 neighbour entry on lb2")
+
+
+def test_reload_changes_the_vip_set(make_pair):
+    pair = make_pair()
+    bed, lb1, lb2 = pair.bed, pair["lb1"], pair["lb2"]
+    cfg = json.loads(json.dumps(lb1.config))
+    cfg["services"].append(dict(cfg["services"][0], name="web2", vip="192.0.2.20"))
+    lb1.write_config(cfg)
+    r = lb1.ctl("reload")
+    assert r.returncode == 0, r.stderr
+    wait_until(lambda: bed["lb1"].has("192.0.2.20"), 2, "new VIP on the master")
+    # lb2 still has the old list: both sides see and report the mismatch
+    wait_until(lambda: lb2.fo()["peers"][0]["vip_set_match"] is False, 2, "mismatch seen")
+    assert "different VIP set" in lb2.log()
+    r = bed["client"].sh(PY, "-c", "import socket;s=socket.create_connection(('192.0.2.20',"
+                         "8080),2);print(s.recv(100).decode().strip())")
+    assert r.stdout.strip() == bed["lb1"].ip
+    lb2.write_config(dict(json.loads(json.dumps(lb2.config)), services=cfg["services"]))
+    assert lb2.ctl("reload").returncode == 0
+    wait_until(lambda: lb2.fo()["peers"][0]["vip_set_match"], 2, "VIP sets agree")
+    assert not bed["lb2"].has("192.0.2.20")
+    # removing it on the master takes it off the interface
+    cfg["services"].pop()
+    lb1.write_config(cfg)
+    assert lb1.ctl("reload").returncode == 0
+    wait_until(lambda: not bed["lb1"].has("192.0.2.20"), 2, "VIP removed by reload")
+    assert bed["lb1"].has(VIP)

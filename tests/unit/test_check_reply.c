@@ -403,6 +403,15 @@ static void test_state_timing(void **state)
 	assert_int_equal(check_next_delay(&suspect, &cc, 10000, 10100, 5, 0), 150);
 	/* a probe that hit the 1 s deadline: the next one at once */
 	assert_int_equal(check_next_delay(&suspect, &cc, 10000, 11000, 5, 0), 0);
+	/* not transient and overran: a quarter to half an interval later */
+	for (r = 0; r < 100000; r += 997) {
+		uint64_t d = check_next_delay(&up, &cc, 10000, 12100, 5, r * 2654435761u);
+
+		assert_true(d >= 500 && d <= 1000);
+	}
+	assert_int_equal(check_first_spread(2000, 20), CHECK_FIRST_JITTER_MS);
+	assert_int_equal(check_first_spread(2000, 1000), 500);
+	assert_int_equal(check_first_spread(400, 1000), 200);
 }
 
 int main(void)
