@@ -64,7 +64,7 @@ def machine():
         "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         "nproc": os.cpu_count(), "cpu": model, "kernel": platform.release(),
         "versions": {
-            "vigild": version([str(procs.ROOT / "build" / "vigild"), "--version"]) +
+            "vigild": version([str(procs.BUILD / "vigild"), "--version"]) +
                       f" (git {git}{' ' + dirty if dirty else ''})",
             "haproxy": version(["haproxy", "-v"], lambda o: o.splitlines()[0].split(" - ")[0]),
             "nginx": version(["nginx", "-v"]),

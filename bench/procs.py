@@ -14,6 +14,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PYTHON = "/usr/bin/python3"
+BUILD = ROOT / os.environ.get("VIGIL_BUILD", "build")     # as for the test suite
 
 
 # Below the ephemeral range (32768-60999 here), so that no outgoing connection
@@ -193,7 +194,7 @@ def start_idle_server(workdir, port):
 # ------------------------------------------------------------------- proxies
 
 def vigil_status(sock):
-    r = subprocess.run([ROOT / "build" / "vigilctl", "-s", sock, "status", "--json"],
+    r = subprocess.run([BUILD / "vigilctl", "-s", sock, "status", "--json"],
                        capture_output=True, text=True, timeout=10)
     if r.returncode != 0:
         return None
@@ -214,7 +215,7 @@ def start_vigil(workdir, ports, backends, check_interval="2s", env=None):
                  HTTP_PORT=ports["http"], IPERF_PORT=ports["iperf"], IDLE_PORT=ports["idle"],
                  NGINX_PORT=backends["http"], IPERF_BACKEND=backends["iperf"],
                  IDLE_BACKEND=backends["idle"])
-    p = Proc("vigild", [ROOT / "build" / "vigild", "-c", cfg], workdir,
+    p = Proc("vigild", [BUILD / "vigild", "-c", cfg], workdir,
              env=dict(os.environ, **(env or {})))
     try:
         wait_until(lambda: not p.alive() or all_up(sock), 15, "vigild backends up")

@@ -31,7 +31,7 @@ struct check {
 	bool in_maint;                /* last tick found the backend in maintenance */
 	bool waiting;                 /* in the checker's queue for a probe slot */
 	bool holds_slot;              /* the running probe counts in inflight */
-	ev_timer slot;                /* gives the slot back after CHECK_SLOT_MS */
+	ev_timer slot;                /* gives the slot back after timeout / 4 */
 	struct check *wait_prev, *wait_next;
 	struct check_stats stats;
 };
@@ -206,7 +206,8 @@ static void check_start(struct check *ck)
 	check_target(ck, &dst);
 	ck->checker->inflight++;
 	ck->holds_slot = true;
-	ev_timer_set(&ck->slot, CHECK_SLOT_MS / 1000., 0.);
+	ev_timer_set(&ck->slot, (ck->conf.timeout_ms / 4 > CHECK_SLOT_MIN_MS ?
+				 ck->conf.timeout_ms / 4 : CHECK_SLOT_MIN_MS) / 1000., 0.);
 	ev_timer_start(ck->checker->loop, &ck->slot);
 	probe_start(&ck->probe, &ck->conf, &dst, ck->has_source ? &ck->source : NULL);
 }
@@ -231,8 +232,8 @@ static void checker_admit(struct checker *c)
 	}
 }
 
-/* A probe still running after CHECK_SLOT_MS waits on the network, not on
- * our CPU: it stops counting against the cap. */
+/* A probe still running after a quarter of its timeout waits on the
+ * server, not on our CPU: it stops counting against the cap. */
 static void check_slot_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct check *ck = container_of(w, struct check, slot);

@@ -10,14 +10,14 @@
 #define CHECK_FAST_MIN_MS 10u         /* floor of the fast interval */
 #define CHECK_FIRST_JITTER_MS 10u     /* first probe of a new backend: 0..10 ms at least */
 #define CHECK_LATE_MS 100u            /* a start later than this counts as late */
-/* Young probes (started less than CHECK_SLOT_MS ago and still running) per
- * checker at most; more that are due wait in a FIFO (like HAProxy's
- * tune.max-checks-per-thread). When TLS handshakes saturate the CPU, probes
- * then start a little late instead of all missing their deadline together
- * (which would mark healthy servers down), while probes that wait on a slow
- * or dead server stop counting after CHECK_SLOT_MS, so an outage of many
- * servers does not hold the others back. */
-#define CHECK_SLOT_MS 50u
+/* Young probes (started less than a quarter of their timeout ago and still
+ * running) per checker at most; more that are due wait in a FIFO (like
+ * HAProxy's tune.max-checks-per-thread). When TLS handshakes saturate the
+ * CPU, probes then start a little late instead of all missing their deadline
+ * together (which would mark healthy servers down); a probe that has waited
+ * a quarter of its timeout is waiting on a slow or dead server and stops
+ * counting, so an outage of many servers does not hold the others back. */
+#define CHECK_SLOT_MIN_MS 50u
 #define CHECK_MAX_INFLIGHT 128u
 
 struct check_state {

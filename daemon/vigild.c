@@ -78,6 +78,12 @@ int vigild_reload(struct vigild *d, struct buf *err)
 	struct config *cfg, *old = d->cfg;
 	char why[512];
 
+	if (d->stopping) {
+		log_warning("reload refused: vigild is stopping");
+		if (err)
+			buf_puts(err, "vigild is stopping\n");
+		return -1;
+	}
 	log_notice("reloading %s", d->config_path);
 	cfg = cfg_load(d->config_path, &errs);
 	if (!cfg) {

@@ -27,6 +27,7 @@ struct half {
 	char *buf;                  /* fallback mode only */
 	uint32_t off;
 	uint32_t pending;           /* bytes held in pipe or buf */
+	bool splice;                /* zero copy through the pipe, else the buffer */
 	bool eof;                   /* the source sent FIN */
 	bool shut;                  /* FIN passed on to the destination */
 };
@@ -39,7 +40,6 @@ struct conn {
 	int cfd, bfd;
 	uint16_t port;              /* service port the client came in on */
 	bool relaying;              /* connected to the backend */
-	bool splice;
 	uint8_t attempts;
 	uint32_t key;               /* source-hash key */
 	ev_io c_r, c_w, b_r, b_w;
@@ -171,9 +171,13 @@ static ssize_t half_fill(struct conn *c, struct half *h, int src)
 {
 	ssize_t n;
 
-	if (c->splice) {
-		if (h->pipe.rd < 0 && pipes_get(c->lb, &h->pipe) < 0)
-			return -2;
+	if (h->splice && h->pipe.rd < 0 && pipes_get(c->lb, &h->pipe) < 0) {
+		log_warning("service %s backend %s: no pipe for splice (%s), "
+			    "this connection goes on with buffers", c->svc->name, c->be->name,
+			    strerror(errno));
+		h->splice = false;
+	}
+	if (h->splice) {
 		n = splice(src, NULL, h->pipe.wr, NULL, PIPE_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 	} else {
 		if (!h->buf)
@@ -193,7 +197,7 @@ static int half_flush(struct conn *c, struct half *h, int dst)
 	while (h->pending > 0) {
 		ssize_t n;
 
-		if (c->splice)
+		if (h->splice)
 			n = splice(h->pipe.rd, NULL, dst, NULL, h->pending,
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		else
@@ -254,10 +258,10 @@ static int conn_pump(struct conn *c, int dir)
 		n = half_fill(c, h, src);
 		if (n == -2) {
 			int err = errno;
-			if (err == EINVAL && c->splice && h->pending == 0) {
+			if (err == EINVAL && h->splice && h->pending == 0) {
 				/* splice not supported here: fall back to buffers */
 				half_idle(c, h);
-				c->splice = false;
+				h->splice = false;
 				continue;
 			}
 			conn_abort(c, dir, err);
@@ -309,32 +313,37 @@ static void conn_client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 static ev_tstamp ms_to_s(uint32_t ms) { return (ev_tstamp)ms / 1000.0; }
 
-/* Seconds until the next idle deadline, or 0 if one has passed; -1 if none applies. */
-static ev_tstamp idle_left(struct conn *c, const char **which)
+/* Seconds until the nearer idle deadline in *left (<= 0: passed), naming it
+ * in *which. False when neither client_idle nor server_idle is set. */
+static bool idle_left(struct conn *c, ev_tstamp *left, const char **which)
 {
-	ev_tstamp now = ev_now(c->lb->loop), left = -1;
+	ev_tstamp now = ev_now(c->lb->loop);
 	const struct timeouts_conf *t = &c->svc->timeouts;
+	bool have = false;
 
 	if (t->client_idle_ms) {
-		left = c->last_c + ms_to_s(t->client_idle_ms) - now;
+		*left = c->last_c + ms_to_s(t->client_idle_ms) - now;
 		*which = "client idle timeout";
+		have = true;
 	}
 	if (t->server_idle_ms) {
 		ev_tstamp b = c->last_b + ms_to_s(t->server_idle_ms) - now;
-		if (left < 0 || b < left) {
-			left = b;
+
+		if (!have || b < *left) {
+			*left = b;
 			*which = "server idle timeout";
 		}
+		have = true;
 	}
-	return left < 0 && (t->client_idle_ms || t->server_idle_ms) ? 0 : left;
+	return have;
 }
 
 static void conn_idle_arm(struct conn *c)
 {
 	const char *which = NULL;
-	ev_tstamp left = idle_left(c, &which);
+	ev_tstamp left = 0;
 
-	if (left < 0) {
+	if (!idle_left(c, &left, &which)) {
 		ev_timer_stop(c->lb->loop, &c->timer);
 		return;
 	}
@@ -348,12 +357,13 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct conn *c = container_of(w, struct conn, timer);
 	const char *which = NULL;
+	ev_tstamp left = 0;
 
 	if (!c->relaying) {
 		conn_connect_failed(c, ETIMEDOUT);
 		return;
 	}
-	if (idle_left(c, &which) <= 0.0005) {
+	if (idle_left(c, &left, &which) && left <= 0.0005) {
 		conn_close(c, which);
 		return;
 	}
@@ -421,15 +431,15 @@ static void skip_mark(struct conn *c, const struct backend *b)
 
 static void skip_init(struct conn *c)
 {
-	size_t total;
-
-	for (int i = 0; i < 2; i++)
-		c->skip_words[i] = (c->svc->pools[i].n + 63) / 64;
-	total = c->skip_words[0] + c->skip_words[1];
-	c->skip = total <= 2 ? c->skip_inline : xcalloc(total, sizeof(uint64_t));
-	if (total <= 2) {
-		c->skip_words[0] = c->skip_words[1] = 1;
+	for (int i = 0; i < 2; i++) {
+		size_t words = (c->svc->pools[i].n + 63) / 64;
+		c->skip_words[i] = words ? words : 1;
+	}
+	if (c->skip_words[0] == 1 && c->skip_words[1] == 1) {
+		c->skip = c->skip_inline;
 		c->skip_inline[0] = c->skip_inline[1] = 0;
+	} else {
+		c->skip = xcalloc(c->skip_words[0] + c->skip_words[1], sizeof(uint64_t));
 	}
 }
 
@@ -507,9 +517,10 @@ void conn_start(struct lb *lb, struct service *svc, uint16_t port, int cfd,
 	c->cfd = cfd;
 	c->bfd = -1;
 	c->port = port;
-	c->splice = lb->use_splice;
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		c->half[i].pipe.rd = c->half[i].pipe.wr = -1;
+		c->half[i].splice = lb->use_splice;
+	}
 	if (svc->sched_kind == SCHED_SOURCE_HASH)
 		c->key = sched_source_key(client, svc->source_mask);
 	setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

@@ -158,10 +158,14 @@ struct failover *failover_new(struct ev_loop *loop, const struct config *cfg, ch
 		goto fail;
 	ev_child_init(&f->watcher_child, watcher_child_cb, f->watcher.pid, 0);
 	ev_child_start(loop, &f->watcher_child);
+	/* after the fork of the watcher: no thread may exist when it forks */
+	if (peer_hb_sync(f, err, errlen) < 0)
+		goto fail;
 	log_notice("failover: node %s, group %u, priority %u, %s adverts every %u ms on %s "
-		   "port %u, %zu VIP%s", f->set.node, f->set.group, f->set.priority,
+		   "port %u (%s thread), %zu VIP%s", f->set.node, f->set.group, f->set.priority,
 		   f->set.npeers ? "unicast" : "multicast " PEER_DEFAULT_MCAST, f->set.advert_ms,
-		   f->set.ifname, f->set.port, f->set.nvips, f->set.nvips == 1 ? "" : "s");
+		   f->set.ifname, f->set.port, f->hb_rt ? "real-time" : "normal-priority",
+		   f->set.nvips, f->set.nvips == 1 ? "" : "s");
 	first_state(f);
 	return f;
 fail:
@@ -303,10 +307,8 @@ int failover_apply(struct failover *f, const struct config *cfg, char *err, size
 	apply_vips(f, &old);
 	if (f->set.garp_refresh_ms != old.garp_refresh_ms && f->state == PEER_MASTER)
 		ev_feed_event(f->loop, &f->garp_timer, EV_TIMER);
-	if (f->set.advert_ms != old.advert_ms && ev_is_active(&f->advert_timer)) {
-		f->advert_timer.repeat = f->set.advert_ms / 1000.0;
-		ev_timer_again(f->loop, &f->advert_timer);
-	}
+	if (peer_hb_sync(f, err, errlen) < 0)
+		log_error("failover: %s", err);
 	settings_free(&old);
 	if (prio != peer_effective_priority(f))
 		peer_priority_changed(f, "reload");
@@ -478,7 +480,7 @@ void failover_status_json(const struct failover *f, struct buf *out)
 	buf_puts(out, "]");
 	json_senders(f, out);
 	buf_printf(out, ", \"adverts\": {\"sent\": %" PRIu64 ", \"received\": %" PRIu64
-		   ", \"rejected\": {", f->sent, f->received);
+		   ", \"rejected\": {", peer_adverts_sent(f), f->received);
 	for (int r = PEER_OK + 1; r < PEER_REJ__COUNT; r++)
 		buf_printf(out, "%s\"%s\": %" PRIu64, r == 1 ? "" : ", ",
 			   peer_reject_str((enum peer_reject)r), f->rejected[r]);
@@ -505,7 +507,7 @@ void failover_metrics(const struct failover *f, struct buf *out)
 	prom_head(out, "vigil_failover_transitions_total", "counter", "State changes");
 	buf_printf(out, "vigil_failover_transitions_total %" PRIu64 "\n", f->transitions);
 	prom_head(out, "vigil_failover_adverts_sent_total", "counter", "Adverts sent");
-	buf_printf(out, "vigil_failover_adverts_sent_total %" PRIu64 "\n", f->sent);
+	buf_printf(out, "vigil_failover_adverts_sent_total %" PRIu64 "\n", peer_adverts_sent(f));
 	prom_head(out, "vigil_failover_adverts_received_total", "counter", "Adverts accepted");
 	buf_printf(out, "vigil_failover_adverts_received_total %" PRIu64 "\n", f->received);
 	prom_head(out, "vigil_failover_adverts_rejected_total", "counter",

@@ -40,17 +40,34 @@ static void ts_add_ms(struct timespec *ts, uint32_t ms)
 }
 
 /* One advert to every destination; called with mu held. */
-static void send_one(struct heartbeat *hb)
+static size_t send_msg(struct heartbeat *hb, const struct peer_msg *tmpl)
 {
 	uint8_t buf[PEER_MSG_LEN];
-	struct peer_msg m = hb->tmpl;
+	struct peer_msg m = *tmpl;
+	size_t n = 0;
 
 	m.seq = atomic_fetch_add(hb->seq, 1) + 1;
 	peer_msg_encode(&m, hb->key, hb->conf.keylen, buf);
 	for (size_t i = 0; i < hb->conf.ndest; i++)
 		if (sendto(hb->conf.sock, buf, sizeof(buf), MSG_DONTWAIT,
 			   (const struct sockaddr *)&hb->dest[i].ss, hb->dest[i].len) >= 0)
-			atomic_fetch_add(&hb->sent, 1);
+			n++;
+	return n;
+}
+
+static void send_one(struct heartbeat *hb)
+{
+	atomic_fetch_add(&hb->sent, send_msg(hb, &hb->tmpl));
+}
+
+size_t heartbeat_send(struct heartbeat *hb, const struct peer_msg *m)
+{
+	size_t n;
+
+	pthread_mutex_lock(&hb->mu);
+	n = send_msg(hb, m);
+	pthread_mutex_unlock(&hb->mu);
+	return n;
 }
 
 static void *heartbeat_main(void *arg)

@@ -42,6 +42,9 @@ struct heartbeat *heartbeat_start(const struct heartbeat_conf *c, _Atomic uint64
 void heartbeat_configure(struct heartbeat *hb, const struct heartbeat_conf *c);
 /* The advert to repeat from now on (seq is filled per send), or inactive. */
 void heartbeat_set(struct heartbeat *hb, const struct peer_msg *tmpl, bool active);
+/* Send m now (its seq is filled here), serialised with the thread so that
+ * sequence numbers leave in order. Returns how many destinations took it. */
+size_t heartbeat_send(struct heartbeat *hb, const struct peer_msg *m);
 /* Adverts the thread has sent. */
 uint64_t heartbeat_sent(const struct heartbeat *hb);
 /* Stop and join the thread, free. NULL is fine. */

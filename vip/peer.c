@@ -127,14 +127,6 @@ static void restart_down_timer(struct failover *f)
 	ev_timer_again(f->loop, &f->down_timer);
 }
 
-static void advert_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct failover *f = container_of(w, struct failover, advert_timer);
-
-	if (f->state == PEER_MASTER || f->state == PEER_BACKUP)
-		peer_send_advert(f, peer_effective_priority(f));
-}
-
 static void down_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct failover *f = container_of(w, struct failover, down_timer);
@@ -180,27 +172,18 @@ static void preempt_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 void peer_timers_init(struct failover *f)
 {
-	ev_timer_init(&f->advert_timer, advert_cb, 0., f->set.advert_ms / 1000.0);
 	ev_timer_init(&f->down_timer, down_cb, 0., 1.);
 	ev_timer_init(&f->preempt_timer, preempt_cb, 0., 0.);
 	ev_timer_init(&f->garp_timer, garp_cb, 0., 0.);
 	/* timing must not wait behind the data path */
-	ev_set_priority(&f->advert_timer, EV_MAXPRI);
 	ev_set_priority(&f->down_timer, EV_MAXPRI);
 }
 
 void peer_timers_stop(struct failover *f)
 {
-	ev_timer_stop(f->loop, &f->advert_timer);
 	ev_timer_stop(f->loop, &f->down_timer);
 	ev_timer_stop(f->loop, &f->preempt_timer);
 	ev_timer_stop(f->loop, &f->garp_timer);
-}
-
-static void advert_timer_restart(struct failover *f)
-{
-	f->advert_timer.repeat = f->set.advert_ms / 1000.0;
-	ev_timer_again(f->loop, &f->advert_timer);
 }
 
 /* ---- the one writer of f->state ---- */
@@ -210,7 +193,6 @@ static void enter_master(struct failover *f)
 	ev_timer_stop(f->loop, &f->down_timer);
 	ev_timer_stop(f->loop, &f->preempt_timer);
 	peer_send_advert(f, peer_effective_priority(f));
-	advert_timer_restart(f);
 	peer_add_vips(f);
 	peer_garp_burst(f);
 }
@@ -220,7 +202,6 @@ static void enter_backup(struct failover *f, enum peer_state old)
 	ev_timer_stop(f->loop, &f->garp_timer);
 	if (old == PEER_MASTER)
 		peer_del_vips(f);
-	advert_timer_restart(f);
 	restart_down_timer(f);
 }
 
@@ -253,6 +234,7 @@ void peer_set_state(struct failover *f, enum peer_state st, const char *why)
 		enter_backup(f, old);
 	else if (st == PEER_FAULT)
 		enter_fault(f);
+	peer_hb_refresh(f);
 	ev = (struct notify_event){ .node = f->set.node, .new_state = peer_state_str(st),
 				    .old_state = peer_state_str(old), .reason = why,
 				    .when = f->changed_at };

@@ -14,6 +14,7 @@
 #include "vip/addr_nl.h"
 #include "vip/failover.h"
 #include "vip/garp.h"
+#include "vip/heartbeat.h"
 #include "vip/notify.h"
 #include "vip/peer_msg.h"
 #include "vip/watcher.h"
@@ -82,9 +83,12 @@ struct failover {
 	char **svc_down;              /* services with no backend up */
 	size_t nsvc_down;
 
-	ev_timer advert_timer, down_timer, preempt_timer, garp_timer;
+	ev_timer down_timer, preempt_timer, garp_timer;
 	uint32_t garp_left;
-	uint64_t epoch, seq;
+	uint64_t epoch;
+	_Atomic uint64_t seq;         /* shared with the heartbeat thread */
+	struct heartbeat *hb;         /* periodic adverts */
+	bool hb_rt;                   /* ... at real-time priority */
 
 	struct peer_sender senders[PEER_MAX_SENDERS];
 	size_t nsenders;
@@ -138,6 +142,12 @@ void peer_io_close(struct failover *f);
 void peer_send_advert(struct failover *f, int priority);
 /* Read and handle every advert waiting on the socket. */
 void peer_io_drain(struct failover *f);
+/* Hand the current advert (state, priority, flags) to the heartbeat thread. */
+void peer_hb_refresh(struct failover *f);
+/* Start the heartbeat thread, or re-configure it after a reload. 0 or -1. */
+int peer_hb_sync(struct failover *f, char *err, size_t errlen);
+/* Adverts sent by the loop and the heartbeat together. */
+uint64_t peer_adverts_sent(const struct failover *f);
 /* Find (or, multicast, learn) the sender record for a source address. */
 struct peer_sender *peer_sender_find(struct failover *f, const struct addr *from, bool learn);
 /* Rebuild the sender table after peers changed (reload). */

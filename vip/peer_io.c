@@ -25,43 +25,97 @@ static void mcast_group(struct addr *g, uint16_t port)
 	addr_set_port(g, port);
 }
 
+/* The advert as of now, without a sequence number. */
+static void fill_msg(const struct failover *f, int priority, struct peer_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->group = (uint8_t)f->set.group;
+	m->priority = (uint8_t)(priority < 0 ? 0 : priority > 255 ? 255 : priority);
+	m->state = (uint8_t)f->state;
+	m->flags = (uint8_t)((f->standby ? PEER_F_STANDBY : 0) | (f->forced ? PEER_F_FORCED : 0));
+	m->advert_ms = (uint16_t)(f->set.advert_ms > 65535 ? 65535 : f->set.advert_ms);
+	m->epoch = f->epoch;
+	memcpy(m->vip_digest, f->set.digest, PEER_DIGEST_LEN);
+	snprintf(m->node, sizeof(m->node), "%s", f->set.node);
+}
+
+/* The multicast group, or every peer, with the advert port. */
+static size_t adv_dests(const struct failover *f, struct addr *out, size_t max)
+{
+	size_t n = 0;
+
+	if (f->set.npeers == 0) {
+		mcast_group(&out[n++], f->set.port);
+		return n;
+	}
+	for (size_t i = 0; i < f->set.npeers && n < max; i++) {
+		out[n] = f->set.peers[i];
+		addr_set_port(&out[n++], f->set.port);
+	}
+	return n;
+}
+
 void peer_send_advert(struct failover *f, int priority)
 {
 	struct peer_msg m;
 	uint8_t buf[PEER_MSG_LEN];
-	struct addr to;
+	struct addr to[HEARTBEAT_MAX_DEST];
+	size_t n;
 
 	if (f->sock < 0)
 		return;
-	memset(&m, 0, sizeof(m));
-	m.group = (uint8_t)f->set.group;
-	m.priority = (uint8_t)(priority < 0 ? 0 : priority > 255 ? 255 : priority);
-	m.state = (uint8_t)f->state;
-	m.flags = (uint8_t)((f->standby ? PEER_F_STANDBY : 0) | (f->forced ? PEER_F_FORCED : 0) |
-			    (f->yield_pending ? PEER_F_YIELD : 0));
+	fill_msg(f, priority, &m);
+	if (f->yield_pending)
+		m.flags |= PEER_F_YIELD;
 	f->yield_pending = false;
-	m.advert_ms = (uint16_t)(f->set.advert_ms > 65535 ? 65535 : f->set.advert_ms);
-	m.epoch = f->epoch;
-	m.seq = ++f->seq;
-	memcpy(m.vip_digest, f->set.digest, PEER_DIGEST_LEN);
-	snprintf(m.node, sizeof(m.node), "%s", f->set.node);
-	peer_msg_encode(&m, f->set.key, f->set.keylen, buf);
-	if (f->set.npeers == 0) {
-		mcast_group(&to, f->set.port);
-		if (sendto(f->sock, buf, sizeof(buf), 0, (struct sockaddr *)&to.ss, to.len) < 0)
-			log_debug("failover: multicast advert: %s", strerror(errno));
-		else
-			f->sent++;
+	if (f->hb) {
+		f->sent += heartbeat_send(f->hb, &m);
+		peer_hb_refresh(f);
 		return;
 	}
-	for (size_t i = 0; i < f->set.npeers; i++) {
-		to = f->set.peers[i];
-		addr_set_port(&to, f->set.port);
-		if (sendto(f->sock, buf, sizeof(buf), 0, (struct sockaddr *)&to.ss, to.len) < 0)
-			log_debug("failover: advert to peer: %s", strerror(errno));
+	m.seq = atomic_fetch_add(&f->seq, 1) + 1;
+	peer_msg_encode(&m, f->set.key, f->set.keylen, buf);
+	n = adv_dests(f, to, HEARTBEAT_MAX_DEST);
+	for (size_t i = 0; i < n; i++) {
+		if (sendto(f->sock, buf, sizeof(buf), 0, (struct sockaddr *)&to[i].ss, to[i].len) < 0)
+			log_debug("failover: advert: %s", strerror(errno));
 		else
 			f->sent++;
 	}
+	peer_hb_refresh(f);
+}
+
+void peer_hb_refresh(struct failover *f)
+{
+	struct peer_msg m;
+
+	if (!f->hb)
+		return;
+	fill_msg(f, peer_effective_priority(f), &m);
+	heartbeat_set(f->hb, &m, f->state == PEER_MASTER || f->state == PEER_BACKUP);
+}
+
+int peer_hb_sync(struct failover *f, char *err, size_t errlen)
+{
+	struct addr to[HEARTBEAT_MAX_DEST];
+	struct heartbeat_conf c = { .sock = f->sock, .dest = to, .key = f->set.key,
+				    .keylen = f->set.keylen, .interval_ms = f->set.advert_ms };
+
+	c.ndest = adv_dests(f, to, HEARTBEAT_MAX_DEST);
+	if (f->hb) {
+		heartbeat_configure(f->hb, &c);
+	} else {
+		f->hb = heartbeat_start(&c, &f->seq, &f->hb_rt, err, errlen);
+		if (!f->hb)
+			return -1;
+	}
+	peer_hb_refresh(f);
+	return 0;
+}
+
+uint64_t peer_adverts_sent(const struct failover *f)
+{
+	return f->sent + (f->hb ? heartbeat_sent(f->hb) : 0);
 }
 
 struct peer_sender *peer_sender_find(struct failover *f, const struct addr *from, bool learn)
@@ -360,6 +414,8 @@ int peer_io_open(struct failover *f, char *err, size_t errlen)
 
 void peer_io_close(struct failover *f)
 {
+	heartbeat_stop(f->hb);          /* before the socket it sends on */
+	f->hb = NULL;
 	if (f->sock >= 0) {
 		ev_io_stop(f->loop, &f->sock_io);
 		close(f->sock);

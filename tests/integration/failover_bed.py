@@ -82,7 +82,7 @@ def node_config(bed, tmp_path, node, prio, peers, **fo):
          "auth_key_file": str(key), "garp": {"count": 3, "interval": "100ms"},
          "track": {"services": True, "weight": 60}}
     f.update(fo)
-    cfg["failover"] = f
+    cfg["failover"] = {k: v for k, v in f.items() if v is not None}
     return cfg
 
 

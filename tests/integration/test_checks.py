@@ -74,7 +74,7 @@ def _cases(certs):
         ("smtp-quit-500", dict(mode="smtp-quit-500"), check(type="smtp"), "down", "protocol",
          "500 5.5.1 what"),
         ("smtp-slow", dict(mode="smtp-slow-banner", slow=5), check(type="smtp"), "down",
-         "timeout", "no banner within 300 ms"),
+         "timeout", "no banner within 1000 ms"),
         ("smtp-garbage", dict(mode="garbage"), check(type="smtp"), "down", "protocol",
          "not an SMTP reply"),
         ("smtp-longline", dict(mode="smtp-longline"), check(type="smtp"), "down", "protocol",
@@ -118,7 +118,7 @@ def _cases(certs):
         ("http-close", dict(mode="http-close"), check(type="http", expect_body="Happy"),
          "up", "ok", "HTTP 200 OK"),
         ("http-hang", dict(mode="hang"), check(type="http"), "down", "timeout",
-         "no response within 300 ms"),
+         "no response within 1000 ms"),
         ("https", dict(mode="http", tls=ok_ctx(), implicit=True),
          check(type="https", expect_body="Happy", **hverify), "up", "ok", "HTTP 200 OK"),
         ("https-badcert", dict(mode="http", tls=rogue(), implicit=True),
@@ -135,6 +135,8 @@ def test_reply_shapes(vigild_factory, fakes, certs):
     """One service per case; each backend ends in the expected state with
     check.last and check.detail showing the reason."""
     cases = _cases(certs)
+    for c in cases:
+        c[2].update(interval="1s", timeout="1s")
     services, servers = [], {}
     for name, fk, chk, *_ in cases:
         f = fakes(**fk)

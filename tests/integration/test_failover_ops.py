@@ -2,6 +2,7 @@
 takeover, hostile adverts, duplicate addresses, tracked services, partition
 heal."""
 import hashlib
+import signal
 import hmac
 import socket
 import struct
@@ -117,6 +118,8 @@ def send_from(bed, node, src_ip, dst_ip, payload):
         "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
         "s.setsockopt(socket.SOL_IP,19,1)\n"     # IP_TRANSPARENT
         "s.setsockopt(socket.SOL_IP,socket.IP_TTL,255)\n"
+        "s.setsockopt(socket.SOL_IP,socket.IP_MULTICAST_TTL,255)\n"
+        f"s.setsockopt(socket.SOL_IP,socket.IP_MULTICAST_IF,socket.inet_aton('{bed[node].ip}'))\n"
         f"s.bind(('{src_ip}',{ADVERT_PORT}))\n"
         f"s.sendto(bytes.fromhex('{payload.hex()}'),('{dst_ip}',{ADVERT_PORT}))\n")
     bed[node].sh(PY, "-c", code)
@@ -231,3 +234,22 @@ def test_partition_heals_to_one_master(make_pair):
     pair.prober.wait_answer(bed["lb1"].ip, 2, after=t_heal)
     assert "re-asserting" in lb1.log() or "yielded: re-announcing" in lb1.log()
     assert not bed["lb2"].has(VIP) and bed["lb1"].has(VIP)
+
+
+def test_multicast_adverts(make_pair):
+    """Without peers, adverts go to the link-local group 224.0.0.118 with TTL 255."""
+    pair = make_pair(lb1_fo={"peers": None}, lb2_fo={"peers": None})
+    bed, lb1, lb2 = pair.bed, pair["lb1"], pair["lb2"]
+    peers = lb2.fo()["peers"]
+    assert [p["address"] for p in peers] == [bed["lb1"].ip] and peers[0]["state"] == "master"
+    assert "multicast 224.0.0.118" in lb1.log()
+    # a stranger on the LAN with the wrong key is counted, not learnt
+    send_from(bed, "client", bed["client"].ip, "224.0.0.118",
+              advert(b"wrong key, same length as it....", prio=0))
+    wait_until(lambda: lb2.fo()["adverts"]["rejected"]["bad_mac"] >= 1, 2, "bad MAC counted")
+    assert len(lb2.fo()["peers"]) == 1
+    t = time.monotonic()
+    lb1.signal(signal.SIGKILL)
+    lb2.wait_state("master", 2)
+    pair.prober.wait_answer(bed["lb2"].ip, 2, after=t)
+    assert not bed["lb1"].has(VIP)

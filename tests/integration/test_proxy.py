@@ -277,7 +277,6 @@ def sink(sock, srv):
         pass
 
 
-@pytest.mark.xfail(strict=True, reason="vigil bug: client_idle never fires. lb/conn.c idle_left() uses left < 0 as 'no deadline yet', so an expired client deadline (negative) is replaced by the server_idle remainder and the timer is re-armed")
 def test_client_idle_timeout_silent_connection(vigild_factory, backends, ck):
     (be,) = backends(1)
     v, port = start(vigild_factory, [be], ck,
@@ -289,7 +288,6 @@ def test_client_idle_timeout_silent_connection(vigild_factory, backends, ck):
     wait_for(lambda: v.status()["active"] == 0, 5, what="connection closed")
 
 
-@pytest.mark.xfail(strict=True, reason="vigil bug: client_idle never fires. lb/conn.c idle_left() uses left < 0 as 'no deadline yet', so an expired client deadline (negative) is replaced by the server_idle remainder and the timer is re-armed")
 def test_client_idle_timeout(vigild_factory, backends, ck):
     (be,) = backends(1, behaviour=ticker)
     v, port = start(vigild_factory, [be], ck,
@@ -654,7 +652,6 @@ def _cpu(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-@pytest.mark.xfail(strict=True, reason="vigil bug: pipes_get() EMFILE in half_fill() returns -2 and conn_pump() aborts the connection with RST (logged as 'connection aborted (server Too many open files)') instead of falling back to the buffered path")
 def test_splice_out_of_pipes_does_not_reset_client(vigild_factory, backends, ck):
     """Room for the client and backend sockets but not for a splice pipe: the
     connection must still be served (buffered), not reset."""
@@ -677,7 +674,6 @@ def test_splice_out_of_pipes_does_not_reset_client(vigild_factory, backends, ck)
         resource.prlimit(v.pid, resource.RLIMIT_NOFILE, (hard, hard))
 
 
-@pytest.mark.xfail(strict=True, reason="vigil bug: lb/conn.c skip_init() takes the inline tried-set when pool 0 needs 2 words and pool 1 none (total == 2) and forces skip_words to {1,1}: backends with pool_idx >= 64 are never marked tried and are retried again and again")
 def test_many_backends_all_refusing_each_tried_once(vigild_factory):
     """70 backends (more than one 64-bit word of the tried-set), all up by
     their checks but refusing: the client is closed promptly after every
