@@ -149,8 +149,10 @@ def one_run(impl, adv_ms, ev):
             garps = Path(tmp) / "arp.log"
             w = bed["client"].popen([PY, HERE / "netns.py", "arp-watch", VIP, garps],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            # a random phase against the advert timer, as a real failure would have
-            time.sleep(0.2 + random.uniform(0, adv_ms / 1000))
+            # settle (the client's neighbour entry must be older than the kernel's
+            # locktime, 1 s, or it ignores the first GARP - true of any real LAN),
+            # then a random phase against the advert timer, as a real failure has
+            time.sleep(1.5 + random.uniform(0, adv_ms / 1000))
             t0 = time.monotonic()
             pair.event(ev)
             linger = None

@@ -16,7 +16,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define PIPE_CHUNK  (64 * 1024)     /* bytes moved per splice call */
 #define BUF_SIZE    (16 * 1024)     /* fallback buffer per direction */
 #define PUMP_ROUNDS 8               /* read/write rounds per wake-up */
 
@@ -178,7 +177,10 @@ static ssize_t half_fill(struct conn *c, struct half *h, int src)
 		h->splice = false;
 	}
 	if (h->splice) {
-		n = splice(src, NULL, h->pipe.wr, NULL, PIPE_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		n = splice(src, NULL, h->pipe.wr, NULL, (size_t)h->pipe.size,
+			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n == h->pipe.size)
+			pipes_grow(&h->pipe);
 	} else {
 		if (!h->buf)
 			h->buf = xmalloc(BUF_SIZE);

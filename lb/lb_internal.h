@@ -28,7 +28,11 @@ struct listener {
 
 struct pipe_pair {
 	int rd, wr;
+	int size;                      /* capacity in bytes */
 };
+
+#define PIPES_DEFAULT_SIZE (64 * 1024)
+#define PIPES_BULK_SIZE    (1024 * 1024)
 
 struct lb {
 	struct ev_loop *loop;
@@ -73,5 +77,8 @@ int pipes_get(struct lb *lb, struct pipe_pair *out);
 /* Give back an EMPTY pipe; closed if the pool is full. */
 void pipes_put(struct lb *lb, struct pipe_pair *p);
 void pipes_free_all(struct lb *lb);
+/* A bulk transfer filled p: grow it to PIPES_BULK_SIZE, so each splice(2)
+ * moves more and the transfer costs fewer system calls per byte. */
+void pipes_grow(struct pipe_pair *p);
 
 #endif

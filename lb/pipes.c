@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define PIPES_POOL_MAX 256
+#define PIPES_POOL_MAX 64     /* spare pipes kept: the rest are closed */
 
 int pipes_get(struct lb *lb, struct pipe_pair *out)
 {
@@ -20,6 +20,9 @@ int pipes_get(struct lb *lb, struct pipe_pair *out)
 		return -1;
 	out->rd = fds[0];
 	out->wr = fds[1];
+	out->size = fcntl(fds[1], F_GETPIPE_SZ);
+	if (out->size <= 0)
+		out->size = PIPES_DEFAULT_SIZE;
 	return 0;
 }
 
@@ -49,4 +52,15 @@ void pipes_free_all(struct lb *lb)
 	free(lb->spare);
 	lb->spare = NULL;
 	lb->nspare = lb->spare_cap = 0;
+}
+
+void pipes_grow(struct pipe_pair *p)
+{
+	int n;
+
+	if (p->size >= PIPES_BULK_SIZE)
+		return;
+	n = fcntl(p->wr, F_SETPIPE_SZ, PIPES_BULK_SIZE);
+	/* refused (pipe-max-size, per-user limits): stay small, never ask again */
+	p->size = n > 0 ? n : PIPES_BULK_SIZE;
 }
