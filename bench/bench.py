@@ -22,6 +22,8 @@ import time
 import traceback
 from pathlib import Path
 
+sys.dont_write_bytecode = True   # no __pycache__ in the tree
+
 import measure
 import procs
 

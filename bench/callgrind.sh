@@ -36,7 +36,7 @@ wait_for() {    # wait_for SECONDS CMD...: poll CMD every 0.1 s
 	echo "timed out waiting for: $*" >&2; return 1
 }
 
-read -r BACKEND FRONT < <($PY -c 'import sys; sys.path.insert(0, "bench"); import procs
+read -r BACKEND FRONT < <($PY -B -c 'import sys; sys.path.insert(0, "bench"); import procs
 print(procs.free_port(), procs.free_port())')
 mkdir -p "$work/nginx/www" "$work/nginx/tmp"
 head -c 127 /dev/zero | tr '\0' x > "$work/nginx/www/small"

@@ -18,6 +18,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+sys.dont_write_bytecode = True
+
 import bench
 import measure
 import procs
@@ -68,6 +70,8 @@ def main():
     workdir = tempfile.mkdtemp(prefix="vigil-prof-")
     os.chmod(workdir, 0o755)
     outdir = args.out or workdir
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
     bench.write_objects(workdir)
     be = {"http": procs.free_port(), "iperf": procs.free_port(), "idle": procs.free_port()}
     ports = {k: procs.free_port() for k in be}
@@ -83,8 +87,7 @@ def main():
             vigil.stop()
         for p in reversed(servers):
             p.stop()
-        if not args.out:
-            shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

@@ -208,11 +208,13 @@ def main():
     ap.add_argument("results")
     ap.add_argument("callgrind", nargs="*")
     ap.add_argument("--md", default=str(Path(__file__).resolve().parent / "RESULTS.md"))
+    ap.add_argument("--print-only", action="store_true", help="leave RESULTS.md alone")
     args = ap.parse_args()
     data = json.loads(Path(args.results).read_text())
     cgs = [json.loads(Path(p).read_text()) for p in args.callgrind if Path(p).exists()]
     block = run_block(data, cgs)
-    update(Path(args.md), block)
+    if not args.print_only:
+        update(Path(args.md), block)
     print(block)
     return 0
 

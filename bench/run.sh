@@ -16,7 +16,7 @@ done
 
 out=$(mktemp -d /tmp/vigil-bench-out.XXXXXX)
 trap 'rm -rf "$out"' EXIT
-$PY bench/bench.py --reps "${BENCH_REPS:-3}" --secs "${BENCH_SECS:-5}" \
+$PY -B bench/bench.py --reps "${BENCH_REPS:-3}" --secs "${BENCH_SECS:-5}" \
 	--idle "${BENCH_IDLE:-9500}" --out "$out/results.json"
 cg=()
 if [ "${BENCH_CALLGRIND:-1}" != 0 ]; then
@@ -24,5 +24,8 @@ if [ "${BENCH_CALLGRIND:-1}" != 0 ]; then
 	VIGIL_NO_SPLICE=1 bash bench/callgrind.sh "$out/cg-buffered.json" >&2 &&
 		cg+=("$out/cg-buffered.json")
 fi
-$PY bench/report.py "$out/results.json" "${cg[@]}"
+# shortened runs (fewer repetitions, shorter measurements) are printed, not recorded
+record=
+[ "${BENCH_REPS:-3}" -ge 3 ] && [ "${BENCH_SECS:-5}" -ge 5 ] || record=--print-only
+$PY -B bench/report.py $record "$out/results.json" "${cg[@]}"
 [ -z "${BENCH_SAVE:-}" ] || cp "$out"/*.json "$BENCH_SAVE"/

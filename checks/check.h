@@ -8,14 +8,17 @@
  * balancer only through backend_set_health().
  *
  * Scheduling (see check_state.h): the first probe of a new backend runs at
- * once (jittered by up to 10 ms) and the backend takes no traffic until it
- * passes; a backend that passes its first probe is up immediately, from then
- * on rise/fall apply. Probes start every `interval` (jittered 0..-10%), and
- * every "fast interval" = max(min(interval, timeout) / 4, 10 ms) while a
- * backend is in transition (an up backend that failed, or a down backend
- * that passed). A probe that took longer than that period is followed at
- * once, so an unresponsive server is declared down within fall x timeout of
- * its first failing probe, a refusing one within (fall - 1) x fast interval.
+ * once (spread over 10 ms, or 0.5 ms per backend added together, at most half
+ * an interval) and the backend takes no traffic until it passes; a backend
+ * that passes its first probe is up immediately, from then on rise/fall
+ * apply. Probes start every `interval` (jittered 0..-10%), and every "fast
+ * interval" = max(min(interval, timeout) / 4, 10 ms) while a backend is in
+ * transition (an up backend that failed, or a down backend that passed). A
+ * probe that took longer than that period is followed at once, so an
+ * unresponsive server is declared down within fall x timeout of its first
+ * failing probe, a refusing one within (fall - 1) x fast interval; counted
+ * from the moment it fails, add up to one interval. At most 128 young probes
+ * run at once (CHECK_MAX_INFLIGHT); more wait their turn in order.
  *
  * b->check_last is one of check_result_str(): "ok", "connect" (socket-level:
  * refused, reset, unreachable), "timeout", "protocol" (unexpected reply,

@@ -165,9 +165,12 @@ static void account(struct conn *c, int dir, size_t n)
 	}
 }
 
-/* Read from the source into the half. >0 bytes, 0 EOF, -1 EAGAIN, -2 error. */
-static ssize_t half_fill(struct conn *c, struct half *h, int src)
+/* Read from the source into the (empty) half. >0 bytes, 0 EOF, -1 EAGAIN,
+ * -2 error. *full: the read took all the room it was given, so the source
+ * may hold more. */
+static ssize_t half_fill(struct conn *c, struct half *h, int src, bool *full)
 {
+	size_t room;
 	ssize_t n;
 
 	if (h->splice && h->pipe.rd < 0 && pipes_get(c->lb, &h->pipe) < 0) {
@@ -177,16 +180,18 @@ static ssize_t half_fill(struct conn *c, struct half *h, int src)
 		h->splice = false;
 	}
 	if (h->splice) {
-		n = splice(src, NULL, h->pipe.wr, NULL, (size_t)h->pipe.size,
-			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (n == h->pipe.size)
+		room = (size_t)h->pipe.size;
+		n = splice(src, NULL, h->pipe.wr, NULL, room, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0 && (size_t)n == room)
 			pipes_grow(&h->pipe);
 	} else {
 		if (!h->buf)
 			h->buf = xmalloc(BUF_SIZE);
 		h->off = 0;
-		n = read(src, h->buf, BUF_SIZE);
+		room = BUF_SIZE;
+		n = read(src, h->buf, room);
 	}
+	*full = n > 0 && (size_t)n == room;
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? -1 : -2;
 	h->pending = (uint32_t)n;
@@ -240,24 +245,45 @@ static void half_arm(struct conn *c, int dir)
 		ev_io_start(c->lb->loop, rd);
 }
 
-/* Move one direction's data as far as the sockets allow; pass EOF on as a
- * half-close. Returns -1 when the connection was closed. */
+/* Pass EOF on as a half-close once the data before it is out. When the other
+ * direction is already closed the connection ends here, and close() sends
+ * the FIN: no shutdown(2) needed. Returns -1 when the connection was closed. */
+static int half_finish(struct conn *c, int dir)
+{
+	struct half *h = &c->half[dir];
+
+	if (!h->eof || h->pending || h->shut)
+		return 0;
+	h->shut = true;
+	if (c->half[!dir].shut) {
+		conn_close(c, "both sides closed");
+		return -1;
+	}
+	shutdown(dst_fd(c, dir), SHUT_WR);
+	return 0;
+}
+
+/* Move one direction's data as far as the sockets allow. A read shorter
+ * than asked means the socket is drained: stop there instead of paying for
+ * an EAGAIN. Returns -1 when the connection was closed. */
 static int conn_pump(struct conn *c, int dir)
 {
 	struct half *h = &c->half[dir];
 	int src = src_fd(c, dir), dst = dst_fd(c, dir);
+	bool drained = false;
 
 	for (int round = 0; round < PUMP_ROUNDS; round++) {
 		int fl = half_flush(c, h, dst);
+		bool full = false;
 		ssize_t n;
 
 		if (fl == -2) {
-			conn_abort(c, dir == UP ? DOWN : UP, errno);
+			conn_abort(c, !dir, errno);
 			return -1;
 		}
-		if (fl == -1 || h->eof)
+		if (fl == -1 || h->eof || drained)
 			break;
-		n = half_fill(c, h, src);
+		n = half_fill(c, h, src, &full);
 		if (n == -2) {
 			int err = errno;
 			if (err == EINVAL && h->splice && h->pending == 0) {
@@ -276,17 +302,12 @@ static int conn_pump(struct conn *c, int dir)
 			break;
 		}
 		account(c, dir, (size_t)n);
+		drained = !full;
 	}
 	if (h->pending == 0)
 		half_idle(c, h);
-	if (h->eof && h->pending == 0 && !h->shut) {
-		shutdown(dst, SHUT_WR);
-		h->shut = true;
-	}
-	if (c->half[UP].shut && c->half[DOWN].shut) {
-		conn_close(c, "both sides closed");
+	if (half_finish(c, dir) < 0)
 		return -1;
-	}
 	half_arm(c, dir);
 	return 0;
 }
@@ -387,9 +408,11 @@ static void conn_established(struct conn *c)
 	c->last_c = c->last_b = ev_now(loop);
 	ev_io_init(&c->b_w, conn_backend_write_cb, c->bfd, EV_WRITE);
 	ev_io_init(&c->b_r, conn_backend_read_cb, c->bfd, EV_READ);
-	ev_io_start(loop, &c->c_r);
 	ev_io_start(loop, &c->b_r);
 	conn_idle_arm(c);
+	/* the client has most likely sent its request already: move it now
+	 * rather than after another trip through epoll */
+	conn_pump(c, UP);
 }
 
 static void conn_connect_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -510,7 +533,6 @@ void conn_start(struct lb *lb, struct service *svc, uint16_t port, int cfd,
 		const struct addr *client)
 {
 	struct conn *c = xcalloc(1, sizeof(*c));
-	int one = 1;
 
 	c->lb = lb;
 	c->svc = service_ref(svc);
@@ -525,7 +547,6 @@ void conn_start(struct lb *lb, struct service *svc, uint16_t port, int cfd,
 	}
 	if (svc->sched_kind == SCHED_SOURCE_HASH)
 		c->key = sched_source_key(client, svc->source_mask);
-	setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	ev_io_init(&c->c_r, conn_client_read_cb, cfd, EV_READ);
 	ev_io_init(&c->c_w, conn_client_write_cb, cfd, EV_WRITE);
 	ev_init(&c->timer, conn_timer_cb);

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +86,9 @@ struct listener *listener_open(struct lb *lb, const struct addr *a, uint32_t bac
 	fd = socket(addr_family(a), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		goto fail;
+	/* accepted sockets inherit TCP_NODELAY: one call here, none per client */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
 	    set_freebind(fd, addr_family(a)) < 0 ||
 	    bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 ||
 	    listen(fd, (int)(backlog ? backlog : 1024)) < 0) {

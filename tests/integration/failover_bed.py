@@ -66,7 +66,7 @@ class NsVigild(Vigild):
                           f"{self.dir.name} to be {state} (is {self.state()})")
 
 
-def node_config(bed, tmp_path, node, prio, peers, **fo):
+def node_config(bed, tmp_path, node, prio, peer_nodes, **fo):
     key = tmp_path / "peer.key"
     if not key.exists():
         key.write_text(KEY + "\n")
@@ -78,7 +78,7 @@ def node_config(bed, tmp_path, node, prio, peers, **fo):
         "check": {"type": "tcp", "interval": "100ms", "timeout": "100ms", "rise": 1, "fall": 1},
     }])
     f = {"node": node, "group": GROUP, "priority": prio, "interface": "eth0",
-         "peers": [bed[p].ip for p in peers], "advert_interval": f"{ADV_MS}ms",
+         "peers": [bed[p].ip for p in peer_nodes], "advert_interval": f"{ADV_MS}ms",
          "auth_key_file": str(key), "garp": {"count": 3, "interval": "100ms"},
          "track": {"services": True, "weight": 60}}
     f.update(fo)
@@ -118,7 +118,7 @@ class Pair:
         self["lb1"].wait_state("master", 5)
         self["lb2"].start()
         self["lb2"].wait_state("backup", 5)
-        wait_until(lambda: self["lb2"].fo()["peers"][0].get("state") == "master", 3,
+        wait_until(lambda: (self["lb2"].fo()["peers"] or [{}])[0].get("state") == "master", 3,
                    "lb2 to hear lb1")
         self.start_prober()
         self.prober.wait_answer(self.bed["lb1"].ip, 5)

@@ -1,7 +1,6 @@
 """Health checks through the real vigild against scripted fake servers (issue 3):
 every reply shape, detection and return times, passive failures, maintenance,
 unchecked backends, and 10 000 probes without a leaked descriptor."""
-import os
 import socket
 import sys
 import time
