@@ -52,8 +52,7 @@ static char *dur_str(uint32_t ms, char *buf, size_t len)
 static void check_keys_fit(struct cfg_ctx *c, const struct ynode *ckn, const char *path,
 			   const struct check_conf *ck)
 {
-	static const char *const http_keys[] = { "path", "host", "expect_status",
-						 "expect_body", NULL };
+	static const char *const http_keys[] = { "path", "expect_status", "expect_body", NULL };
 	static const char *const tls_keys[] = { "verify", "ca_file", NULL };
 	const char *type = cfg_check_type_name(ck->type);
 	const struct ynode *k;
@@ -66,6 +65,12 @@ static void check_keys_fit(struct cfg_ctx *c, const struct ynode *ckn, const cha
 			errlist_at(c->el, k, kpath, "not valid for check type %s (expected "
 				   "type http or https)", type);
 	}
+	/* host: the Host header of http(s), and the TLS server name of any TLS check */
+	k = ymap_key(ckn, "host");
+	cfg_path_key(kpath, sizeof(kpath), path, "host");
+	if (k && !check_is_http(ck->type) && !check_is_tls(ck))
+		errlist_at(c->el, k, kpath, "not valid for check type %s (expected type http, "
+			   "https, imaps, pop3s, or starttls: true)", type);
 	k = ymap_key(ckn, "ehlo");
 	cfg_path_key(kpath, sizeof(kpath), path, "ehlo");
 	if (k && ck->type != CHECK_SMTP)
@@ -158,7 +163,6 @@ static void check_normalize(struct check_conf *ck)
 		set_str(&ck->path, "/");
 	} else {
 		clear_str(&ck->path);
-		clear_str(&ck->host);
 		clear_str(&ck->expect_body);
 		ck->expect_status = 200;
 	}
@@ -172,6 +176,8 @@ static void check_normalize(struct check_conf *ck)
 		ck->verify = false;
 		clear_str(&ck->ca_file);
 	}
+	if (!check_is_http(ck->type) && !check_is_tls(ck))
+		clear_str(&ck->host);
 }
 
 static void check_source_mask(struct cfg_ctx *c, const struct ynode *node, const char *path,

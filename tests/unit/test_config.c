@@ -163,7 +163,7 @@ static const struct bad_case bad_cases[] = {
 	} },
 	{ "http_key_on_tcp.yaml", {
 		"7:13: services[0].check.path: not valid for check type tcp (expected type http or https)",
-		"7:28: services[0].check.host: not valid for check type tcp (expected type http or https)",
+		"7:28: services[0].check.host: not valid for check type tcp (expected type http, https, imaps, pop3s, or starttls: true)",
 	} },
 	{ "http_path_relative.yaml", {
 		"7:31: services[0].check.path: \"health\" does not start with / (expected an HTTP path starting with /)",
@@ -849,6 +849,38 @@ static void test_load_string(void **state)
 	cfg_free(NULL);
 }
 
+/* host names the TLS server of any TLS check, not only of http(s). */
+static void test_tls_host(void **state)
+{
+	static const char ok[] =
+		"services:\n"
+		"  - {name: imap, vip: 192.0.2.10, ports: [993],\n"
+		"     backends: [{name: mb1, address: 198.51.100.11}],\n"
+		"     check: {type: imaps, host: mail.example.com, verify: true}}\n"
+		"  - {name: smtp, vip: 192.0.2.10, ports: [25],\n"
+		"     backends: [{name: mx1, address: 198.51.100.11}],\n"
+		"     check: {type: smtp, starttls: true, host: mx.example.com}}\n";
+	static const char bad[] =
+		"services:\n"
+		"  - {name: smtp, vip: 192.0.2.10, ports: [25],\n"
+		"     backends: [{name: mx1, address: 198.51.100.11}],\n"
+		"     check: {type: smtp, host: mx.example.com}}\n";
+	struct cfg_errors errs;
+	struct config *cfg = cfg_load_string("t.yaml", ok, strlen(ok), &errs);
+
+	assert_non_null(cfg);
+	assert_string_equal(cfg->services[0].check.host, "mail.example.com");
+	assert_string_equal(cfg->services[1].check.host, "mx.example.com");
+	cfg_free(cfg);
+	cfg_errors_free(&errs);
+	assert_null(cfg_load_string("t.yaml", bad, strlen(bad), &errs));
+	assert_int_equal(errs.count, 1);
+	assert_string_equal(errs.msgs[0], "t.yaml:4:26: services[0].check.host: not valid for "
+			    "check type smtp (expected type http, https, imaps, pop3s, or "
+			    "starttls: true)");
+	cfg_errors_free(&errs);
+}
+
 static void test_duration(void **state)
 {
 	static const struct { const char *s; int rc; uint32_t ms; } t[] = {
@@ -910,6 +942,7 @@ int main(void)
 		cmocka_unit_test(test_example),
 		cmocka_unit_test(test_examples_all_load),
 		cmocka_unit_test(test_load_string),
+		cmocka_unit_test(test_tls_host),
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_names),
 	};
