@@ -10,6 +10,7 @@
 
 #include "checks/check_state.h"
 #include "checks/probe.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "lb/backend.h"
 #include "lb/lb.h"
@@ -55,6 +56,7 @@ const char *check_result_str(enum check_result r)
 	case CHECK_ERR_TIMEOUT: return "timeout";
 	case CHECK_ERR_PROTOCOL: return "protocol";
 	case CHECK_ERR_TLS: return "tls";
+	case CHECK_ERR_LOCAL: return "local";
 	}
 	return "?";
 }
@@ -257,6 +259,15 @@ static void check_probe_done(struct probe *p, enum check_result res, const char 
 	uint64_t now = now_ms();
 
 	release_slot(ck);
+	if (res == CHECK_ERR_LOCAL) {
+		uint32_t retry = ck->conf.interval_ms / 4 > 50 ? ck->conf.interval_ms / 4 : 50;
+
+		log_warning("service %s backend %s: cannot probe (%s), not counted, retry in %u ms",
+			    ck->b->svc ? ck->b->svc->name : "-", ck->b->name, detail, retry);
+		check_schedule(ck, retry);
+		checker_admit(c);
+		return;
+	}
 	ck->stats.probes++;
 	ck->stats.last_ms = (uint32_t)(now - p->started_ms);
 	if (res != CHECK_OK)

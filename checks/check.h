@@ -44,6 +44,9 @@ enum check_result {
 	CHECK_ERR_TIMEOUT,
 	CHECK_ERR_PROTOCOL,
 	CHECK_ERR_TLS,
+	CHECK_ERR_LOCAL,              /* this node could not probe (no fd, no memory,
+					 source address unusable): not the backend's
+					 fault, not counted for rise/fall, retried soon */
 };
 
 /* Counters of one backend's check, or of all checks of a checker. */
@@ -82,7 +85,7 @@ void check_get_stats(const struct check *ck, struct check_stats *out);
 /* True while a probe of ck is in flight. */
 bool check_probing(const struct check *ck);
 
-/* "ok", "connect", "timeout", "protocol", "tls". */
+/* "ok", "connect", "timeout", "protocol", "tls", "local". */
 const char *check_result_str(enum check_result r);
 
 #endif

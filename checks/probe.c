@@ -152,11 +152,11 @@ void probe_start(struct probe *p, const struct check_conf *conf,
 	p->note[0] = '\0';
 	p->fd = socket(addr_family(dst), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->fd < 0) {
-		probe_fail_early(p, CHECK_ERR_CONNECT, "socket");
+		probe_fail_early(p, CHECK_ERR_LOCAL, "socket");
 		return;
 	}
 	if (src && bind(p->fd, (const struct sockaddr *)&src->ss, src->len) < 0) {
-		probe_fail_early(p, CHECK_ERR_CONNECT, "bind");
+		probe_fail_early(p, CHECK_ERR_LOCAL, "bind");
 		return;
 	}
 	if (connect(p->fd, (const struct sockaddr *)&dst->ss, dst->len) < 0 &&

@@ -595,12 +595,14 @@ def test_out_of_fds_pauses_accepting_without_spinning(vigild_factory, ck):
     """With vigild's fd limit lowered below what the clients need, accept(2)
     hits EMFILE: vigild must not spin, and serves the waiting clients once fds
     are free again. (Buffered mode: running out of fds for splice pipes is
-    test_splice_out_of_pipes_does_not_reset_client. Probes are made rare: a
-    probe that cannot get a socket counts as a failed check.)"""
+    test_splice_out_of_pipes_does_not_reset_client.) Probes run every 200 ms
+    with fall 1: a probe that cannot get a socket is this node's problem, not
+    the backend's, so the backend must stay up."""
     mass = MassBackend("mass1")
     try:
         v, port = start(vigild_factory, [mass], ck, env={"VIGIL_NO_SPLICE": "1"},
-                        svc_extra={"check": check_conf(port=ck.port, interval="10s")},
+                        svc_extra={"check": check_conf(port=ck.port, interval="200ms",
+                                                       timeout="150ms", fall=1)},
                         log_level="debug")
         base = quiet_fd_count(v)
         limit = base + 24        # room for about 10 proxied connections
@@ -641,6 +643,8 @@ def test_out_of_fds_pauses_accepting_without_spinning(vigild_factory, ck):
         wait_for(lambda: v.status()["active"] == 0, 10, what="all closed")
         assert who_answers(VIP, port) == "mass1"
         assert "pausing accepts" in v.log()
+        assert "cannot probe (socket: Too many open files), not counted" in v.log()
+        assert "mass1: up -> down" not in v.log()
     finally:
         mass.close()
 
