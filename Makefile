@@ -24,7 +24,11 @@ MAINS    = daemon/main.c ctl/vigilctl.c
 LIB_SRC  = $(filter-out $(MAINS),$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC = $(wildcard tests/unit/test_*.c)
+TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+# keep the test objects (make would delete them as intermediates)
+.SECONDARY: $(TEST_OBJ)
 
 .PHONY: all clean test unit check check-asan bench demo
 all: $(BUILD)/vigild $(BUILD)/vigilctl $(TEST_BIN)
@@ -74,4 +78,4 @@ demo: all
 clean:
 	rm -rf build build-asan
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/daemon/main.d $(BUILD)/ctl/vigilctl.d
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/daemon/main.d $(BUILD)/ctl/vigilctl.d

@@ -11,6 +11,7 @@
 #include "common/util.h"
 #include "daemon/vigild.h"
 #include "lb/lb.h"
+#include "checks/check.h"
 #include "vip/failover.h"
 
 static const char *const failover_states[] = {
@@ -128,6 +129,23 @@ static void prom_scalar(struct buf *out, const char *name, const char *type, con
 		   name, v);
 }
 
+/* Totals of every health check, including those of backends since removed. */
+static void metrics_checks(const struct vigild *d, struct buf *out)
+{
+	struct check_stats cs = { 0 };
+
+	if (d->checker)
+		checker_get_stats(d->checker, &cs);
+	prom_scalar(out, "vigil_check_probes_total", "counter", "Health probes completed.",
+		    cs.probes);
+	prom_scalar(out, "vigil_check_failures_total", "counter", "Health probes that failed.",
+		    cs.failures);
+	prom_scalar(out, "vigil_check_late_starts_total", "counter",
+		    "Probes started more than 100 ms after they were due.", cs.late);
+	prom_scalar(out, "vigil_check_max_late_milliseconds", "gauge",
+		    "Worst delay of a probe start.", cs.max_late_ms);
+}
+
 static void metrics_process(const struct vigild *d, struct buf *out)
 {
 	char host[256];
@@ -164,6 +182,7 @@ static void metrics_process(const struct vigild *d, struct buf *out)
 	prom_scalar(out, "vigil_failover_priority", "gauge",
 		    "Effective failover priority (0 when standalone).",
 		    (uint64_t)(vigild_failover_priority(d) > 0 ? vigild_failover_priority(d) : 0));
+	metrics_checks(d, out);
 }
 
 void status_metrics(const struct vigild *d, struct buf *out)

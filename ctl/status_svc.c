@@ -9,6 +9,7 @@
 #include "common/addr.h"
 #include "common/util.h"
 #include "config/config.h"
+#include "checks/check.h"
 #include "lb/backend.h"
 #include "lb/service.h"
 
@@ -226,6 +227,21 @@ static uint64_t be_connect_fail(const struct backend *b) { return b->connect_fai
 static uint64_t be_weight(const struct backend *b) { return b->weight; }
 static uint64_t be_transitions(const struct backend *b) { return b->transitions; }
 
+static struct check_stats be_check_stats(const struct backend *b)
+{
+	struct check_stats st = { 0 };
+
+	if (b->check)
+		check_get_stats(b->check, &st);
+	return st;
+}
+
+static uint64_t be_probes(const struct backend *b) { return be_check_stats(b).probes; }
+static uint64_t be_probe_fail(const struct backend *b) { return be_check_stats(b).failures; }
+static uint64_t be_probe_timeouts(const struct backend *b) { return be_check_stats(b).timeouts; }
+static uint64_t be_passive(const struct backend *b) { return be_check_stats(b).passive; }
+static uint64_t be_probe_ms(const struct backend *b) { return be_check_stats(b).last_ms; }
+
 static const struct be_metric be_metrics[] = {
 	{ "vigil_backend_up", "gauge", "1 if the backend is up (healthy and in rotation).", be_up },
 	{ "vigil_backend_active_connections", "gauge", "Open proxied connections to the backend.",
@@ -241,6 +257,15 @@ static const struct be_metric be_metrics[] = {
 	{ "vigil_backend_weight", "gauge", "The backend's runtime weight.", be_weight },
 	{ "vigil_backend_transitions_total", "counter", "State changes of the backend.",
 	  be_transitions },
+	{ "vigil_backend_check_probes_total", "counter", "Health probes completed.", be_probes },
+	{ "vigil_backend_check_failures_total", "counter", "Health probes that failed.",
+	  be_probe_fail },
+	{ "vigil_backend_check_timeouts_total", "counter", "Health probes that hit their timeout.",
+	  be_probe_timeouts },
+	{ "vigil_backend_check_passive_failures_total", "counter",
+	  "Client connects that failed and counted as failed probes.", be_passive },
+	{ "vigil_backend_check_duration_milliseconds", "gauge", "Duration of the last probe.",
+	  be_probe_ms },
 };
 
 struct svc_metric {

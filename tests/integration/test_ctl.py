@@ -194,6 +194,11 @@ def test_metrics_scraped_and_parsed(served):
         assert metric(m, "vigil_backend_up", service="s", backend=be) == 1
         assert metric(m, "vigil_backend_active_connections", service="s", backend=be) == 0
         assert metric(m, "vigil_backend_connect_failures_total", service="s", backend=be) == 0
+        probes = metric(m, "vigil_backend_check_probes_total", service="s", backend=be)
+        assert probes >= 1
+        assert metric(m, "vigil_backend_check_failures_total", service="s", backend=be) == 0
+    assert metric(m, "vigil_check_probes_total") >= 2
+    assert metric(m, "vigil_check_failures_total") == 0
     assert sum(metric(m, "vigil_backend_bytes_in_total", service="s", backend=be)
                for be in ("be1", "be2")) == sent
     # a drained backend shows in the metrics too
