@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # run.sh - what `make bench` runs: the data-path benchmark (bench.py), the
 # callgrind instruction counts (callgrind.sh, splice and buffered relay), then
-# the "## Data path" section of bench/RESULTS.md (report.py).
+# the "## Data path" section of bench/RESULTS.md (report.py); then the
+# health-check probe benchmark (bench_checks.py, "## Health-check probes").
+# BENCH_CHECKS=0 skips the probe benchmark; failover: bench/failover_bench.py.
 #
 #   BENCH_REPS=3 BENCH_SECS=5 BENCH_IDLE=9500 BENCH_CALLGRIND=1 bench/run.sh
 #
@@ -29,3 +31,8 @@ record=
 [ "${BENCH_REPS:-3}" -ge 3 ] && [ "${BENCH_SECS:-5}" -ge 5 ] || record=--print-only
 $PY -B bench/report.py $record "$out/results.json" "${cg[@]}"
 [ -z "${BENCH_SAVE:-}" ] || cp "$out"/*.json "$BENCH_SAVE"/
+if [ "${BENCH_CHECKS:-1}" != 0 ]; then
+	checks_args=()
+	[ -z "$record" ] || checks_args+=(--no-write)
+	$PY -B bench/bench_checks.py "${checks_args[@]}"
+fi
