@@ -71,7 +71,8 @@ static int settings_load(struct fo_settings *s, const struct config *cfg,
 	s->priority = fc->priority;
 	s->npeers = fc->npeers;
 	s->peers = xcalloc(fc->npeers ? fc->npeers : 1, sizeof(*s->peers));
-	memcpy(s->peers, fc->peers, fc->npeers * sizeof(*s->peers));
+	if (fc->npeers)
+		memcpy(s->peers, fc->peers, fc->npeers * sizeof(*s->peers));
 	s->port = fc->port ? fc->port : 7788;
 	s->advert_ms = fc->advert_interval_ms ? fc->advert_interval_ms : 100;
 	s->preempt = fc->preempt;

@@ -383,6 +383,24 @@ void peer_on_link(struct failover *f, bool up)
 	peer_set_state(f, PEER_BACKUP, why);
 }
 
+void peer_on_own_addr(struct failover *f)
+{
+	bool had = f->have_self;
+	char why[96];
+
+	if (f->stopping)
+		return;
+	peer_io_learn_self(f);
+	if (had && !f->have_self && f->state != PEER_FAULT) {
+		snprintf(why, sizeof(why), "no usable address on %s", f->set.ifname);
+		peer_set_state(f, PEER_FAULT, why);
+	} else if (!had && f->have_self && f->state == PEER_FAULT && f->link_up) {
+		snprintf(why, sizeof(why), "usable address on %s again", f->set.ifname);
+		f->master = NULL;
+		peer_set_state(f, PEER_BACKUP, why);
+	}
+}
+
 void peer_on_addr_del(struct failover *f, const struct peer_vip *v)
 {
 	char ip[ADDR_STRLEN], err[256];

@@ -115,6 +115,8 @@ int peer_claim(struct failover *f, bool probe, const char *why, char *who, size_
 void peer_on_advert(struct failover *f, struct peer_sender *s, const struct peer_msg *m);
 /* The link went up or down (netlink). */
 void peer_on_link(struct failover *f, bool up);
+/* An address of the node itself came or went: fault without one. */
+void peer_on_own_addr(struct failover *f);
 /* One of our VIPs was deleted from the interface. */
 void peer_on_addr_del(struct failover *f, const struct peer_vip *v);
 /* Priority inputs changed (services, standby): advertise at once if it matters. */

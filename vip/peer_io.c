@@ -313,8 +313,10 @@ static void nl_event_cb(const struct addr_nl_event *ev, void *arg)
 		return;
 	if (ev->kind == ADDR_NL_LINK)
 		peer_on_link(f, (ev->link_flags & IFF_UP) && (ev->link_flags & IFF_RUNNING));
-	else if (ev->kind == ADDR_NL_ADDR_DEL)
+	else if (ev->tagged && ev->kind == ADDR_NL_ADDR_DEL)
 		peer_on_addr_del(f, &ev->vip);
+	else if (!ev->tagged)
+		peer_on_own_addr(f);
 }
 
 static void nl_cb(struct ev_loop *loop, ev_io *w, int revents)

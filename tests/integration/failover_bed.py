@@ -141,6 +141,9 @@ class Pair:
                 continue
             if alive and rc != 0:
                 problems.append(f"{name} exited {rc}")
+            reports = v.sanitizer_reports()
+            if reports:
+                problems.append(f"{name}: " + "; ".join(reports[:5]))
         self.bed.close()
         return problems
 

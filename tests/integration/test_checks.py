@@ -376,3 +376,59 @@ def test_10000_probes_no_fd_leak(vigild_factory, fakes, certs):
     assert min(len(f.conns) for f in servers) >= 50, sorted(len(f.conns) for f in servers)
     assert all(b["state"] == "down" and b["check"]["detail"] == "421 4.3.2 Service not available"
                for b in st["fail"]["backends"]), st["fail"]["backends"]
+
+
+@pytest.mark.parametrize("on_down", ["close", "keep"])
+def test_on_down(vigild_factory, fakes, on_down):
+    """A client connection to a backend that goes down is closed at once with
+    on_down: close, and left running by default (keep)."""
+    a = fakes("smtp")
+    port = free_port(VIP)
+    chk = check(type="smtp", interval="200ms", timeout="200ms")
+    if on_down == "close":
+        chk["on_down"] = "close"
+    v = vigild_factory(base_config([service("mx", VIP, [port], [a.conf("a")], check=chk)]))
+    v.wait_state("mx", "a", "up")
+    with socket.create_connection((VIP, port), timeout=5 * SLOW) as s:
+        assert s.recv(512).startswith(b"220")
+        a.mode = "smtp-421"            # new sessions (the probes) fail, ours goes on
+        v.wait_state("mx", "a", "down", timeout=3)
+        s.settimeout(2 * SLOW)
+        if on_down == "close":
+            try:
+                assert s.recv(512) == b""
+            except ConnectionResetError:
+                pass
+            wait_for(lambda: v.status()["active"] == 0, 2, what="the connection to close")
+            assert "backend a: closed 1 connections (backend down (on_down: close))" in v.log()
+        else:
+            time.sleep(0.3)
+            s.sendall(b"NOOP\r\n")
+            assert s.recv(512).startswith(b"502")
+            assert v.status()["active"] == 1
+
+
+def test_drain_keeps_probing(vigild_factory, fakes):
+    """A drained backend takes no new client but is still probed, so its
+    check status stays current; enable puts it back under the checks' verdict."""
+    a, b = fakes("smtp"), fakes("smtp")
+    port = free_port(VIP)
+    chk = check(type="smtp", interval="100ms", timeout="100ms")
+    v = vigild_factory(base_config([service("mx", VIP, [port], [a.conf("a"), b.conf("b")],
+                                            check=chk)]))
+    v.wait_state("mx", "a", "up")
+    v.wait_state("mx", "b", "up")
+    assert v.ctl("drain", "mx", "a").returncode == 0
+    v.wait_state("mx", "a", "drain")
+    n = len(a.conns)
+    time.sleep(0.6)
+    assert len(a.conns) > n, "a drained backend was not probed"
+    for _ in range(6):
+        assert _client(port).startswith(b"220")
+    assert _clients_at(a) == 0 and _clients_at(b) == 6
+    a.mode = "smtp-421"
+    wait_for(lambda: v.backend("mx", "a")["check"]["last"] == "protocol", 3,
+             what="the drained backend's failing probe to show")
+    assert v.backend("mx", "a")["state"] == "drain"
+    assert v.ctl("enable", "mx", "a").returncode == 0
+    v.wait_state("mx", "a", "down", timeout=2)

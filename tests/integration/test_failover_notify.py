@@ -86,9 +86,11 @@ def test_notify_email(make_pair, tmp_path, tls):
     assert "delivered" in pair["lb1"].log()
 
 
-def test_notify_email_retries_and_gives_up_quietly(make_pair, tmp_path):
-    """No relay listening: the loop is never blocked, failures are logged."""
+def test_notify_email_retried_until_the_relay_answers(make_pair, tmp_path):
+    """No relay listening at first: the loop is never blocked, the failure is
+    logged, and a later attempt delivers."""
     pair = make_pair(start=False)
+    mails = tmp_path / "late.jsonl"
     email = {"smtp": f"{pair.bed['client'].ip}:2526", "from": "vigil@example.com",
              "to": ["ops@example.com"]}
     pair["lb1"].write_config(_with_notify(pair["lb1"].config, {"email": email}))
@@ -96,6 +98,23 @@ def test_notify_email_retries_and_gives_up_quietly(make_pair, tmp_path):
     wait_until(lambda: "retrying" in pair["lb1"].log(), 5, "a retry")
     assert pair["lb1"].state() == "master"
     assert pair["lb1"].fo()["adverts"]["sent"] > 0
+    pair.bed.smtp_sink("client", 2526, mails)
+    wait_until(lambda: mails.exists() and "backup -> master" in mails.read_text(), 10,
+               "the retried mail")
+    assert "delivered" in pair["lb1"].log()
+
+
+def test_notify_exec_that_hangs_is_killed(make_pair, tmp_path):
+    script = tmp_path / "hang.sh"
+    script.write_text("#!/bin/sh\nexec sleep 60\n")
+    os.chmod(script, 0o755)
+    pair = make_pair(lb1_fo={"notify": {"exec": str(script)}})
+    lb1, lb2 = pair["lb1"], pair["lb2"]
+    # the failover goes on while the program hangs
+    assert lb1.ctl("standby").returncode == 0
+    lb2.wait_state("master", 1)
+    wait_until(lambda: "killing it" in lb1.log(), 15, "the hung program to be killed")
+    wait_until(lambda: "killed by signal 9" in lb1.log(), 2, "the kill to be reaped")
 
 
 def _with_notify(config, notify):
@@ -176,6 +195,20 @@ def test_ipv6_vip_nodad_and_unsolicited_na(make_pair):
     # the unsolicited NA (override) moved the client's entry without a new solicitation
     wait_until(lambda: bed["client"].neigh_mac(VIP6) == bed["lb2"].mac, 1,
                "client's IPv6 neighbour entry on lb2")
+
+
+def test_ipv6_duplicate_refused(make_pair):
+    pair = make_pair(start=False)
+    bed, lb1 = pair.bed, pair["lb1"]
+    bed["lb1"].ip_cmd("-6", "addr", "add", "2001:db8::1/64", "dev", "eth0", "nodad")
+    bed["client"].ip_cmd("-6", "addr", "add", f"{VIP6}/64", "dev", "eth0", "nodad")
+    cfg = json.loads(json.dumps(lb1.config))
+    cfg["services"][0]["vip"] = VIP6
+    lb1.write_config(cfg)
+    lb1.start()
+    wait_until(lambda: lb1.fo()["duplicate_refusals"] >= 1, 3, "duplicate refusal")
+    assert lb1.state() == "backup" and not bed["lb1"].has(VIP6)
+    assert bed["client"].mac in lb1.log()
 
 
 def test_reload_changes_the_vip_set(make_pair):

@@ -253,3 +253,31 @@ def test_multicast_adverts(make_pair):
     lb2.wait_state("master", 2)
     pair.prober.wait_answer(bed["lb2"].ip, 2, after=t)
     assert not bed["lb1"].has(VIP)
+
+
+def test_equal_priority_higher_address_wins(make_pair):
+    pair = make_pair(lb1_fo={"priority": 100})
+    bed, lb1, lb2 = pair.bed, pair["lb1"], pair["lb2"]
+    # lb1 came first; an equal backup does not preempt
+    time.sleep(3 * master_down_ms(100) / 1000)
+    assert lb1.state() == "master" and lb2.state() == "backup"
+    partition(bed, True)
+    lb2.wait_state("master", 2)
+    partition(bed, False)
+    # two masters of priority 100: 192.0.2.2 beats 192.0.2.1
+    lb1.wait_state("backup", 2)
+    assert lb2.state() == "master" and "better master" in lb1.fo()["reason"]
+    wait_until(lambda: bed["client"].neigh_mac(VIP) == bed["lb2"].mac, 2, "client on lb2")
+    assert bed["lb2"].has(VIP) and not bed["lb1"].has(VIP)
+
+
+def test_no_usable_address_is_a_fault(make_pair):
+    pair = make_pair()
+    bed, lb1, lb2 = pair.bed, pair["lb1"], pair["lb2"]
+    bed["lb1"].ip_cmd("addr", "del", f"{bed['lb1'].ip}/24", "dev", "eth0")
+    lb1.wait_state("fault", 1)
+    assert "no usable address" in lb1.fo()["reason"] and not bed["lb1"].has(VIP)
+    lb2.wait_state("master", 2)
+    bed["lb1"].ip_cmd("addr", "add", f"{bed['lb1'].ip}/24", "dev", "eth0")
+    lb1.wait_state("master", 3)     # backup, then preempts lb2 (150 > 100)
+    lb2.wait_state("backup", 1)
