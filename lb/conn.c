@@ -431,17 +431,20 @@ static void conn_connect_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 static void conn_connect_failed(struct conn *c, int err)
 {
-	struct backend *b = c->be;
+	struct backend *b = backend_ref(c->be);
 
 	b->connect_fail++;
 	log_warning("service %s backend %s: connect failed (%s), client goes to another backend",
 		    c->svc->name, b->name, strerror(err));
-	if (b->check)
-		check_passive_failure(b->check);
 	ev_io_stop(c->lb->loop, &c->b_w);
 	ev_timer_stop(c->lb->loop, &c->timer);
 	close_fd(&c->bfd, false);
 	conn_drop_backend(c);
+	/* only now: the check may take b down at once, and on_down: close then
+	 * closes b's connections, which must no longer include this one */
+	if (b->check)
+		check_passive_failure(b->check);
+	backend_unref(b);
 	conn_connect_next(c);
 }
 

@@ -432,3 +432,22 @@ def test_drain_keeps_probing(vigild_factory, fakes):
     assert v.backend("mx", "a")["state"] == "drain"
     assert v.ctl("enable", "mx", "a").returncode == 0
     v.wait_state("mx", "a", "down", timeout=2)
+
+
+def test_passive_failure_with_on_down_close(vigild_factory, fakes):
+    """A refused client connect that takes the backend down at once (fall 1)
+    with on_down: close must not close the very client being retried: it is
+    served by the other backend."""
+    a, b = fakes("smtp"), fakes("smtp")
+    port = free_port(VIP)
+    chk = check(type="smtp", interval="10s", timeout="300ms", fall=1, rise=1, on_down="close")
+    v = vigild_factory(base_config([service("mx", VIP, [port], [a.conf("a"), b.conf("b")],
+                                            scheduler="roundrobin", check=chk)]))
+    v.wait_state("mx", "a", "up")
+    v.wait_state("mx", "b", "up")
+    a.stop_listening()
+    for _ in range(4):
+        assert _client(port).startswith(b"220")
+    assert v.backend("mx", "a")["state"] == "down"
+    assert v.backend("mx", "a")["connect_fail"] >= 1
+    assert _clients_at(b) == 4
