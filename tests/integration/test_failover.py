@@ -1,12 +1,13 @@
 """Failover in network namespaces: a master dies (kill -9), stops (SIGTERM) or
 loses its link; the backup takes the VIP and the client follows it."""
+import json
 import signal
 import time
 
 import pytest
 
 from failover_bed import (ADV_MS, VIP, Pair, master_down_ms, record)
-from netns import have_netns, wait_until
+from netns import PY, have_netns, wait_until
 
 pytestmark = [pytest.mark.netns,
               pytest.mark.skipif(have_netns() is not None, reason=str(have_netns()))]
@@ -34,6 +35,31 @@ def test_pair_comes_up(pair):
     assert peer["last_seen_ms"] < 3 * ADV_MS
     assert lb1.fo()["adverts"]["sent"] > 0 and lb2.fo()["adverts"]["received"] > 0
     assert pair.bed["client"].neigh_mac(VIP) == pair.bed["lb1"].mac
+
+
+def test_metrics(tmp_path):
+    p = Pair(tmp_path, start=False)
+    try:
+        cfg = json.loads(json.dumps(p["lb1"].config))
+        cfg["global"]["status_listen"] = "127.0.0.1:8404"
+        p["lb1"].write_config(cfg)
+        p.start()
+        wait_until(lambda: p["lb1"].fo()["peers"][0].get("state") == "backup", 2, "lb2 heard")
+        r = p.bed["lb1"].sh(PY, "-c", "import urllib.request as u;print(u.urlopen("
+                            "'http://127.0.0.1:8404/metrics',timeout=5).read().decode())")
+        m = r.stdout
+        assert 'vigil_failover_state{state="master"} 1' in m
+        assert 'vigil_failover_state{state="backup"} 0' in m
+        assert "vigil_failover_priority 150" in m
+        assert 'vigil_failover_adverts_rejected_total{reason="bad_mac"} 0' in m
+        assert "vigil_failover_transitions_total 2" in m
+        last = float(m.split("\nvigil_failover_peer_last_seen_seconds ")[1].split()[0])
+        assert 0 <= last < 0.3
+        sent = int(m.split("\nvigil_failover_adverts_sent_total ")[1].split()[0])
+        assert sent > 0
+    finally:
+        problems = p.close()
+    assert not problems, problems
 
 
 def test_kill9_master(pair):

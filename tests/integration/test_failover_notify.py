@@ -154,6 +154,13 @@ def test_stale_vip_of_previous_run_removed_and_watcher_unprivileged(make_pair, t
     assert int(uid) == pwd.getpwnam("nobody").pw_uid
     assert [l for l in status.splitlines() if l.startswith("CapEff:")][0].split()[1] \
         == "0000000000003400"      # net_bind_service, net_admin, net_raw
+    # every thread of vigild itself (the loop and the advert thread) runs as nobody too
+    for task in os.listdir(f"/proc/{lb1.pid}/task"):
+        st = open(f"/proc/{lb1.pid}/task/{task}/status").read()
+        uids = [l for l in st.splitlines() if l.startswith("Uid:")][0].split()[1:]
+        caps = int([l for l in st.splitlines() if l.startswith("CapEff:")][0].split()[1], 16)
+        assert set(uids) == {str(pwd.getpwnam("nobody").pw_uid)}, (task, uids)
+        assert caps & ~0x3400 == 0, (task, hex(caps))
     # kill -9: the unprivileged watcher still removes the VIP
     lb1.signal(signal.SIGKILL)
     wait_until(lambda: not bed["lb1"].has(VIP), 1, "watcher to remove the VIP")
