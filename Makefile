@@ -15,8 +15,8 @@ OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -I. $(PKG_CFLAGS) $(CFLAGS) $(SAN)
-LDLIBS   = -lev $(PKG_LIBS) -lm
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(WARN) -I. $(PKG_CFLAGS) $(CFLAGS) $(SAN)
+LDLIBS   = -pthread -lev $(PKG_LIBS) -lm
 PYTEST  ?= /usr/bin/python3 -m pytest
 
 MODULES  = common config lb checks vip ctl daemon

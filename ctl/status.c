@@ -114,6 +114,8 @@ void status_text(const struct vigild *d, struct buf *out)
 	if (d->cfg && d->cfg->has_failover)
 		buf_printf(out, "  priority %d  group %" PRIu32, vigild_failover_priority(d),
 			   d->cfg->failover.group);
+	if (d->fo)
+		failover_status_text(d->fo, out);
 	buf_printf(out, "\nconnections active %" PRIu64 "  total %" PRIu64 "  refused %" PRIu64 "\n",
 		   st.active, st.accepted, st.refused);
 	for (i = 0; i < n; i++) {
@@ -174,14 +176,16 @@ static void metrics_process(const struct vigild *d, struct buf *out)
 		    st.bytes_in);
 	prom_scalar(out, "vigil_bytes_out_total", "counter", "Bytes from backends to clients.",
 		    st.bytes_out);
-	buf_puts(out, "# HELP vigil_failover_state 1 for this node's failover state.\n"
-		 "# TYPE vigil_failover_state gauge\n");
-	for (i = 0; i < ARRAY_SIZE(failover_states); i++)
-		buf_printf(out, "vigil_failover_state{state=\"%s\"} %d\n", failover_states[i],
-			   strcmp(fs, failover_states[i]) == 0);
-	prom_scalar(out, "vigil_failover_priority", "gauge",
-		    "Effective failover priority (0 when standalone).",
-		    (uint64_t)(vigild_failover_priority(d) > 0 ? vigild_failover_priority(d) : 0));
+	if (!d->fo) {
+		/* standalone; with failover, failover_metrics() writes these families */
+		buf_puts(out, "# HELP vigil_failover_state 1 for this node's failover state.\n"
+			 "# TYPE vigil_failover_state gauge\n");
+		for (i = 0; i < ARRAY_SIZE(failover_states); i++)
+			buf_printf(out, "vigil_failover_state{state=\"%s\"} %d\n",
+				   failover_states[i], strcmp(fs, failover_states[i]) == 0);
+		prom_scalar(out, "vigil_failover_priority", "gauge",
+			    "Effective failover priority (0 when standalone).", 0);
+	}
 	metrics_checks(d, out);
 }
 

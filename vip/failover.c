@@ -454,6 +454,30 @@ static void json_senders(const struct failover *f, struct buf *out)
 	buf_puts(out, "]");
 }
 
+void failover_status_text(const struct failover *f, struct buf *out)
+{
+	char ip[ADDR_STRLEN];
+	uint64_t rejected = 0;
+
+	for (int r = PEER_OK + 1; r < PEER_REJ__COUNT; r++)
+		rejected += f->rejected[r];
+	buf_printf(out, "  (%s)\n  adverts sent %" PRIu64 "  received %" PRIu64
+		   "  rejected %" PRIu64, f->reason, peer_adverts_sent(f), f->received, rejected);
+	for (size_t i = 0; i < f->nsenders; i++) {
+		const struct peer_sender *s = &f->senders[i];
+
+		buf_printf(out, "\n  peer %s: ", addr_ip_str(&s->addr, ip, sizeof(ip)));
+		if (!s->heard) {
+			buf_puts(out, "never heard");
+			continue;
+		}
+		buf_printf(out, "%s %s priority %u, last advert %.0f ms ago%s", s->last.node,
+			   peer_state_str(s->last.state), s->last.priority,
+			   (ev_now(f->loop) - s->last_seen) * 1000,
+			   s->digest_warned ? ", VIP set differs" : "");
+	}
+}
+
 void failover_status_json(const struct failover *f, struct buf *out)
 {
 	char ip[ADDR_STRLEN];

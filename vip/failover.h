@@ -46,6 +46,8 @@ int failover_takeover(struct failover *f, char *err, size_t errlen);
 void failover_shutdown(struct failover *f);
 /* Remove our VIPs, stop everything, free. NULL is fine. */
 void failover_free(struct failover *f);
+/* A few lines for `vigilctl status`: reason, adverts, each peer. */
+void failover_status_text(const struct failover *f, struct buf *out);
 /* Extra fields for the status "failover" object, each written as
  * ", \"key\": value" (the caller opened the object and closes it). */
 void failover_status_json(const struct failover *f, struct buf *out);

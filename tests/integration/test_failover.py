@@ -57,6 +57,12 @@ def test_metrics(tmp_path):
         assert 0 <= last < 0.3
         sent = int(m.split("\nvigil_failover_adverts_sent_total ")[1].split()[0])
         assert sent > 0
+        # every metric family is declared exactly once
+        types = [l.split()[2] for l in m.splitlines() if l.startswith("# TYPE ")]
+        assert len(types) == len(set(types)), sorted(t for t in types if types.count(t) > 1)
+        text = p["lb1"].ctl("status").stdout
+        assert "failover master  priority 150  group 51" in text
+        assert "peer 192.0.2." in text and "lb2 backup priority" in text
     finally:
         problems = p.close()
     assert not problems, problems
