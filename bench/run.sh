@@ -3,7 +3,9 @@
 # callgrind instruction counts (callgrind.sh, splice and buffered relay), then
 # the "## Data path" section of bench/RESULTS.md (report.py); then the
 # health-check probe benchmark (bench_checks.py, "## Health-check probes").
-# BENCH_CHECKS=0 skips the probe benchmark; failover: bench/failover_bench.py.
+# BENCH_CHECKS=0 skips the probe benchmark. BENCH_FAILOVER=1 (root, network
+# namespaces) also runs the failover benchmark against keepalived
+# (bench/failover_bench.py, "## Failover"; about 10 minutes).
 #
 #   BENCH_REPS=3 BENCH_SECS=5 BENCH_IDLE=9500 BENCH_CALLGRIND=1 bench/run.sh
 #
@@ -35,4 +37,8 @@ if [ "${BENCH_CHECKS:-1}" != 0 ]; then
 	checks_args=()
 	[ -z "$record" ] || checks_args+=(--no-write)
 	$PY -B bench/bench_checks.py "${checks_args[@]}"
+fi
+if [ "${BENCH_FAILOVER:-0}" != 0 ]; then
+	$PY -B bench/failover_bench.py outage --reps 5 --adv 100,20
+	[ -n "$record" ] || $PY -B bench/failover_bench.py report
 fi

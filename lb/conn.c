@@ -39,7 +39,7 @@ struct conn {
 	int cfd, bfd;
 	uint16_t port;              /* service port the client came in on */
 	bool relaying;              /* connected to the backend */
-	uint8_t attempts;
+	uint32_t attempts;          /* backends tried for this client */
 	uint32_t key;               /* source-hash key */
 	ev_io c_r, c_w, b_r, b_w;
 	ev_timer timer;             /* connect deadline, then idle check */
