@@ -43,3 +43,23 @@ def backends():
     yield make
     for b in made:
         b.close()
+
+
+@pytest.fixture
+def make_pair(tmp_path):
+    """make_pair(**kw) -> failover_bed.Pair (two vigild nodes in network
+    namespaces); every pair is closed at teardown and must leave no problem."""
+    from failover_bed import Pair
+
+    made = []
+
+    def make(**kw):
+        p = Pair(tmp_path, **kw)
+        made.append(p)
+        return p
+
+    yield make
+    problems = []
+    for p in made:
+        problems += p.close()
+    assert not problems, problems

@@ -7,13 +7,9 @@ which load balancer answered.
 """
 import json
 import os
-import signal
 import subprocess
-import time
 
-import pytest
-
-from netns import Testbed, have_netns, wait_until
+from netns import Testbed, wait_until
 from vigil import VIGILD, Vigild, base_config
 
 VIP = "192.0.2.10"

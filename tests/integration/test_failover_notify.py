@@ -5,31 +5,14 @@ import os
 import pwd
 import signal
 import subprocess
-import time
 
 import pytest
 
-from failover_bed import VIP, Pair
+from failover_bed import VIP
 from netns import PY, have_netns, wait_until
 
 pytestmark = [pytest.mark.netns,
               pytest.mark.skipif(have_netns() is not None, reason=str(have_netns()))]
-
-
-@pytest.fixture
-def make_pair(tmp_path):
-    made = []
-
-    def make(**kw):
-        p = Pair(tmp_path, **kw)
-        made.append(p)
-        return p
-
-    yield make
-    problems = []
-    for p in made:
-        problems += p.close()
-    assert not problems, problems
 
 
 def notify_script(tmp_path, name):

@@ -4,35 +4,18 @@ heal."""
 import hashlib
 import signal
 import hmac
-import socket
 import struct
 import time
 
 import pytest
 
-from failover_bed import GROUP, KEY, VIP, Pair, master_down_ms, record
+from failover_bed import GROUP, KEY, VIP, master_down_ms, record
 from netns import PY, have_netns, wait_until
 
 pytestmark = [pytest.mark.netns,
               pytest.mark.skipif(have_netns() is not None, reason=str(have_netns()))]
 
 ADVERT_PORT = 7788
-
-
-@pytest.fixture
-def make_pair(tmp_path):
-    made = []
-
-    def make(**kw):
-        p = Pair(tmp_path, **kw)
-        made.append(p)
-        return p
-
-    yield make
-    problems = []
-    for p in made:
-        problems += p.close()
-    assert not problems, problems
 
 
 def test_failback_without_preempt(make_pair):
