@@ -19,6 +19,10 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(WARN) -I. $(PKG_CFLAGS) $(CFLAGS)
 LDLIBS   = -pthread -lev $(PKG_LIBS) -lm
 PYTEST  ?= /usr/bin/python3 -m pytest
 
+# recursive makes (check) print no "Entering/Leaving directory" lines, so the
+# test runner's summary stays the last line of the output
+MAKEFLAGS += --no-print-directory
+
 MODULES  = common config lb checks vip ctl daemon
 MAINS    = daemon/main.c ctl/vigilctl.c
 LIB_SRC  = $(filter-out $(MAINS),$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
