@@ -1,6 +1,6 @@
 /* vigild.c - start-up, reload and graceful stop of the daemon. */
 #include "daemon/vigild.h"
-#include "daemon/privs.h"
+#include "common/privs.h"
 #include "checks/check.h"
 #include "common/log.h"
 #include "common/util.h"

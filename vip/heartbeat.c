@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "common/privs.h"
 #include "common/util.h"
 
 struct heartbeat {
@@ -74,6 +75,12 @@ static void *heartbeat_main(void *arg)
 {
 	struct heartbeat *hb = arg;
 	struct timespec next;
+	char err[128];
+
+	/* started before the privilege drop, whose bounding-set limit applies
+	 * per thread: limit ours the same way (it fails harmlessly when vigild
+	 * runs without the right to, and then has nothing to limit) */
+	privs_drop_bounding(err, sizeof(err));
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	pthread_mutex_lock(&hb->mu);

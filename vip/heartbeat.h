@@ -7,6 +7,9 @@
  * advert every interval on a monotonic clock. It never touches the loop: the
  * loop hands it a template (state, priority, flags...) whenever one changes,
  * and the sequence counter is shared atomically with the loop's own sends.
+ * It is started before the privilege drop (real-time scheduling needs root
+ * here); the drop switches its user too, and it limits its own capability
+ * bounding set to the three vigil keeps.
  */
 #ifndef VIGIL_HEARTBEAT_H
 #define VIGIL_HEARTBEAT_H

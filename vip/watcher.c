@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "daemon/privs.h"
+#include "common/privs.h"
 #include "vip/addr_nl.h"
 
 #define WATCH_FD 3

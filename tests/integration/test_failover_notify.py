@@ -137,13 +137,17 @@ def test_stale_vip_of_previous_run_removed_and_watcher_unprivileged(make_pair, t
     assert int(uid) == pwd.getpwnam("nobody").pw_uid
     assert [l for l in status.splitlines() if l.startswith("CapEff:")][0].split()[1] \
         == "0000000000003400"      # net_bind_service, net_admin, net_raw
-    # every thread of vigild itself (the loop and the advert thread) runs as nobody too
-    for task in os.listdir(f"/proc/{lb1.pid}/task"):
+    # every thread of vigild itself (the loop and the advert thread) runs as
+    # nobody with the three capabilities at most, bounding set included
+    tasks = os.listdir(f"/proc/{lb1.pid}/task")
+    assert len(tasks) == 2, tasks
+    for task in tasks:
         st = open(f"/proc/{lb1.pid}/task/{task}/status").read()
-        uids = [l for l in st.splitlines() if l.startswith("Uid:")][0].split()[1:]
-        caps = int([l for l in st.splitlines() if l.startswith("CapEff:")][0].split()[1], 16)
-        assert set(uids) == {str(pwd.getpwnam("nobody").pw_uid)}, (task, uids)
-        assert caps & ~0x3400 == 0, (task, hex(caps))
+        field = lambda name: [l for l in st.splitlines() if l.startswith(name + ":")][0].split()[1:]
+        assert set(field("Uid")) == {str(pwd.getpwnam("nobody").pw_uid)}, (task, field("Uid"))
+        for capset in ("CapEff", "CapPrm", "CapBnd"):
+            assert int(field(capset)[0], 16) & ~0x3400 == 0, (task, capset, field(capset))
+    assert "(real-time thread)" in lb1.log()
     # kill -9: the unprivileged watcher still removes the VIP
     lb1.signal(signal.SIGKILL)
     wait_until(lambda: not bed["lb1"].has(VIP), 1, "watcher to remove the VIP")

@@ -1,5 +1,5 @@
 /* privs.c - switch to an unprivileged user with libcap. */
-#include "daemon/privs.h"
+#include "common/privs.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -21,7 +21,7 @@ static int is_kept(cap_value_t v)
 	return 0;
 }
 
-static int drop_bounding(char *err, size_t errlen)
+int privs_drop_bounding(char *err, size_t errlen)
 {
 	for (cap_value_t v = 0; v <= CAP_LAST_CAP; v++) {
 		if (is_kept(v) || !CAP_IS_SUPPORTED(v))
@@ -65,7 +65,7 @@ int privs_drop(const char *user, char *err, size_t errlen)
 			 errno ? ": " : "", errno ? strerror(errno) : "");
 		return -1;
 	}
-	if (drop_bounding(err, errlen) < 0)
+	if (privs_drop_bounding(err, errlen) < 0)
 		return -1;
 	if (prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) < 0 ||
 	    setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||

@@ -10,5 +10,9 @@
  * three capabilities permitted and effective, and drop every other one from
  * the bounding set. 0, or -1 with err filled. */
 int privs_drop(const char *user, char *err, size_t errlen);
+/* Drop every capability but those three from the calling thread's bounding
+ * set (the bounding set is per thread: a thread started before privs_drop()
+ * calls this itself). 0, or -1 with err filled. */
+int privs_drop_bounding(char *err, size_t errlen);
 
 #endif
