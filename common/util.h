@@ -18,6 +18,8 @@ char *xstrdup(const char *s);
 
 /* Monotonic clock in milliseconds. */
 uint64_t now_ms(void);
+/* Wall clock in seconds since the epoch (for status: "since", "last_change"). */
+double wall_now(void);
 
 /* Set O_NONBLOCK and FD_CLOEXEC; 0 or -1 with errno. */
 int fd_set_nonblock(int fd);

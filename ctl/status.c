@@ -31,11 +31,8 @@ static const char *status_node(const struct vigild *d, char *buf, size_t len)
 
 static double status_uptime(const struct vigild *d)
 {
-	struct timespec ts;
-	double up;
+	double up = wall_now() - d->started;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	up = (double)ts.tv_sec + ts.tv_nsec / 1e9 - d->started;
 	return up > 0 ? up : 0;
 }
 

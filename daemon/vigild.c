@@ -19,14 +19,6 @@
 
 #define DRAIN_POLL 0.05         /* seconds between checks for the last connection */
 
-static double wall_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* As many file descriptors as the hard limit allows. */
 static void raise_nofile(void)
 {

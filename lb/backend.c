@@ -9,14 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-static double wall_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 struct backend *backend_new(const struct backend_conf *bc)
 {
 	struct backend *b = xcalloc(1, sizeof(*b));

@@ -28,7 +28,7 @@ struct lb *lb_new(struct ev_loop *loop)
 	lb->loop = loop;
 	lb->accepting = true;
 	lb->use_splice = !(ns && *ns && strcmp(ns, "0") != 0);
-	ev_init(&lb->resume_timer, NULL);
+	ev_init(&lb->resume_timer, listeners_resume_cb);
 	return lb;
 }
 

@@ -61,6 +61,8 @@ void listener_close(struct listener *l);
 void listeners_resume(struct lb *lb);
 /* Stop every listener for a moment after EMFILE/ENFILE. */
 void listeners_backoff(struct lb *lb);
+/* lb->resume_timer's callback: the backoff is over. */
+void listeners_resume_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* conn.c */
 /* Take over accepted client fd cfd on service port; picks and connects a backend. */

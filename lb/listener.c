@@ -138,15 +138,10 @@ void listeners_resume(struct lb *lb)
 	}
 }
 
-static void resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
+void listeners_resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct lb *lb = container_of(w, struct lb, resume_timer);
-
-	if (!lb->accepting)
-		return;
-	for (struct listener *l = lb->listeners; l; l = l->next)
-		if (!at_limit(lb, l->svc))
-			listener_start(l);
+	/* the backoff is over (a one-shot timer is no longer active here) */
+	listeners_resume(container_of(w, struct lb, resume_timer));
 }
 
 void listeners_backoff(struct lb *lb)
@@ -157,6 +152,6 @@ void listeners_backoff(struct lb *lb)
 	}
 	lb->stats.accept_paused++;
 	ev_timer_stop(lb->loop, &lb->resume_timer);
-	ev_timer_init(&lb->resume_timer, resume_cb, EMFILE_BACKOFF, 0.);
+	ev_timer_set(&lb->resume_timer, EMFILE_BACKOFF, 0.);
 	ev_timer_start(lb->loop, &lb->resume_timer);
 }

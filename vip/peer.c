@@ -17,14 +17,6 @@
 #include "common/log.h"
 #include "common/util.h"
 
-static double wall_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int peer_effective_priority(const struct failover *f)
 {
 	int p = (int)f->set.priority;
