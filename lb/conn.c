@@ -57,6 +57,8 @@ struct backend *conn_backend(const struct conn *c) { return c->be; }
 
 /* ---- teardown ---- */
 
+/* Give back a half's pipe (to the pool when empty) and buffer: an idle
+ * direction holds neither. */
 static void half_release(struct lb *lb, struct half *h)
 {
 	if (h->pipe.rd >= 0) {
@@ -217,15 +219,6 @@ static int half_flush(struct conn *c, struct half *h, int dst)
 	return 0;
 }
 
-/* Release an idle half's pipe or buffer, so idle connections hold none. */
-static void half_idle(struct conn *c, struct half *h)
-{
-	if (h->pipe.rd >= 0)
-		pipes_put(c->lb, &h->pipe);
-	free(h->buf);
-	h->buf = NULL;
-}
-
 /* Arm the watchers of one direction for what it waits on. */
 static void half_arm(struct conn *c, int dir)
 {
@@ -288,7 +281,7 @@ static int conn_pump(struct conn *c, int dir)
 			int err = errno;
 			if (err == EINVAL && h->splice && h->pending == 0) {
 				/* splice not supported here: fall back to buffers */
-				half_idle(c, h);
+				half_release(c->lb, h);
 				h->splice = false;
 				continue;
 			}
@@ -305,7 +298,7 @@ static int conn_pump(struct conn *c, int dir)
 		drained = !full;
 	}
 	if (h->pending == 0)
-		half_idle(c, h);
+		half_release(c->lb, h);
 	if (half_finish(c, dir) < 0)
 		return -1;
 	half_arm(c, dir);
