@@ -20,6 +20,8 @@ vigil demo: vigild runs in the foreground below (Ctrl-C stops it). In another te
   build/vigilctl -s /tmp/vigil-demo/control.sock status --json
   build/vigilctl -s /tmp/vigil-demo/control.sock drain web web1
   build/vigilctl -s /tmp/vigil-demo/control.sock weight web web3 5
+  for b in web1 web2 web3; do build/vigilctl -s /tmp/vigil-demo/control.sock disable web $b; done
+  curl -s http://127.0.0.1:8080/          # now the backup "sorry" page answers
   curl -s http://127.0.0.1:8404/metrics   # Prometheus
   open http://127.0.0.1:8404/ in a browser for the dashboard
 

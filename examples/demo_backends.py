@@ -1,20 +1,24 @@
 #!/usr/bin/env python3
-"""Demo backends for examples/demo.yaml: three small web servers and two SMTP
-servers on 127.0.0.1, each saying who it is. Stops on SIGINT/SIGTERM."""
+"""Demo backends for examples/demo.yaml: three small web servers, the "sorry"
+page that the web service falls back to when none of them is up, and two SMTP
+servers, all on 127.0.0.1, each saying who it is. Stops on SIGINT/SIGTERM."""
 import signal
 import socketserver
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-WEB = [("web1", 9001), ("web2", 9002), ("web3", 9003)]
+WEB = [("web1", 9001), ("web2", 9002), ("web3", 9003), ("sorry", 9009)]
 SMTP = [("mx1", 9025), ("mx2", 9026)]
 
 
 def web_handler(name):
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
-            body = f"hello from {name} ({self.path})\n".encode()
+            if name == "sorry" and self.path != "/health":
+                body = b"sorry: the web service is down for maintenance (served by sorry)\n"
+            else:
+                body = f"hello from {name} ({self.path})\n".encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(body)))
