@@ -102,8 +102,8 @@ void backend_set_admin(struct backend *b, enum backend_admin admin, const char *
 	if (b->admin == admin)
 		return;
 	b->admin = admin;
+	check_admin_changed(b->check);  /* first: leaving maint, the old verdict is stale */
 	backend_update(b, reason);
-	check_admin_changed(b->check);
 }
 
 void backend_set_weight(struct backend *b, uint32_t weight)
