@@ -390,6 +390,7 @@ static void check_new(struct checker *c, struct backend *b, const struct service
 	c->checks = ck;
 	c->count++;
 	b->check = ck;
+	b->admin_changed = check_admin_changed;
 	if (b->healthy)
 		backend_set_health(b, false, "not checked yet");
 	check_schedule(ck, checker_rand(c) % (spread_ms + 1));
@@ -439,8 +440,10 @@ static void check_free(struct check *ck)
 		ck->next->prev = ck->prev;
 	c->count--;
 	stats_add(&c->gone, &ck->stats);
-	if (ck->b->check == ck)
+	if (ck->b->check == ck) {
 		ck->b->check = NULL;
+		ck->b->admin_changed = NULL;
+	}
 	backend_unref(ck->b);
 	conf_free(&ck->conf);
 	free(ck);

@@ -89,8 +89,8 @@ void checker_get_stats(const struct checker *c, struct check_stats *out);
 /* A client's connect to ck's backend failed or timed out: count a failed
  * probe and re-probe at once. ck may be NULL (unchecked backend). */
 void check_passive_failure(struct check *ck);
-/* The backend's admin state changed (vigilctl enable/disable/drain); call it
- * before the state is recomputed. A backend leaving maintenance is taken down
+/* The backend's admin state changed (vigilctl enable/disable/drain): the
+ * backend's admin_changed hook, called before the state is recomputed. A backend leaving maintenance is taken down
  * ("awaiting a fresh probe after maintenance": its verdict from before is
  * stale) and probed at once; it starts over as a new backend does, so the
  * first fresh probe that passes brings it up. ck may be NULL. */

@@ -1,7 +1,6 @@
 /* backend.c - backend runtime state; the one writer of backend state. */
 #include "lb/backend.h"
 #include "lb/service.h"
-#include "checks/check.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -102,7 +101,8 @@ void backend_set_admin(struct backend *b, enum backend_admin admin, const char *
 	if (b->admin == admin)
 		return;
 	b->admin = admin;
-	check_admin_changed(b->check);  /* first: leaving maint, the old verdict is stale */
+	if (b->admin_changed)           /* first: leaving maint, the old verdict is stale */
+		b->admin_changed(b->check);
 	backend_update(b, reason);
 }
 
