@@ -459,17 +459,19 @@ def test_passive_failure_with_on_down_close(vigild_factory, fakes):
 REPLY_SIZES = (511, 512, 513, 1024, 4096, 16384)
 
 
-def test_reply_sizes_through_vigild(vigild_factory, fakes):
-    """HTTP, SMTP and IMAP replies of 511 .. 16384 bytes (16384 fills the
+def test_reply_sizes_through_vigild(vigild_factory, fakes, certs):
+    """HTTP(S), SMTP and IMAP replies of 511 .. 16384 bytes (16384 fills the
     probe's buffer exactly), each sent in one write, pass: a read of exactly
     512 bytes was once taken for the probe's "done" code (issue 7, 1)."""
-    kinds = {"http": ("http-sized", check(type="http", expect_body="Happy")),
-             "smtp": ("smtp-sized", check(type="smtp")),
-             "imap": ("imap-sized", check(type="imap"))}
+    tls = dict(tls=tls_context(certs.cert, certs.key), implicit=True)
+    kinds = {"http": ("http-sized", {}, check(type="http", expect_body="Happy")),
+             "https": ("http-sized", tls, check(type="https", expect_body="Happy")),
+             "smtp": ("smtp-sized", {}, check(type="smtp")),
+             "imap": ("imap-sized", {}, check(type="imap"))}
     services = []
-    for kind, (mode, chk) in kinds.items():
+    for kind, (mode, extra, chk) in kinds.items():
         for n in REPLY_SIZES:
-            f = fakes(mode, size=n)
+            f = fakes(mode, size=n, **extra)
             services.append(svc(f"{kind}{n}", [f.conf("b")], dict(chk, interval="1s",
                                                                    timeout="1s")))
     v = vigild_factory(base_config(services))
