@@ -2,6 +2,7 @@
  * verdicts reported through backend_set_health() (see check.h). */
 #include "checks/check.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,12 @@ struct check {
 	uint64_t due_ms;              /* when tick should fire (monotonic) */
 	struct check_state st;
 	bool seen;                    /* mark of checker_sync() */
-	bool in_maint;                /* last tick found the backend in maintenance */
+	bool maint;                   /* the backend is in maintenance (not probed) */
+	const char *since;            /* when the verdict restarted: "start", "reload",
+					 "maintenance" (for the never-up report) */
+	uint32_t local_backoff_ms;    /* retry delay while probes cannot start, 0 if they can */
+	uint64_t local_run;           /* local errors since probes last started */
+	char local_reason[REPLY_TEXT_MAX]; /* the reason last logged, "" if none */
 	bool waiting;                 /* in the checker's queue for a probe slot */
 	bool holds_slot;              /* the running probe counts in inflight */
 	ev_timer slot;                /* gives the slot back after timeout / 4 */
@@ -45,6 +51,7 @@ struct checker {
 	unsigned inflight;            /* young probes running (see CHECK_MAX_INFLIGHT) */
 	struct check *wait_head, *wait_tail;  /* due, waiting for a slot (FIFO) */
 	uint64_t rng;
+	bool synced;                  /* checker_sync() ran once: new checks come from a reload */
 	struct check_stats gone;      /* counters of checks since freed */
 };
 
@@ -123,26 +130,42 @@ static void check_set_status(struct check *ck, const char *last, const char *det
 	snprintf(b->check_detail, sizeof(b->check_detail), "%s", detail);
 }
 
-/* Count one result; change the backend's health when rise/fall says so. */
-static void check_count(struct check *ck, bool ok, const char *detail)
+static const char *check_svc_name(const struct check *ck)
+{
+	return ck->b->svc ? ck->b->svc->name : "-";
+}
+
+/* Count one result; change the backend's health when rise/fall says so, or
+ * report once a backend that failed `fall` probes without coming up since
+ * the check (re)started. reason: "ok" or what failed, as logged. */
+static void check_count(struct check *ck, bool ok, const char *reason)
 {
 	uint32_t rise = ck->conf.rise ? ck->conf.rise : 1;
 	uint32_t fall = ck->conf.fall ? ck->conf.fall : 1;
 	bool first = !ck->st.checked;
-	char reason[REPLY_TEXT_MAX + 48];
+	char why[REPLY_TEXT_MAX + 48];
 	enum check_change ch = check_state_update(&ck->st, ok, rise, fall);
-	uint32_t n = first ? 1 : (ch == CHECK_WENT_UP ? rise : fall);
+	uint32_t n = first && ch != CHECK_NEVER_UP ? 1 : (ch == CHECK_WENT_UP ? rise : fall);
 
-	if (ch == CHECK_SAME)
+	switch (ch) {
+	case CHECK_SAME:
 		return;
-	if (ch == CHECK_WENT_UP)
-		snprintf(reason, sizeof(reason), "%s after %u passing check%s", first ? "ok" : detail,
+	case CHECK_NEVER_UP:
+		log_warning("service %s backend %s: down (%s) after %u failed check%s, "
+			    "never up since %s", check_svc_name(ck), ck->b->name, reason, n,
+			    n == 1 ? "" : "s", ck->since);
+		return;
+	case CHECK_WENT_UP:
+		snprintf(why, sizeof(why), "%s after %u passing check%s", first ? "ok" : reason,
 			 n, n == 1 ? "" : "s");
-	else
-		snprintf(reason, sizeof(reason), "%s after %u failed check%s", detail, n,
+		break;
+	case CHECK_WENT_DOWN:
+		snprintf(why, sizeof(why), "%s after %u failed check%s", reason, n,
 			 n == 1 ? "" : "s");
+		break;
+	}
 	ck->stats.transitions++;
-	backend_set_health(ck->b, ch == CHECK_WENT_UP, reason);
+	backend_set_health(ck->b, ch == CHECK_WENT_UP, why);
 }
 
 static void wait_remove(struct check *ck)
@@ -196,11 +219,10 @@ static void check_start(struct check *ck)
 	struct addr dst;
 
 	if (ck->b->admin == ADMIN_MAINT) {
-		ck->in_maint = true;
+		ck->maint = true;
 		check_schedule(ck, ck->conf.interval_ms);
 		return;
 	}
-	ck->in_maint = false;
 	if (late > CHECK_LATE_MS)
 		ck->stats.late++;
 	if (late > ck->stats.max_late_ms)
@@ -252,22 +274,57 @@ static void check_stop_probe(struct check *ck)
 	probe_abort(&ck->probe);
 }
 
+/* The probe could not start on this node (no descriptor, source address
+ * unusable): not counted against the backend. Retry after 50 ms, doubling
+ * up to the interval; log once per reason, count every one. */
+static void check_local_error(struct check *ck, const char *detail)
+{
+	uint32_t cap = ck->conf.interval_ms > CHECK_LOCAL_RETRY_MS ? ck->conf.interval_ms
+								     : CHECK_LOCAL_RETRY_MS;
+
+	ck->stats.local_errors++;
+	ck->local_run++;
+	if (ck->local_backoff_ms == 0)
+		ck->local_backoff_ms = CHECK_LOCAL_RETRY_MS;
+	else
+		ck->local_backoff_ms = ck->local_backoff_ms > cap / 2 ? cap : ck->local_backoff_ms * 2;
+	if (strcmp(ck->local_reason, detail) != 0) {
+		log_warning("service %s backend %s: cannot probe (%s), not counted, retry in %u ms, "
+			    "backing off up to %u ms (logged again when the reason changes)",
+			    check_svc_name(ck), ck->b->name, detail, ck->local_backoff_ms, cap);
+		snprintf(ck->local_reason, sizeof(ck->local_reason), "%s", detail);
+	}
+	check_set_status(ck, check_result_str(CHECK_ERR_LOCAL), detail);
+	check_schedule(ck, ck->local_backoff_ms);
+}
+
+/* A probe ran after local errors: say so once. */
+static void check_local_recovered(struct check *ck)
+{
+	if (!ck->local_reason[0])
+		return;
+	log_notice("service %s backend %s: probing again after %" PRIu64 " local error%s (%s)",
+		   check_svc_name(ck), ck->b->name, ck->local_run, ck->local_run == 1 ? "" : "s",
+		   ck->local_reason);
+	ck->local_reason[0] = '\0';
+	ck->local_backoff_ms = 0;
+	ck->local_run = 0;
+}
+
 static void check_probe_done(struct probe *p, enum check_result res, const char *detail)
 {
 	struct check *ck = container_of(p, struct check, probe);
 	struct checker *c = ck->checker;
+	char reason[REPLY_TEXT_MAX + 16];
 	uint64_t now = now_ms();
 
 	release_slot(ck);
 	if (res == CHECK_ERR_LOCAL) {
-		uint32_t retry = ck->conf.interval_ms / 4 > 50 ? ck->conf.interval_ms / 4 : 50;
-
-		log_warning("service %s backend %s: cannot probe (%s), not counted, retry in %u ms",
-			    ck->b->svc ? ck->b->svc->name : "-", ck->b->name, detail, retry);
-		check_schedule(ck, retry);
+		check_local_error(ck, detail);
 		checker_admit(c);
 		return;
 	}
+	check_local_recovered(ck);
 	ck->stats.probes++;
 	ck->stats.last_ms = (uint32_t)(now - p->started_ms);
 	if (res != CHECK_OK)
@@ -275,7 +332,10 @@ static void check_probe_done(struct probe *p, enum check_result res, const char 
 	if (res == CHECK_ERR_TIMEOUT)
 		ck->stats.timeouts++;
 	check_set_status(ck, check_result_str(res), detail);
-	check_count(ck, res == CHECK_OK, res == CHECK_OK ? "ok" : detail);
+	/* a socket error's detail is the bare reason: the log names the class */
+	snprintf(reason, sizeof(reason), "%s%s%s", res == CHECK_ERR_CONNECT ? "connect" : "",
+		 res == CHECK_ERR_CONNECT ? ": " : "", res == CHECK_OK ? "ok" : detail);
+	check_count(ck, res == CHECK_OK, reason);
 	check_schedule(ck, check_next_delay(&ck->st, &ck->conf, p->started_ms, now,
 					    ck->stats.probes, checker_rand(c)));
 	checker_admit(c);
@@ -321,12 +381,16 @@ static void check_new(struct checker *c, struct backend *b, const struct service
 	ev_init(&ck->tick, check_tick_cb);
 	ev_init(&ck->slot, check_slot_cb);
 	ck->seen = true;
+	ck->maint = b->admin == ADMIN_MAINT;
+	ck->since = c->synced ? "reload" : "start";
+	check_state_restart(&ck->st);
 	ck->next = c->checks;
 	if (ck->next)
 		ck->next->prev = ck;
 	c->checks = ck;
 	c->count++;
 	b->check = ck;
+	b->admin_changed = check_admin_changed;
 	if (b->healthy)
 		backend_set_health(b, false, "not checked yet");
 	check_schedule(ck, checker_rand(c) % (spread_ms + 1));
@@ -355,6 +419,7 @@ static void stats_add(struct check_stats *to, const struct check_stats *s)
 	to->passive += s->passive;
 	to->late += s->late;
 	to->transitions += s->transitions;
+	to->local_errors += s->local_errors;
 	if (s->max_late_ms > to->max_late_ms)
 		to->max_late_ms = s->max_late_ms;
 	to->last_ms = s->last_ms;
@@ -375,8 +440,10 @@ static void check_free(struct check *ck)
 		ck->next->prev = ck->prev;
 	c->count--;
 	stats_add(&c->gone, &ck->stats);
-	if (ck->b->check == ck)
+	if (ck->b->check == ck) {
 		ck->b->check = NULL;
+		ck->b->admin_changed = NULL;
+	}
 	backend_unref(ck->b);
 	conf_free(&ck->conf);
 	free(ck);
@@ -446,6 +513,7 @@ void checker_sync(struct checker *c, struct lb *lb)
 		if (!ck->seen)
 			check_free(ck);
 	}
+	c->synced = true;
 }
 
 unsigned checker_count(const struct checker *c)
@@ -485,10 +553,19 @@ void check_passive_failure(struct check *ck)
 
 void check_admin_changed(struct check *ck)
 {
-	if (!ck || !ck->in_maint || ck->b->admin == ADMIN_MAINT)
+	bool was_maint;
+
+	if (!ck)
 		return;
-	ck->in_maint = false;
-	ck->st.npass = ck->st.nfail = 0;
-	if (!probe_running(&ck->probe) && !ck->waiting)
-		check_schedule(ck, 0);
+	was_maint = ck->maint;
+	ck->maint = ck->b->admin == ADMIN_MAINT;
+	if (!was_maint || ck->maint)
+		return;
+	/* out of maintenance: what the checks knew before is stale */
+	check_stop_probe(ck);
+	check_state_restart(&ck->st);
+	ck->since = "maintenance";
+	check_set_status(ck, "none", "awaiting a fresh probe after maintenance");
+	backend_set_health(ck->b, false, "out of maintenance, awaiting a fresh probe");
+	check_schedule(ck, 0);
 }

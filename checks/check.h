@@ -22,9 +22,19 @@
  *
  * b->check_last is one of check_result_str(): "ok", "connect" (socket-level:
  * refused, reset, unreachable), "timeout", "protocol" (unexpected reply,
- * early close, over-long line), "tls" (handshake or certificate), or
- * "passive" (a client's connect failed); b->check_detail holds the server's
- * reply line or the error text.
+ * early close, over-long line), "tls" (handshake or certificate), "local"
+ * (the probe could not start on this node), "passive" (a client's connect
+ * failed), or "none" (no probe since start or maintenance); b->check_detail
+ * holds the server's reply line or the error text, without repeating the
+ * class (a refused connect is "connect" / "Connection refused"; logs show
+ * it as "connect: Connection refused").
+ *
+ * Logged once per event: every verdict change (backend_set_health()); a
+ * backend that has failed `fall` probes without being up since start, the
+ * reload that added it or the end of its maintenance ("down (REASON) after
+ * 3 failed checks, never up since start"); a probe that cannot start on this
+ * node ("cannot probe (...)"), once per reason while it is retried after
+ * 50 ms, 100 ms, ... up to the interval, and once when probes run again.
  */
 #ifndef VIGIL_CHECK_H
 #define VIGIL_CHECK_H
@@ -58,6 +68,8 @@ struct check_stats {
 	uint64_t late;                /* probes started > 100 ms after their due time */
 	uint64_t max_late_ms;         /* worst start delay seen */
 	uint64_t transitions;         /* health verdict changes made by checks */
+	uint64_t local_errors;        /* probes that could not start on this node
+					 (CHECK_ERR_LOCAL): not counted as probes */
 	uint32_t last_ms;             /* duration of the last probe */
 };
 
@@ -77,8 +89,11 @@ void checker_get_stats(const struct checker *c, struct check_stats *out);
 /* A client's connect to ck's backend failed or timed out: count a failed
  * probe and re-probe at once. ck may be NULL (unchecked backend). */
 void check_passive_failure(struct check *ck);
-/* The backend's admin state changed (vigilctl enable/disable/drain): a
- * backend leaving maintenance is probed at once. ck may be NULL. */
+/* The backend's admin state changed (vigilctl enable/disable/drain): the
+ * backend's admin_changed hook, called before the state is recomputed. A backend leaving maintenance is taken down
+ * ("awaiting a fresh probe after maintenance": its verdict from before is
+ * stale) and probed at once; it starts over as a new backend does, so the
+ * first fresh probe that passes brings it up. ck may be NULL. */
 void check_admin_changed(struct check *ck);
 /* Counters of one check. */
 void check_get_stats(const struct check *ck, struct check_stats *out);

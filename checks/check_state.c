@@ -1,31 +1,47 @@
 /* check_state.c - rise/fall counting and probe timing (see check_state.h). */
 #include "checks/check_state.h"
 
+void check_state_restart(struct check_state *st)
+{
+	*st = (struct check_state){ .unproven = true };
+}
+
+/* A failure of a down backend: counted only while unproven, to report once
+ * that it never came up. */
+static enum check_change still_down(struct check_state *st, uint32_t fall)
+{
+	if (!st->unproven)
+		return CHECK_SAME;
+	if (++st->nfail < (fall ? fall : 1))
+		return CHECK_SAME;
+	st->unproven = false;
+	return CHECK_NEVER_UP;
+}
+
 enum check_change check_state_update(struct check_state *st, bool ok,
 				     uint32_t rise, uint32_t fall)
 {
-	if (!st->checked) {
+	bool first = !st->checked;
+
+	if (first) {
 		st->checked = true;
 		st->npass = st->nfail = 0;
-		if (ok == st->healthy)
-			return CHECK_SAME;
-		st->healthy = ok;
-		return ok ? CHECK_WENT_UP : CHECK_WENT_DOWN;
 	}
 	if (ok) {
 		st->nfail = 0;
 		if (st->healthy)
 			return CHECK_SAME;
-		if (++st->npass < (rise ? rise : 1))
+		if (!first && ++st->npass < (rise ? rise : 1))
 			return CHECK_SAME;
 		st->healthy = true;
+		st->unproven = false;
 		st->npass = 0;
 		return CHECK_WENT_UP;
 	}
 	st->npass = 0;
 	if (!st->healthy)
-		return CHECK_SAME;
-	if (++st->nfail < (fall ? fall : 1))
+		return still_down(st, fall);
+	if (!first && ++st->nfail < (fall ? fall : 1))
 		return CHECK_SAME;
 	st->healthy = false;
 	st->nfail = 0;

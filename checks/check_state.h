@@ -10,6 +10,7 @@
 #define CHECK_FAST_MIN_MS 10u         /* floor of the fast interval */
 #define CHECK_FIRST_JITTER_MS 10u     /* first probe of a new backend: 0..10 ms at least */
 #define CHECK_LATE_MS 100u            /* a start later than this counts as late */
+#define CHECK_LOCAL_RETRY_MS 50u      /* first retry of a probe that could not start */
 /* Young probes (started less than a quarter of their timeout ago and still
  * running) per checker at most; more that are due wait in a FIFO (like
  * HAProxy's tune.max-checks-per-thread). When TLS handshakes saturate the
@@ -23,11 +24,23 @@
 struct check_state {
 	bool checked;                 /* at least one probe result was counted */
 	bool healthy;                 /* the verdict */
-	uint32_t npass, nfail;        /* consecutive results against the verdict */
+	bool unproven;                /* not up since the check (re)started and its
+					 failure not reported yet */
+	uint32_t npass, nfail;        /* consecutive results against the verdict
+					 (nfail also while unproven and down) */
 };
 
-enum check_change { CHECK_SAME, CHECK_WENT_UP, CHECK_WENT_DOWN };
+enum check_change {
+	CHECK_SAME,
+	CHECK_WENT_UP,
+	CHECK_WENT_DOWN,
+	CHECK_NEVER_UP,               /* unproven and down: `fall` failures in a row
+					 (reported once; nothing changes) */
+};
 
+/* Start over on fresh evidence only: not checked, down, unproven (a new
+ * backend, or one leaving maintenance). */
+void check_state_restart(struct check_state *st);
 /* Count one probe result. The first result ever decides at once (a pass is
  * up immediately); afterwards `rise` passes bring a down backend up and
  * `fall` failures take an up one down. Returns what changed. */

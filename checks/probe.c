@@ -14,11 +14,27 @@
 
 #include "common/util.h"
 
-#define STEP_AGAIN 0x100              /* progress made: run the next phase now */
-#define STEP_DONE 0x200               /* the probe ended */
 #define MAX_STEPS 256                 /* phase changes per event, a safety bound */
-#define STEP_YIELD 0x400              /* read budget spent: read again next loop */
 #define MAX_READS 16                  /* reads per event before yielding */
+
+/* What one phase step did. A status, never a byte count: reads report their
+ * byte counts through a separate size_t (see read_some()). */
+enum step {
+	STEP_WAIT_READ,               /* wait until the socket is readable */
+	STEP_WAIT_WRITE,              /* wait until the socket is writable */
+	STEP_AGAIN,                   /* progress made: run the next phase now */
+	STEP_YIELD,                   /* read budget spent: read again next loop */
+	STEP_DONE,                    /* the probe ended (the result was reported) */
+};
+
+/* What one read did; the bytes read travel in a size_t beside it. */
+enum read_result {
+	READ_DATA,                    /* *got > 0 bytes appended to rbuf */
+	READ_EOF,                     /* the server closed */
+	READ_WAIT_READ,               /* nothing yet */
+	READ_WAIT_WRITE,              /* TLS needs to write first */
+	READ_FAILED,                  /* the probe was finished with an error */
+};
 
 static void probe_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void probe_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents);
@@ -127,14 +143,31 @@ void probe_finish(struct probe *p, enum check_result res, enum probe_close how,
 	p->done(p, res, detail);
 }
 
-/* Fail before any I/O happened: report from the next loop iteration. */
+/* Fail before any I/O happened: report from the next loop iteration. what
+ * names the call that failed, or is NULL when the result's class says it. */
 static void probe_fail_early(struct probe *p, enum check_result res, const char *what)
 {
-	snprintf(p->early_detail, sizeof(p->early_detail), "%s: %s", what, strerror(errno));
+	if (what)
+		snprintf(p->early_detail, sizeof(p->early_detail), "%s: %s", what, strerror(errno));
+	else
+		snprintf(p->early_detail, sizeof(p->early_detail), "%s", strerror(errno));
 	p->early_res = res;
 	p->phase = PROBE_REPORT;
 	ev_timer_set(&p->deadline, 0., 0.);
 	ev_timer_start(probe_ctx_loop(p->ctx), &p->deadline);
+}
+
+/* An immediate connect() error that is this node's, not the server's: no
+ * source port or buffer left, or a local policy refusing it. */
+static bool connect_error_is_local(int err)
+{
+	switch (err) {
+	case EADDRNOTAVAIL: case EADDRINUSE: case EAGAIN: case ENOBUFS: case ENOMEM:
+	case EPERM: case EACCES: case EMFILE: case ENFILE:
+		return true;
+	default:
+		return false;
+	}
 }
 
 void probe_start(struct probe *p, const struct check_conf *conf,
@@ -161,7 +194,10 @@ void probe_start(struct probe *p, const struct check_conf *conf,
 	}
 	if (connect(p->fd, (const struct sockaddr *)&dst->ss, dst->len) < 0 &&
 	    errno != EINPROGRESS) {
-		probe_fail_early(p, CHECK_ERR_CONNECT, "connect");
+		if (connect_error_is_local(errno))
+			probe_fail_early(p, CHECK_ERR_LOCAL, "connect");
+		else
+			probe_fail_early(p, CHECK_ERR_CONNECT, NULL);
 		return;
 	}
 	p->rbuf = xmalloc(PROBE_RBUF);
@@ -216,17 +252,18 @@ void probe_starttls(struct probe *p)
 	p->phase = PROBE_HANDSHAKE;
 }
 
-/* Map an SSL_get_error() to the event to wait for, or -1 on failure. */
-static int tls_want(SSL *ssl, int ret)
+/* Map an SSL_get_error() to the wait it asks for: true and *wait set, or
+ * false when the call failed. */
+static bool tls_want(SSL *ssl, int ret, enum step *wait)
 {
 	switch (SSL_get_error(ssl, ret)) {
-	case SSL_ERROR_WANT_READ: return EV_READ;
-	case SSL_ERROR_WANT_WRITE: return EV_WRITE;
-	default: return -1;
+	case SSL_ERROR_WANT_READ: *wait = STEP_WAIT_READ; return true;
+	case SSL_ERROR_WANT_WRITE: *wait = STEP_WAIT_WRITE; return true;
+	default: return false;
 	}
 }
 
-static int do_connect(struct probe *p)
+static enum step do_connect(struct probe *p)
 {
 	char err[REPLY_TEXT_MAX];
 	int soerr = 0;
@@ -235,9 +272,10 @@ static int do_connect(struct probe *p)
 	if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
 		soerr = errno;
 	if (soerr == EINPROGRESS)
-		return EV_WRITE;
+		return STEP_WAIT_WRITE;
 	if (soerr) {
-		probe_finish(p, CHECK_ERR_CONNECT, PROBE_CLOSE_NOW, "connect: %s", strerror(soerr));
+		/* check_last says "connect" already: the detail is the reason alone */
+		probe_finish(p, CHECK_ERR_CONNECT, PROBE_CLOSE_NOW, "%s", strerror(soerr));
 		return STEP_DONE;
 	}
 	if (!p->proto->implicit_tls) {
@@ -255,10 +293,11 @@ static int do_connect(struct probe *p)
 	return STEP_AGAIN;
 }
 
-static int do_handshake(struct probe *p)
+static enum step do_handshake(struct probe *p)
 {
 	char err[REPLY_TEXT_MAX];
-	int ret, want;
+	enum step wait;
+	int ret;
 
 	ERR_clear_error();
 	ret = SSL_do_handshake(p->ssl);
@@ -271,29 +310,27 @@ static int do_handshake(struct probe *p)
 			p->proto->start(p);
 		return STEP_AGAIN;
 	}
-	want = tls_want(p->ssl, ret);
-	if (want > 0)
-		return want;
+	if (tls_want(p->ssl, ret, &wait))
+		return wait;
 	probe_tls_error(p->ssl, ret, "TLS handshake", err, sizeof(err));
 	probe_finish(p, CHECK_ERR_TLS, PROBE_CLOSE_NOW, "%s", err);
 	return STEP_DONE;
 }
 
-static int do_send(struct probe *p)
+static enum step do_send(struct probe *p)
 {
 	char err[REPLY_TEXT_MAX];
 	size_t left = p->wbuf.len - p->woff;
+	enum step wait;
 	ssize_t n;
-	int want;
 
 	while (left > 0) {
 		if (p->tls) {
 			ERR_clear_error();
 			n = SSL_write(p->ssl, p->wbuf.data + p->woff, (int)left);
 			if (n <= 0) {
-				want = tls_want(p->ssl, (int)n);
-				if (want > 0)
-					return want;
+				if (tls_want(p->ssl, (int)n, &wait))
+					return wait;
 				probe_tls_error(p->ssl, (int)n, "TLS write", err, sizeof(err));
 				probe_finish(p, CHECK_ERR_CONNECT, PROBE_CLOSE_NOW, "%s", err);
 				return STEP_DONE;
@@ -301,7 +338,7 @@ static int do_send(struct probe *p)
 		} else {
 			n = send(p->fd, p->wbuf.data + p->woff, left, MSG_NOSIGNAL);
 			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-				return EV_WRITE;
+				return STEP_WAIT_WRITE;
 			if (n < 0) {
 				probe_finish(p, CHECK_ERR_CONNECT, PROBE_CLOSE_NOW, "write (%s): %s",
 					     p->waiting, strerror(errno));
@@ -319,42 +356,48 @@ static int do_send(struct probe *p)
 	return p->phase == PROBE_IDLE ? STEP_DONE : STEP_AGAIN;
 }
 
-/* One read into rbuf: > 0 bytes, 0 EOF, -EV_READ/-EV_WRITE to wait, or
- * STEP_DONE after finishing the probe with an error. */
-static ssize_t read_some(struct probe *p)
+/* One read into rbuf: READ_DATA with *got > 0 bytes, READ_EOF, a wait, or
+ * READ_FAILED after finishing the probe with an error. */
+static enum read_result read_some(struct probe *p, size_t *got)
 {
 	char err[REPLY_TEXT_MAX];
 	size_t room = PROBE_RBUF - p->rlen;
+	enum step wait;
 	ssize_t n;
-	int want;
 
+	*got = 0;
 	if (p->tls) {
 		ERR_clear_error();
 		n = SSL_read(p->ssl, p->rbuf + p->rlen, (int)room);
-		if (n > 0)
-			return n;
+		if (n > 0) {
+			*got = (size_t)n;
+			return READ_DATA;
+		}
 		if (SSL_get_error(p->ssl, (int)n) == SSL_ERROR_ZERO_RETURN)
-			return 0;
-		want = tls_want(p->ssl, (int)n);
-		if (want > 0)
-			return -want;
+			return READ_EOF;
+		if (tls_want(p->ssl, (int)n, &wait))
+			return wait == STEP_WAIT_WRITE ? READ_WAIT_WRITE : READ_WAIT_READ;
 		if (SSL_get_error(p->ssl, (int)n) == SSL_ERROR_SYSCALL && errno == 0)
-			return 0;             /* EOF without close_notify */
+			return READ_EOF;      /* EOF without close_notify */
 		probe_tls_error(p->ssl, (int)n, "TLS read", err, sizeof(err));
 		probe_finish(p, CHECK_ERR_CONNECT, PROBE_CLOSE_NOW, "%s", err);
-		return STEP_DONE;
+		return READ_FAILED;
 	}
 	n = recv(p->fd, p->rbuf + p->rlen, room, 0);
-	if (n >= 0)
-		return n;
+	if (n > 0) {
+		*got = (size_t)n;
+		return READ_DATA;
+	}
+	if (n == 0)
+		return READ_EOF;
 	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-		return -EV_READ;
+		return READ_WAIT_READ;
 	probe_finish(p, CHECK_ERR_CONNECT, PROBE_CLOSE_NOW, "read (%s): %s",
 		     p->waiting, strerror(errno));
-	return STEP_DONE;
+	return READ_FAILED;
 }
 
-static int on_eof(struct probe *p)
+static enum step on_eof(struct probe *p)
 {
 	if (p->proto->eof)
 		p->proto->eof(p);
@@ -364,9 +407,12 @@ static int on_eof(struct probe *p)
 	return p->phase == PROBE_IDLE ? STEP_DONE : STEP_AGAIN;
 }
 
-static int do_recv(struct probe *p)
+/* A reply (line, reply or response head) may fill the whole buffer,
+ * PROBE_RBUF bytes with its terminator, and pass; only when the buffer is
+ * full and the protocol still waits for more does the probe fail. */
+static enum step do_recv(struct probe *p)
 {
-	ssize_t n;
+	size_t got;
 	int i;
 
 	for (i = 0; i < MAX_READS; i++) {
@@ -376,14 +422,14 @@ static int do_recv(struct probe *p)
 				     p->waiting, PROBE_RBUF);
 			return STEP_DONE;
 		}
-		n = read_some(p);
-		if (n == STEP_DONE)
-			return STEP_DONE;
-		if (n < 0)
-			return (int)-n;
-		if (n == 0)
-			return on_eof(p);
-		p->rlen += (size_t)n;
+		switch (read_some(p, &got)) {
+		case READ_DATA: break;
+		case READ_EOF: return on_eof(p);
+		case READ_WAIT_READ: return STEP_WAIT_READ;
+		case READ_WAIT_WRITE: return STEP_WAIT_WRITE;
+		case READ_FAILED: return STEP_DONE;
+		}
+		p->rlen += got;
 		p->proto->input(p);
 		if (p->phase != PROBE_RECV)
 			return p->phase == PROBE_IDLE ? STEP_DONE : STEP_AGAIN;
@@ -395,7 +441,8 @@ static int do_recv(struct probe *p)
 static void probe_run(struct probe *p)
 {
 	struct ev_loop *loop = probe_ctx_loop(p->ctx);
-	int i, ev, r = STEP_DONE;
+	enum step r = STEP_DONE;
+	int i, ev;
 
 	for (i = 0; i < MAX_STEPS; i++) {
 		switch (p->phase) {
@@ -414,7 +461,7 @@ static void probe_run(struct probe *p)
 		probe_finish(p, CHECK_ERR_PROTOCOL, PROBE_CLOSE_NOW, "too many steps");
 		return;
 	}
-	ev = r == STEP_YIELD ? EV_READ : r;
+	ev = r == STEP_WAIT_WRITE ? EV_WRITE : EV_READ;
 	if ((p->io.events & (EV_READ | EV_WRITE)) != ev) {
 		ev_io_stop(loop, &p->io);
 		ev_io_set(&p->io, p->fd, ev);

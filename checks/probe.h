@@ -7,9 +7,13 @@
  * bytes were appended to p->rbuf, tls_up() after a STARTTLS handshake, and
  * eof() when the server closes. Hooks act through probe_send(),
  * probe_consume(), probe_starttls() and probe_finish(); a hook that needs
- * more bytes simply returns. A reply that fills PROBE_RBUF without being
- * complete fails the probe ("reply too long"), so no line can grow without
- * bound.
+ * more bytes simply returns. A reply (an SMTP reply, an IMAP or POP3 line, an
+ * HTTP head) may take up to PROBE_RBUF bytes with its terminator: one that
+ * exactly fills the buffer is complete and judged like any other. Only when
+ * the buffer is full and the protocol still waits for the end does the probe
+ * fail ("reply too long"), so no line can grow without bound. Inside the
+ * core, step and read results are enums and byte counts travel separately
+ * as size_t, so no read size can be mistaken for a status.
  *
  * TLS sessions are resumed from one probe of a backend to the next (as
  * HAProxy does): the certificate is verified on every full handshake, and a

@@ -139,6 +139,8 @@ static void metrics_checks(const struct vigild *d, struct buf *out)
 		    cs.probes);
 	prom_scalar(out, "vigil_check_failures_total", "counter", "Health probes that failed.",
 		    cs.failures);
+	prom_scalar(out, "vigil_check_local_errors_total", "counter",
+		    "Probes that could not start on this node.", cs.local_errors);
 	prom_scalar(out, "vigil_check_late_starts_total", "counter",
 		    "Probes started more than 100 ms after they were due.", cs.late);
 	prom_scalar(out, "vigil_check_max_late_milliseconds", "gauge",

@@ -51,6 +51,15 @@ static void be_check(const struct backend *b, char *last, size_t lastlen,
 	field_copy(detail, detaillen, b->check_detail, sizeof(b->check_detail));
 }
 
+static struct check_stats be_check_stats(const struct backend *b)
+{
+	struct check_stats st = { 0 };
+
+	if (b->check)
+		check_get_stats(b->check, &st);
+	return st;
+}
+
 /* ---- JSON ---- */
 
 static void json_backend(const struct service *s, const struct backend *b, struct buf *out)
@@ -76,7 +85,7 @@ static void json_backend(const struct service *s, const struct backend *b, struc
 	buf_json_str(out, last);
 	buf_puts(out, ", \"detail\": ");
 	buf_json_str(out, detail);
-	buf_puts(out, "}}");
+	buf_printf(out, ", \"local_errors\": %" PRIu64 "}}", be_check_stats(b).local_errors);
 }
 
 void status_json_service(const struct service *s, struct buf *out)
@@ -227,20 +236,12 @@ static uint64_t be_connect_fail(const struct backend *b) { return b->connect_fai
 static uint64_t be_weight(const struct backend *b) { return b->weight; }
 static uint64_t be_transitions(const struct backend *b) { return b->transitions; }
 
-static struct check_stats be_check_stats(const struct backend *b)
-{
-	struct check_stats st = { 0 };
-
-	if (b->check)
-		check_get_stats(b->check, &st);
-	return st;
-}
-
 static uint64_t be_probes(const struct backend *b) { return be_check_stats(b).probes; }
 static uint64_t be_probe_fail(const struct backend *b) { return be_check_stats(b).failures; }
 static uint64_t be_probe_timeouts(const struct backend *b) { return be_check_stats(b).timeouts; }
 static uint64_t be_passive(const struct backend *b) { return be_check_stats(b).passive; }
 static uint64_t be_probe_ms(const struct backend *b) { return be_check_stats(b).last_ms; }
+static uint64_t be_local_errors(const struct backend *b) { return be_check_stats(b).local_errors; }
 
 static const struct be_metric be_metrics[] = {
 	{ "vigil_backend_up", "gauge", "1 if the backend is up (healthy and in rotation).", be_up },
@@ -266,6 +267,9 @@ static const struct be_metric be_metrics[] = {
 	  "Client connects that failed and counted as failed probes.", be_passive },
 	{ "vigil_backend_check_duration_milliseconds", "gauge", "Duration of the last probe.",
 	  be_probe_ms },
+	{ "vigil_backend_check_local_errors_total", "counter",
+	  "Probes that could not start on this node (not counted against the backend).",
+	  be_local_errors },
 };
 
 struct svc_metric {

@@ -1,7 +1,6 @@
 /* backend.c - backend runtime state; the one writer of backend state. */
 #include "lb/backend.h"
 #include "lb/service.h"
-#include "checks/check.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -102,8 +101,9 @@ void backend_set_admin(struct backend *b, enum backend_admin admin, const char *
 	if (b->admin == admin)
 		return;
 	b->admin = admin;
+	if (b->admin_changed)           /* first: leaving maint, the old verdict is stale */
+		b->admin_changed(b->check);
 	backend_update(b, reason);
-	check_admin_changed(b->check);
 }
 
 void backend_set_weight(struct backend *b, uint32_t weight)

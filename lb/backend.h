@@ -48,6 +48,9 @@ struct backend {
 
 	/* check status, written by checks/ */
 	struct check *check;          /* owned by checks/, NULL when not probed */
+	/* hook set by checks/ with check: told of every admin change before the
+	 * state is recomputed (so lb/ does not call into checks/) */
+	void (*admin_changed)(struct check *ck);
 	char check_last[16];          /* "ok", "connect", "timeout", ... or "none" */
 	char check_detail[160];       /* server reply or error text */
 };

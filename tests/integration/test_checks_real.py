@@ -107,7 +107,7 @@ def test_nginx_http_https(vigild_factory, servers, certs):
     t0 = time.monotonic()
     n.stop()
     timed_down(v, ["web", "webs", "chunked"], "nginx stopped", t0)
-    assert state(v, "web")[1:] == ("connect", "connect: Connection refused")
+    assert state(v, "web")[1:] == ("connect", "Connection refused")
     assert "[crit]" not in n.log() and "[alert]" not in n.log()
 
 

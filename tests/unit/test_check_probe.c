@@ -531,6 +531,191 @@ static void test_http_request(void **state)
 	ev_loop_destroy(loop);
 }
 
+/* ---- replies of exact sizes (a read of 512 bytes once read as "done") ---- */
+
+static const size_t reply_sizes[] = { 511, 512, 513, 1024, 4096, PROBE_RBUF };
+
+/* "S" + prefix + pad + suffix, exactly n bytes after the "S". */
+static char *sized(const char *prefix, char pad, const char *suffix, size_t n)
+{
+	size_t pl = strlen(prefix), sl = strlen(suffix);
+	char *s;
+
+	assert_true(n >= pl + sl);
+	s = malloc(n + 2);
+	assert_non_null(s);
+	s[0] = 'S';
+	memcpy(s + 1, prefix, pl);
+	memset(s + 1 + pl, pad, n - pl - sl);
+	memcpy(s + 1 + n - sl, suffix, sl);
+	s[n + 1] = '\0';
+	assert_int_equal(strlen(s + 1), n);
+	return s;
+}
+
+/* An HTTP response of n bytes whose body ends with "Happy": every byte is read. */
+static char *http_sized_body(size_t n)
+{
+	char head[128];
+	size_t hl = 0, body = n, prev;
+	char *s;
+
+	do {                             /* the length's digits change the head's size */
+		prev = hl;
+		body = n - hl;
+		hl = (size_t)snprintf(head, sizeof(head),
+				      "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", body);
+	} while (hl != prev);
+	s = sized(head, 'x', "Happy", n);
+	return s;
+}
+
+static void expect_ok(const char *const *script, const struct check_conf *cc, size_t n,
+		      const char *proto)
+{
+	struct result r;
+	char rep = run(script, cc, &r);
+
+	if (r.res != CHECK_OK || rep != 'F')
+		fail_msg("%s reply of %zu bytes: result %d (%s), server saw '%c'", proto, n,
+			 r.res, r.detail, rep);
+}
+
+static void test_reply_sizes_http(void **state)
+{
+	struct check_conf cc;
+	size_t i;
+
+	conf_init(&cc, CHECK_HTTP);
+	for (i = 0; i < ARRAY_SIZE(reply_sizes); i++) {
+		size_t n = reply_sizes[i];
+		char *body = http_sized_body(n);
+		char *head = sized("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Pad: ", 'p',
+				   "\r\n\r\n", n);
+		const char *const s1[] = { "R", "W20", body, "H", "E", NULL };
+		const char *const s2[] = { "R", "W20", head, "H", "E", NULL };
+
+		cc.expect_body = "Happy";        /* the whole response is read */
+		expect_ok(s1, &cc, n, "HTTP body");
+		cc.expect_body = NULL;           /* a head of n bytes */
+		expect_ok(s2, &cc, n, "HTTP head");
+		free(body);
+		free(head);
+	}
+}
+
+static void test_reply_sizes_smtp(void **state)
+{
+	struct check_conf cc;
+	size_t i;
+
+	conf_init(&cc, CHECK_SMTP);
+	for (i = 0; i < ARRAY_SIZE(reply_sizes); i++) {
+		size_t n = reply_sizes[i];
+		char *banner = sized("220 ", 'b', "\r\n", n);
+		char *ehlo = sized("250-mx1 Hello\r\n250-X", 'e', "\r\n250 8BITMIME\r\n", n);
+		const char *const s1[] = { banner, "R", "S250 ok\r\n", "R", "S221 bye\r\n", "E", NULL };
+		const char *const s2[] = { "S220 hi\r\n", "R", ehlo, "R", "S221 bye\r\n", "E", NULL };
+
+		expect_ok(s1, &cc, n, "SMTP banner");
+		expect_ok(s2, &cc, n, "SMTP EHLO");
+		free(banner);
+		free(ehlo);
+	}
+}
+
+static void test_reply_sizes_imap(void **state)
+{
+	struct check_conf cc;
+	size_t i;
+
+	conf_init(&cc, CHECK_IMAP);
+	for (i = 0; i < ARRAY_SIZE(reply_sizes); i++) {
+		size_t n = reply_sizes[i];
+		char *greeting = sized("* OK [CAPABILITY IMAP4rev1 X", 'c', "] ready\r\n", n);
+		char *logout = sized("* BYE ", 'y', "\r\na2 OK Logout\r\n", n);
+		const char *const s1[] = { greeting, "R", "S* BYE bye\r\na2 OK Logout\r\n", "E", NULL };
+		const char *const s2[] = { "S* OK ready\r\n", "R", logout, "E", NULL };
+
+		expect_ok(s1, &cc, n, "IMAP greeting");
+		expect_ok(s2, &cc, n, "IMAP LOGOUT reply");
+		free(greeting);
+		free(logout);
+	}
+}
+
+/* One byte more than the buffer without an end: "reply too long", for each
+ * protocol; a reply exactly filling it passed above. */
+static void test_reply_one_over_buffer(void **state)
+{
+	char *http = sized("HTTP/1.1 200 OK\r\nX-Pad: ", 'p', "\r\n\r\n", PROBE_RBUF + 1);
+	char *smtp = sized("220 ", 'b', "\r\n", PROBE_RBUF + 1);
+	char *imap = sized("* OK ", 'c', "\r\n", PROBE_RBUF + 1);
+	const char *const sh[] = { "R", "W20", http, "W300", NULL };
+	const char *const ss[] = { smtp, "W300", NULL };
+	const char *const si[] = { imap, "W300", NULL };
+	struct check_conf cc;
+	struct result r;
+
+	conf_init(&cc, CHECK_HTTP);
+	run(sh, &cc, &r);
+	assert_int_equal(r.res, CHECK_ERR_PROTOCOL);
+	assert_string_equal(r.detail, "reply too long (no end of response in 16384 bytes)");
+	conf_init(&cc, CHECK_SMTP);
+	run(ss, &cc, &r);
+	assert_int_equal(r.res, CHECK_ERR_PROTOCOL);
+	assert_string_equal(r.detail, "reply too long (no end of banner in 16384 bytes)");
+	conf_init(&cc, CHECK_IMAP);
+	run(si, &cc, &r);
+	assert_int_equal(r.res, CHECK_ERR_PROTOCOL);
+	assert_string_equal(r.detail, "reply too long (no end of greeting in 16384 bytes)");
+	free(http);
+	free(smtp);
+	free(imap);
+}
+
+/* The detail of a refused connect is the reason alone: check_last says
+ * "connect" already (the status printed "connect: connect: ..."). */
+static void test_refused_detail_not_doubled(void **state)
+{
+	struct server s = server_start((const char *const[]){ NULL }, 0);
+	struct check_conf cc;
+	struct result r;
+
+	server_finish(&s);
+	conf_init(&cc, CHECK_TCP);
+	probe_once(&cc, s.port, &r);
+	assert_int_equal(r.res, CHECK_ERR_CONNECT);
+	assert_string_equal(r.detail, "Connection refused");
+}
+
+/* A source address this node lacks: a local error, never the backend's. */
+static void test_bad_source_is_local(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct probe_ctx *ctx = probe_ctx_new(loop);
+	struct check_conf cc;
+	struct result r = { 0 };
+	struct addr dst, src;
+	struct probe p;
+	int i;
+
+	conf_init(&cc, CHECK_TCP);
+	g_result = &r;
+	assert_int_equal(addr_parse_ip("127.0.0.1", &dst), 0);
+	addr_set_port(&dst, 9);
+	assert_int_equal(addr_parse_ip("192.0.2.1", &src), 0);   /* RFC 5737: not ours */
+	probe_init(&p, ctx, on_done);
+	probe_start(&p, &cc, &dst, &src);
+	assert_false(r.done);
+	for (i = 0; i < 1000 && !r.done; i++)
+		ev_run(loop, EVRUN_ONCE);
+	assert_int_equal(r.res, CHECK_ERR_LOCAL);
+	assert_string_equal(r.detail, "bind: Cannot assign requested address");
+	probe_ctx_free(ctx);
+	ev_loop_destroy(loop);
+}
+
 static int count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -617,6 +802,12 @@ int main(void)
 		cmocka_unit_test(test_pop3),
 		cmocka_unit_test(test_http),
 		cmocka_unit_test(test_http_request),
+		cmocka_unit_test(test_reply_sizes_http),
+		cmocka_unit_test(test_reply_sizes_smtp),
+		cmocka_unit_test(test_reply_sizes_imap),
+		cmocka_unit_test(test_reply_one_over_buffer),
+		cmocka_unit_test(test_refused_detail_not_doubled),
+		cmocka_unit_test(test_bad_source_is_local),
 		cmocka_unit_test(test_many_probes_no_leak),
 	};
 

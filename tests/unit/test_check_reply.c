@@ -381,6 +381,49 @@ static void test_state_rise_fall(void **state)
 	assert_int_equal(check_state_update(&st, true, 1, 1), CHECK_WENT_UP);
 }
 
+/* A backend not up since its check (re)started: `fall` failures in a row are
+ * reported once (CHECK_NEVER_UP), whatever follows. */
+static void test_state_never_up(void **state)
+{
+	struct check_state st;
+	int i;
+
+	check_state_restart(&st);
+	assert_false(st.healthy);
+	assert_int_equal(check_state_update(&st, false, 3, 3), CHECK_SAME);
+	assert_int_equal(check_state_update(&st, false, 3, 3), CHECK_SAME);
+	assert_int_equal(check_state_update(&st, false, 3, 3), CHECK_NEVER_UP);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(check_state_update(&st, false, 3, 3), CHECK_SAME);
+	/* passes short of rise, then failures again: not reported twice */
+	assert_int_equal(check_state_update(&st, true, 3, 3), CHECK_SAME);
+	assert_int_equal(check_state_update(&st, true, 3, 3), CHECK_SAME);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(check_state_update(&st, false, 3, 3), CHECK_SAME);
+	/* fall 1: the first failure is the report */
+	check_state_restart(&st);
+	assert_int_equal(check_state_update(&st, false, 1, 1), CHECK_NEVER_UP);
+	assert_int_equal(check_state_update(&st, false, 1, 1), CHECK_SAME);
+	/* a failure between passes restarts the count */
+	check_state_restart(&st);
+	assert_int_equal(check_state_update(&st, false, 2, 2), CHECK_SAME);
+	assert_int_equal(check_state_update(&st, true, 2, 2), CHECK_SAME);
+	assert_int_equal(check_state_update(&st, false, 2, 2), CHECK_SAME);
+	assert_int_equal(check_state_update(&st, false, 2, 2), CHECK_NEVER_UP);
+	/* once up, a later fall is an ordinary up -> down, never "never up" */
+	check_state_restart(&st);
+	assert_int_equal(check_state_update(&st, true, 3, 2), CHECK_WENT_UP);
+	assert_int_equal(check_state_update(&st, false, 3, 2), CHECK_SAME);
+	assert_int_equal(check_state_update(&st, false, 3, 2), CHECK_WENT_DOWN);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(check_state_update(&st, false, 3, 2), CHECK_SAME);
+	/* a restart (leaving maintenance) forgets the old verdict: down, unproven,
+	 * and the first fresh pass decides at once */
+	check_state_restart(&st);
+	assert_false(st.healthy);
+	assert_int_equal(check_state_update(&st, true, 3, 2), CHECK_WENT_UP);
+}
+
 static void test_state_timing(void **state)
 {
 	struct check_conf cc = { .interval_ms = 2000, .timeout_ms = 1000, .rise = 2, .fall = 3 };
@@ -436,6 +479,7 @@ int main(void)
 		cmocka_unit_test(test_body_match_limit),
 		cmocka_unit_test(test_state_first_probe),
 		cmocka_unit_test(test_state_rise_fall),
+		cmocka_unit_test(test_state_never_up),
 		cmocka_unit_test(test_state_timing),
 	};
 

@@ -37,7 +37,7 @@ MODES = (
     "tcp", "hang", "smtp", "smtp-421", "smtp-554-ehlo", "smtp-slow-banner", "smtp-split",
     "smtp-longline", "smtp-reset", "smtp-quit-500", "garbage", "imap", "imap-bye", "pop3",
     "pop3-err", "http", "http-503", "http-wrongbody", "http-chunked", "http-nobody",
-    "http-close", "tls-garbage", "refuse",
+    "http-close", "tls-garbage", "refuse", "http-sized", "smtp-sized", "imap-sized",
 )
 
 
@@ -90,17 +90,19 @@ class FakeServer:
 
     mode: one of MODES. tls: an ssl.SSLContext for STARTTLS / STLS (and for
     implicit TLS when implicit=True). body: the HTTP body served as healthy.
-    slow: seconds the slow banner waits.
+    slow: seconds the slow banner waits. size: bytes of the one reply the
+    *-sized modes send in one write (HTTP response, SMTP banner, IMAP greeting).
     """
 
     def __init__(self, mode, port=None, tls=None, implicit=False, body=b"<h1>Happy</h1>\n",
-                 slow=5.0, name="fake"):
+                 slow=5.0, name="fake", size=512):
         assert mode in MODES, mode
         self.mode = mode
         self.tls = tls
         self.implicit = implicit
         self.body = body
         self.slow = slow
+        self.size = size
         self.name = name
         self.host = "127.0.0.1"
         self.conns = []
@@ -288,6 +290,10 @@ class FakeServer:
         return await self._smtp_dialogue(reader, writer, rec, split=True,
                                          banner=b"220-fake.test\r\n220 split ESMTP\r\n")
 
+    async def _m_smtp_sized(self, reader, writer, rec):
+        return await self._smtp_dialogue(reader, writer, rec,
+                                         banner=sized(b"220 ", b"\r\n", self.size))
+
     async def _m_smtp_421(self, reader, writer, rec):
         writer.write(b"421 4.3.2 Service not available\r\n")
         await writer.drain()
@@ -345,6 +351,15 @@ class FakeServer:
             else:
                 writer.write(tag + b" BAD Error in IMAP command\r\n")
             await writer.drain()
+        return True
+
+    async def _m_imap_sized(self, reader, writer, rec):
+        writer.write(sized(b"* OK [CAPABILITY IMAP4rev1 X", b"] ready\r\n", self.size))
+        await writer.drain()
+        line = await self._line(reader, rec)
+        tag = line.split(None, 1)[0] if line.strip() else b"a2"
+        writer.write(b"* BYE Logging out\r\n" + tag + b" OK Logout completed.\r\n")
+        await writer.drain()
         return True
 
     async def _m_imap_bye(self, reader, writer, rec):
@@ -418,8 +433,26 @@ class FakeServer:
         return await self._http_reply(reader, writer, rec,
                                       b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 
+    async def _m_http_sized(self, reader, writer, rec):
+        """A response of exactly self.size bytes whose body ends with 'Happy'."""
+        head = b""
+        while True:
+            body_len = self.size - len(head)
+            new = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % body_len
+            if new == head:
+                break
+            head = new
+        return await self._http_reply(reader, writer, rec, head,
+                                      sized(b"", b"Happy", self.size - len(head)))
+
     async def _m_http_close(self, reader, writer, rec):
         return await self._http_reply(reader, writer, rec, b"HTTP/1.0 200 OK\r\n\r\n", self.body)
+
+
+def sized(prefix, suffix, n, pad=b"x"):
+    """prefix + padding + suffix, exactly n bytes."""
+    assert n >= len(prefix) + len(suffix)
+    return prefix + pad * (n - len(prefix) - len(suffix)) + suffix
 
 
 def main():
