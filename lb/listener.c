@@ -65,14 +65,22 @@ static void listener_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-				log_error("service %s: accept: %s, pausing accepts for %.0f ms",
-					  l->svc->name, strerror(errno), EMFILE_BACKOFF * 1000);
+				/* once per run of failures: the backoff repeats */
+				if (l->lb->accept_errno != errno)
+					log_error("service %s: accept: %s, pausing accepts for "
+						  "%.0f ms at a time until it works again",
+						  l->svc->name, strerror(errno), EMFILE_BACKOFF * 1000);
+				l->lb->accept_errno = errno;
 				listeners_backoff(l->lb);
 			}
 			return;   /* EAGAIN, ECONNABORTED, ...: wait for the next wake-up */
 		}
+		if (l->lb->accept_errno) {
+			log_notice("service %s: accept works again", l->svc->name);
+			l->lb->accept_errno = 0;
+		}
 		addr_from_sockaddr(&client, (struct sockaddr *)&ss, len);
-		conn_start(l->lb, l->svc, l->port, fd, &client);
+		conn_start(l->lb, l->svc, &l->addr, fd, &client);
 	}
 }
 
