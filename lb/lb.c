@@ -248,7 +248,7 @@ unsigned lb_close_vip(struct lb *lb, const struct addr *ip, const char *reason)
 {
 	struct conn *c = lb->conns;
 	char as[ADDR_STRLEN];
-	unsigned n = 0;
+	unsigned n = 0, queued = 0;
 
 	while (c) {
 		struct conn *next = conn_next(c);
@@ -259,10 +259,15 @@ unsigned lb_close_vip(struct lb *lb, const struct addr *ip, const char *reason)
 		}
 		c = next;
 	}
-	if (n)
-		log_notice("VIP %s: closed %u proxied connection%s (%s)",
-			   addr_ip_str(ip, as, sizeof(as)), n, n == 1 ? "" : "s", reason);
-	return n;
+	/* and those the kernel completed just before the address went */
+	for (struct listener *l = lb->listeners; l; l = l->next)
+		if (addr_equal_ip(&l->addr, ip))
+			queued += listener_flush(l);
+	if (n || queued)
+		log_notice("VIP %s: closed %u proxied connection%s and %u waiting to be "
+			   "accepted (%s)", addr_ip_str(ip, as, sizeof(as)), n, n == 1 ? "" : "s",
+			   queued, reason);
+	return n + queued;
 }
 
 void lb_get_stats(const struct lb *lb, struct lb_stats *out)

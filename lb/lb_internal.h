@@ -59,6 +59,9 @@ struct listener *listener_open(struct lb *lb, const struct addr *a, uint32_t bac
 			       char *err, size_t errlen);
 void listener_start(struct listener *l);
 void listener_close(struct listener *l);
+/* Reset every connection waiting in l's accept queue (its VIP is gone);
+ * returns how many. */
+unsigned listener_flush(struct listener *l);
 /* A connection closed: restart listeners paused by maxconn. */
 void listeners_resume(struct lb *lb);
 /* Stop every listener for a moment after EMFILE/ENFILE. */

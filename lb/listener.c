@@ -134,6 +134,22 @@ void listener_close(struct listener *l)
 	free(l);
 }
 
+unsigned listener_flush(struct listener *l)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	unsigned n = 0, max = l->backlog ? l->backlog : 1024;
+	int fd;
+
+	/* bounded by the backlog: nothing new completes a handshake on an
+	 * address this node no longer has */
+	while (n <= max && (fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(fd);
+		n++;
+	}
+	return n;
+}
+
 void listeners_resume(struct lb *lb)
 {
 	if (!lb->accepting || ev_is_active(&lb->resume_timer))

@@ -47,8 +47,8 @@ def stop_all(procs):
 
 
 def released_lines(v):
-    return re.findall(rf"VIP {re.escape(VIP)}: closed (\d+) proxied connections? \(([^)]*)\)",
-                      v.log())
+    return re.findall(rf"VIP {re.escape(VIP)}: closed (\d+) proxied connections? and "
+                      rf"\d+ waiting to be accepted \(([^)]*)\)", v.log())
 
 
 def test_standby_closes_connections_of_the_old_master(make_pair):
@@ -57,7 +57,7 @@ def test_standby_closes_connections_of_the_old_master(make_pair):
     procs, who = hold_connections(bed, 3)
     try:
         assert set(who) == {bed["lb1"].ip}, who       # proxied by lb1, the master
-        wait_until(lambda: len(vip_conns(bed["lb1"])) == 3, 2, "3 connections on lb1")
+        wait_until(lambda: len(vip_conns(bed["lb1"])) >= 3, 2, "3 connections on lb1")
         r = lb1.ctl("standby")
         assert r.returncode == 0, r.stderr
         t0 = time.monotonic()
@@ -67,7 +67,7 @@ def test_standby_closes_connections_of_the_old_master(make_pair):
         record_s = time.monotonic() - t0
         assert record_s < 1.5, record_s
         lines = released_lines(lb1)
-        assert lines and lines[-1][0] == "3", lb1.log()[-2000:]
+        assert lines and int(lines[-1][0]) >= 3, lb1.log()[-2000:]   # + any probe
         assert len(lines) == 1, lines                  # one line for the one VIP
         assert lb1.service("web")["active"] == 0
     finally:
@@ -90,13 +90,13 @@ def test_fault_closes_connections_single_node(tmp_path):
         wait_until(lambda: v.service("web")["available"], 5, "a backend up")
         procs, who = hold_connections(bed, 2)
         assert set(who) == {bed["lb1"].ip}, who
-        wait_until(lambda: len(vip_conns(bed["lb1"])) == 2, 2, "2 connections on lb1")
+        wait_until(lambda: len(vip_conns(bed["lb1"])) >= 2, 2, "2 connections on lb1")
         bed["lb1"].link(False)
         v.wait_state("fault", 3)
         wait_until(lambda: not vip_conns(bed["lb1"]), 1.0,
                    "the connections on the released VIP to close")
         lines = released_lines(v)
-        assert lines and lines[-1][0] == "2", v.log()[-2000:]
+        assert lines and int(lines[-1][0]) == 2, v.log()[-2000:]
     finally:
         stop_all(procs)
         if v is not None and v.proc is not None:
