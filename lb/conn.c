@@ -196,17 +196,19 @@ static ssize_t half_fill(struct conn *c, struct half *h, int src, bool *full)
 	size_t room;
 	ssize_t n;
 
-	if (h->splice && h->pipe.rd < 0 && pipes_get(c->lb, &h->pipe) < 0) {
-		/* once per run of failures, not once per connection */
-		if (!c->lb->pipe_errno)
-			log_warning("service %s backend %s: no pipe for splice (%s), "
-				    "connections go on with buffers until pipes can be made",
-				    c->svc->name, c->be->name, strerror(errno));
-		c->lb->pipe_errno = errno;
-		h->splice = false;
-	} else if (h->splice && c->lb->pipe_errno) {
-		log_notice("pipes for splice can be made again");
-		c->lb->pipe_errno = 0;
+	if (h->splice && h->pipe.rd < 0) {
+		if (pipes_get(c->lb, &h->pipe) < 0) {
+			/* once per run of failures, not once per connection */
+			if (!c->lb->pipe_errno)
+				log_warning("service %s backend %s: no pipe for splice (%s), "
+					    "connections go on with buffers until pipes can be made",
+					    c->svc->name, c->be->name, strerror(errno));
+			c->lb->pipe_errno = errno;
+			h->splice = false;
+		} else if (c->lb->pipe_errno) {
+			log_notice("pipes for splice can be made again");
+			c->lb->pipe_errno = 0;
+		}
 	}
 	if (h->splice) {
 		room = (size_t)h->pipe.size;
