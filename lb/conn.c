@@ -27,7 +27,6 @@
 
 enum { UP, DOWN };                  /* UP: client -> backend, DOWN: backend -> client */
 
-enum dial_step { DIAL_SOCKET, DIAL_BIND, DIAL_CONNECT };
 
 struct half {
 	struct pipe_pair pipe;      /* rd < 0: none held */
@@ -435,10 +434,10 @@ static void sock_keepalive(int fd, uint32_t ms)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
-/* Who a failed connect attempt is charged to. What fails in socket() or
- * bind() is this node's; of connect()'s errors, those that mean no fd,
- * memory, buffer or source port here, or a local policy refusing it. */
-static enum sched_outcome dial_failure_side(enum dial_step step, int err)
+/* What fails in socket() or bind() is this node's; of connect()'s errors
+ * (at once or later in SO_ERROR), those that mean no fd, memory, buffer or
+ * source port here, or a local policy refusing it. */
+enum sched_outcome conn_dial_failure_side(enum dial_step step, int err)
 {
 	if (step != DIAL_CONNECT)
 		return SCHED_LOCAL_FAILED;
@@ -500,7 +499,7 @@ static void conn_connect_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if (getsockopt(c->bfd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err)
-		conn_connect_failed(c, dial_failure_side(DIAL_CONNECT, err), "connect", err);
+		conn_connect_failed(c, conn_dial_failure_side(DIAL_CONNECT, err), "connect", err);
 	else
 		conn_established(c);
 }
@@ -647,7 +646,7 @@ static void conn_connect_next(struct conn *c)
 	if (conn_dial(c, b, &step) < 0) {
 		int err = errno;
 
-		conn_connect_failed(c, dial_failure_side(step, err), dial_step_str(step), err);
+		conn_connect_failed(c, conn_dial_failure_side(step, err), dial_step_str(step), err);
 		return;
 	}
 	if (c->svc->local_errno)

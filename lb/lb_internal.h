@@ -70,6 +70,11 @@ void listeners_backoff(struct lb *lb);
 void listeners_resume_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* conn.c */
+/* The call of a backend connect attempt that failed. */
+enum dial_step { DIAL_SOCKET, DIAL_BIND, DIAL_CONNECT };
+/* Whose failure it is: SCHED_LOCAL_FAILED (this node: out of fds, memory,
+ * ports, a local policy) or SCHED_BACKEND_FAILED. Pure. */
+enum sched_outcome conn_dial_failure_side(enum dial_step step, int err);
 /* Take over accepted client fd cfd that came in on vip (VIP and service
  * port); picks and connects a backend. */
 void conn_start(struct lb *lb, struct service *svc, const struct addr *vip, int cfd,

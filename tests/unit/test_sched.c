@@ -12,6 +12,9 @@
 #include "common/addr.h"
 #include "lb/backend.h"
 #include "lb/sched.h"
+#include "lb/lb_internal.h"
+
+#include <errno.h>
 
 #define MAXB 16
 #define M SCHED_MAGLEV_SIZE
@@ -130,6 +133,26 @@ static void test_outcome_str(void **state)
 	assert_string_equal(sched_outcome_str(SCHED_OK), "ok");
 	assert_string_equal(sched_outcome_str(SCHED_BACKEND_FAILED), "backend failed");
 	assert_string_equal(sched_outcome_str(SCHED_LOCAL_FAILED), "local failure");
+}
+
+/* Connect errors of this node are local, the backend's are the backend's. */
+static void test_dial_failure_side(void **state)
+{
+	static const int local[] = { EMFILE, ENFILE, ENOBUFS, ENOMEM, EADDRNOTAVAIL,
+				     EADDRINUSE, EAGAIN, EPERM, EACCES };
+	static const int theirs[] = { ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH,
+				      ECONNRESET };
+	size_t i;
+
+	for (i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+		assert_int_equal(conn_dial_failure_side(DIAL_CONNECT, local[i]), SCHED_LOCAL_FAILED);
+	for (i = 0; i < sizeof(theirs) / sizeof(theirs[0]); i++) {
+		assert_int_equal(conn_dial_failure_side(DIAL_CONNECT, theirs[i]),
+				 SCHED_BACKEND_FAILED);
+		/* whatever socket() or bind() says, it is about this node */
+		assert_int_equal(conn_dial_failure_side(DIAL_SOCKET, theirs[i]), SCHED_LOCAL_FAILED);
+		assert_int_equal(conn_dial_failure_side(DIAL_BIND, theirs[i]), SCHED_LOCAL_FAILED);
+	}
 }
 
 /* roundrobin: a local failure gives the backend its turn back, a backend
@@ -785,6 +808,7 @@ int main(void)
 		cmocka_unit_test(test_maglev_fallback),
 		cmocka_unit_test(test_pick_cost),
 		cmocka_unit_test(test_outcome_str),
+		cmocka_unit_test(test_dial_failure_side),
 		cmocka_unit_test(test_rr_local_failure_keeps_turn),
 		cmocka_unit_test(test_release_outcomes_all),
 	};
