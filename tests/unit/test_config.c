@@ -522,6 +522,7 @@ static void test_good_minimal(void **state)
 	assert_int_equal(s->timeouts.client_idle_ms, 1800000);
 	assert_int_equal(s->timeouts.server_idle_ms, 1800000);
 	assert_int_equal(s->timeouts.drain_ms, 60000);
+	assert_int_equal(s->timeouts.keepalive_ms, 60000);
 	assert_builtin_check(&s->check);
 	assert_int_equal(s->nbackends, 1);
 	assert_string_equal(s->backends[0].name, "web1");
@@ -786,6 +787,7 @@ static void test_example(void **state)
 	assert_int_equal(h->check.expect_status, 200);
 	assert_int_equal(h->check.interval_ms, 2000);
 	assert_int_equal(h->timeouts.drain_ms, 60000);
+	assert_int_equal(h->timeouts.keepalive_ms, 60000);
 
 	m = &cfg->services[1];
 	assert_string_equal(m->name, "exchange-smtp");
