@@ -169,3 +169,38 @@ def test_keepalive_on_client_and_backend_sockets(tmp_path, backend, keepalive, l
     finally:
         v.stop()
         assert not v.sanitizer_reports(), v.sanitizer_reports()
+
+
+def test_source_address_missing_is_local(tmp_path, backend):
+    """`source:` names an address this node lacks (here: after a reload):
+    bind() fails with EADDRNOTAVAIL for every client. That is this node's
+    fault: clients are refused, counted as local errors and logged once; the
+    backend, up before, stays up (its probes cannot start either, which does
+    not count)."""
+    port = free_port(VIP)
+    check = {"type": "tcp", "interval": "100ms", "timeout": "100ms", "rise": 1, "fall": 1}
+    cfg = base_config([service("web", VIP, [port], [backend], source="127.0.0.1", check=check)])
+    v = Vigild(tmp_path, cfg)
+    try:
+        v.start()
+        wait_all_state(v, "web", ["be1"])
+        assert try_client(port)[0] == "served"
+        cfg["services"][0]["source"] = "192.0.2.99"   # RFC 5737, on no interface here
+        v.write_config(cfg)
+        r = v.ctl("reload")
+        assert r.returncode == 0, r.stderr
+        for _ in range(5):
+            assert try_client(port)[0] == "refused"
+        time.sleep(0.3)                                # a few probe rounds
+        log = v.log()
+        assert "-> down" not in log, log[-3000:]
+        st = v.service("web")
+        assert st["backends"][0]["state"] == "up", st
+        assert st["backends"][0]["connect_fail"] == 0, st
+        assert st["local_errors"] == 5, st
+        lines = re.findall(r"cannot connect, local error \(bind: ([^)]*)\)", log)
+        assert len(lines) == 1, log[-3000:]
+        assert "Cannot assign requested address" in lines[0]
+    finally:
+        v.stop()
+        assert not v.sanitizer_reports(), v.sanitizer_reports()
