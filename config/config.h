@@ -57,6 +57,7 @@ struct timeouts_conf {
 	uint32_t client_idle_ms;     /* default 30 min */
 	uint32_t server_idle_ms;     /* default 30 min */
 	uint32_t drain_ms;           /* default 60000 */
+	uint32_t keepalive_ms;       /* TCP keepalive idle time, whole seconds; default 60000, 0: off */
 };
 
 struct backend_conf {

@@ -201,8 +201,65 @@ static void check_source_mask(struct cfg_ctx *c, const struct ynode *node, const
 	}
 }
 
+/* The IP a connect to a reaches: an IPv4-mapped IPv6 address is IPv4. */
+static const uint8_t *reached_ip(const struct addr *a, size_t *len)
+{
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	const uint8_t *b = addr_bytes(a, len);
+
+	if (*len == 16 && memcmp(b, v4mapped, sizeof(v4mapped)) == 0) {
+		*len = 4;
+		return b + 12;
+	}
+	return b;
+}
+
+static bool same_ip(const struct addr *a, const struct addr *b)
+{
+	size_t la, lb;
+	const uint8_t *ba = reached_ip(a, &la), *bb = reached_ip(b, &lb);
+
+	return la == lb && memcmp(ba, bb, la) == 0;
+}
+
+/* A backend at the service's own VIP:port sends each client back to vigild:
+ * a proxy loop. Without port: the backend's port is each service port in
+ * turn, so every one of them loops. (A VIP is never the unspecified address,
+ * and a backend never is: so a loop means the same IP, family aside.) */
+static void check_backend_loop(struct cfg_ctx *c, const struct ynode *bn, const char *path,
+			       const struct service_conf *s, const struct backend_conf *b)
+{
+	const struct ynode *v = ymap_get(bn, "address");
+	char kpath[256], ip[ADDR_STRLEN], ports[128];
+	size_t used = 0, nloop = 0;
+
+	if (!v || !addr_family(&b->addr) || !addr_family(&s->vip) || !same_ip(&b->addr, &s->vip))
+		return;
+	ports[0] = '\0';
+	for (size_t k = 0; k < s->nports; k++) {
+		if (cfg_backend_port(b, s->ports[k]) != s->ports[k])
+			continue;
+		nloop++;
+		if (used < sizeof(ports))
+			used += (size_t)snprintf(ports + used, sizeof(ports) - used, "%s%u",
+						 nloop > 1 ? ", " : "", s->ports[k]);
+	}
+	if (!nloop)
+		return;
+	addr_ip_str(&b->addr, ip, sizeof(ip));
+	cfg_path_key(kpath, sizeof(kpath), path, "address");
+	if (b->port)
+		errlist_at(c->el, v, kpath, "%s port %s is the service's own VIP:port, a proxy "
+			   "loop (expected another address, or another port:)", ip, ports);
+	else
+		errlist_at(c->el, v, kpath, "%s is the service's own VIP, and without port: the "
+			   "backend's port is the client's: a proxy loop on port%s %s (expected "
+			   "another address, or a port: the service does not serve)", ip,
+			   nloop > 1 ? "s" : "", ports);
+}
+
 /* Backend i against the service: port: with several ports, source family,
- * a name used before. */
+ * a name used before, a proxy loop. */
 static void check_backend(struct cfg_ctx *c, const struct ynode *bn, const char *path,
 			  const struct service_conf *s, size_t i, size_t nports)
 {
@@ -225,6 +282,7 @@ static void check_backend(struct cfg_ctx *c, const struct ynode *bn, const char 
 			   addr_ip_str(&b->addr, ip, sizeof(ip)), fam == AF_INET ? 4 : 6,
 			   addr_ip_str(&s->source, src, sizeof(src)), fam == AF_INET ? 4 : 6);
 	}
+	check_backend_loop(c, bn, path, s, b);
 	v = ymap_get(bn, "name");
 	for (size_t j = 0; v && b->name && j < i; j++) {
 		if (s->backends[j].name && strcmp(s->backends[j].name, b->name) == 0) {

@@ -65,12 +65,32 @@ static const struct cfg_field check_fields[] = {
 	{ 0 },
 };
 
+/* TCP_KEEPIDLE counts whole seconds, up to 32767. */
+#define KEEPALIVE_MAX_MS (9u * 3600u * 1000u)
+#define KEEPALIVE_WHAT "0 for off, or whole seconds from 1s to 9h, e.g. 60s"
+
+static void fld_keepalive(struct cfg_ctx *c, const struct ynode *v, const char *path,
+			  const struct cfg_field *f, void *dst)
+{
+	uint32_t before = *(uint32_t *)dst, ms;
+
+	cfg_fld_duration(c, v, path, f, dst);
+	ms = *(uint32_t *)dst;
+	if (ms % 1000 == 0)
+		return;
+	errlist_at(c->el, v, path, "%s is not a whole number of seconds (expected %s)",
+		   v->text, f->what);
+	*(uint32_t *)dst = before;
+}
+
 #define IDLE_WHAT "a duration above 0, e.g. 30m"
 static const struct cfg_field timeouts_fields[] = {
 	DUR("connect", struct timeouts_conf, connect_ms, 1, "a duration above 0, e.g. 5s"),
 	DUR("client_idle", struct timeouts_conf, client_idle_ms, 1, IDLE_WHAT),
 	DUR("server_idle", struct timeouts_conf, server_idle_ms, 1, IDLE_WHAT),
 	DUR("drain", struct timeouts_conf, drain_ms, 0, "a duration, e.g. 60s"),
+	{ .key = "keepalive", .fn = fld_keepalive, .off = offsetof(struct timeouts_conf, keepalive_ms),
+	  .min = 0, .max = KEEPALIVE_MAX_MS, .what = KEEPALIVE_WHAT },
 	{ 0 },
 };
 
@@ -381,7 +401,7 @@ void cfg_service_builtin(struct service_conf *s)
 	s->backlog = 1024;
 	s->timeouts = (struct timeouts_conf){
 		.connect_ms = 5000, .client_idle_ms = 30 * 60000,
-		.server_idle_ms = 30 * 60000, .drain_ms = 60000,
+		.server_idle_ms = 30 * 60000, .drain_ms = 60000, .keepalive_ms = 60000,
 	};
 	s->check = (struct check_conf){
 		.type = CHECK_TCP, .interval_ms = 2000, .timeout_ms = 1000, .rise = 2,

@@ -76,9 +76,10 @@ void status_json(const struct vigild *d, struct buf *out)
 	buf_printf(out, ",\n  \"uptime_s\": %.0f,\n  \"reloads\": %" PRIu64
 		   ",\n  \"reload_failures\": %" PRIu64 ",\n  \"active\": %" PRIu64
 		   ",\n  \"total\": %" PRIu64 ",\n  \"refused\": %" PRIu64
+		   ",\n  \"local_errors\": %" PRIu64
 		   ",\n  \"bytes_in\": %" PRIu64 ",\n  \"bytes_out\": %" PRIu64 ",\n",
 		   status_uptime(d), d->reloads, d->reload_failures, st.active, st.accepted,
-		   st.refused, st.bytes_in, st.bytes_out);
+		   st.refused, st.local_errors, st.bytes_in, st.bytes_out);
 	json_failover(d, out);
 	buf_puts(out, ",\n  \"services\": [");
 	for (i = 0; i < n; i++) {
@@ -171,6 +172,9 @@ static void metrics_process(const struct vigild *d, struct buf *out)
 		    st.accepted);
 	prom_scalar(out, "vigil_refused_total", "counter",
 		    "Clients closed because no backend could take them.", st.refused);
+	prom_scalar(out, "vigil_local_errors_total", "counter",
+		    "Backend connects that failed on this node (out of fds, ports, memory).",
+		    st.local_errors);
 	prom_scalar(out, "vigil_bytes_in_total", "counter", "Bytes from clients to backends.",
 		    st.bytes_in);
 	prom_scalar(out, "vigil_bytes_out_total", "counter", "Bytes from backends to clients.",

@@ -106,10 +106,10 @@ void status_json_service(const struct service *s, struct buf *out)
 	buf_puts(out, "], \"scheduler\": ");
 	buf_json_str(out, cfg_sched_name(s->sched_kind));
 	buf_printf(out, ", \"available\": %s, \"active\": %" PRIu32 ", \"total\": %" PRIu64
-		   ", \"refused\": %" PRIu64 ", \"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64
-		   ", \"maxconn\": %" PRIu32 ", \"backends\": [",
+		   ", \"refused\": %" PRIu64 ", \"local_errors\": %" PRIu64 ", \"bytes_in\": %" PRIu64
+		   ", \"bytes_out\": %" PRIu64 ", \"maxconn\": %" PRIu32 ", \"backends\": [",
 		   s->available ? "true" : "false", s->active, s->total, s->refused,
-		   s->bytes_in, s->bytes_out, s->maxconn);
+		   s->local_errors, s->bytes_in, s->bytes_out, s->maxconn);
 	for (i = 0; i < s->nbackends; i++) {
 		buf_puts(out, i ? ",\n      " : "\n      ");
 		json_backend(s, s->backends[i], out);
@@ -204,6 +204,9 @@ static void text_header(const struct service *s, struct buf *out)
 	buf_printf(out, "  %s  %s  active %" PRIu32 "  total %" PRIu64 "  refused %" PRIu64 "\n",
 		   cfg_sched_name(s->sched_kind), s->available ? "available" : "UNAVAILABLE",
 		   s->active, s->total, s->refused);
+	if (s->local_errors)
+		buf_printf(out, "  (%" PRIu64 " of them for local errors of this node)\n",
+			   s->local_errors);
 }
 
 void status_text_service(const struct service *s, struct buf *out)
@@ -280,6 +283,7 @@ struct svc_metric {
 static uint64_t svc_active(const struct service *s) { return s->active; }
 static uint64_t svc_total(const struct service *s) { return s->total; }
 static uint64_t svc_refused(const struct service *s) { return s->refused; }
+static uint64_t svc_local_errors(const struct service *s) { return s->local_errors; }
 static uint64_t svc_bytes_in(const struct service *s) { return s->bytes_in; }
 static uint64_t svc_bytes_out(const struct service *s) { return s->bytes_out; }
 static uint64_t svc_available(const struct service *s) { return s->available; }
@@ -291,6 +295,9 @@ static const struct svc_metric svc_metrics[] = {
 	  svc_total },
 	{ "vigil_service_refused_total", "counter",
 	  "Clients closed because no backend could take them.", svc_refused },
+	{ "vigil_service_local_errors_total", "counter",
+	  "Backend connects that failed on this node (out of fds, ports, memory); "
+	  "never charged to the backend.", svc_local_errors },
 	{ "vigil_service_bytes_in_total", "counter", "Bytes from clients of the service.",
 	  svc_bytes_in },
 	{ "vigil_service_bytes_out_total", "counter", "Bytes to clients of the service.",

@@ -148,6 +148,15 @@ static void failover_avail_cb(struct service *svc, bool available, void *arg)
 		failover_service_avail(d->fo, svc->name, available);
 }
 
+/* Failover let go of a VIP: the connections that came in on it are dead
+ * (the clients' packets go to the peer now), so close them at once. */
+static void vip_released_cb(const struct addr *ip, void *arg)
+{
+	struct vigild *d = arg;
+
+	lb_close_vip(d->lb, ip, "this node no longer holds the VIP");
+}
+
 static void failover_sync_avail(struct vigild *d)
 {
 	for (size_t i = 0; d->fo && i < lb_nservices(d->lb); i++)
@@ -267,6 +276,7 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 			log_error("failover: %s", err);
 			return -1;
 		}
+		failover_set_released_hook(d->fo, vip_released_cb, d);
 		failover_sync_avail(d);
 	}
 	if (cfg->global.user) {

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -19,7 +20,13 @@
 #define BUF_SIZE    (16 * 1024)     /* fallback buffer per direction */
 #define PUMP_ROUNDS 8               /* read/write rounds per wake-up */
 
+/* TCP keepalive after timeouts.keepalive of silence: a probe every idle/6
+ * seconds (1..10 s), and the connection goes after 6 unanswered ones. */
+#define KEEPALIVE_PROBES    6
+#define KEEPALIVE_INTVL_MAX 10
+
 enum { UP, DOWN };                  /* UP: client -> backend, DOWN: backend -> client */
+
 
 struct half {
 	struct pipe_pair pipe;      /* rd < 0: none held */
@@ -38,6 +45,7 @@ struct conn {
 	struct backend *be;         /* reference, NULL until picked */
 	int cfd, bfd;
 	uint16_t port;              /* service port the client came in on */
+	struct addr vip;            /* VIP the client connected to (port 0) */
 	bool relaying;              /* connected to the backend */
 	uint32_t attempts;          /* backends tried for this client */
 	uint32_t key;               /* source-hash key */
@@ -88,11 +96,11 @@ static void conn_unlink(struct conn *c)
 	lb->stats.active = lb->nconns;
 }
 
-static void conn_drop_backend(struct conn *c)
+static void conn_drop_backend(struct conn *c, enum sched_outcome how)
 {
 	if (!c->be)
 		return;
-	service_release(c->svc, c->be);
+	service_release(c->svc, c->be, how);
 	backend_unref(c->be);
 	c->be = NULL;
 }
@@ -122,7 +130,7 @@ static void conn_free(struct conn *c, bool reset_client, bool reset_backend)
 	close_fd(&c->bfd, reset_backend);
 	half_release(c->lb, &c->half[UP]);
 	half_release(c->lb, &c->half[DOWN]);
-	conn_drop_backend(c);
+	conn_drop_backend(c, SCHED_OK);
 	conn_unlink(c);
 	c->svc->active--;
 	service_unref(c->svc);
@@ -137,6 +145,18 @@ void conn_close(struct conn *c, const char *reason)
 	log_debug("service %s backend %s: connection closed (%s)", c->svc->name,
 		  c->be ? c->be->name : "-", reason);
 	conn_free(c, false, false);
+}
+
+void conn_kill(struct conn *c, const char *reason)
+{
+	log_debug("service %s backend %s: connection killed (%s)", c->svc->name,
+		  c->be ? c->be->name : "-", reason);
+	conn_free(c, true, false);
+}
+
+bool conn_on_vip(const struct conn *c, const struct addr *ip)
+{
+	return addr_equal_ip(&c->vip, ip);
 }
 
 /* Close after a reset on one side, passing the reset on to the other. */
@@ -175,11 +195,19 @@ static ssize_t half_fill(struct conn *c, struct half *h, int src, bool *full)
 	size_t room;
 	ssize_t n;
 
-	if (h->splice && h->pipe.rd < 0 && pipes_get(c->lb, &h->pipe) < 0) {
-		log_warning("service %s backend %s: no pipe for splice (%s), "
-			    "this connection goes on with buffers", c->svc->name, c->be->name,
-			    strerror(errno));
-		h->splice = false;
+	if (h->splice && h->pipe.rd < 0) {
+		if (pipes_get(c->lb, &h->pipe) < 0) {
+			/* once per run of failures, not once per connection */
+			if (!c->lb->pipe_errno)
+				log_warning("service %s backend %s: no pipe for splice (%s), "
+					    "connections go on with buffers until pipes can be made",
+					    c->svc->name, c->be->name, strerror(errno));
+			c->lb->pipe_errno = errno;
+			h->splice = false;
+		} else if (c->lb->pipe_errno) {
+			log_notice("pipes for splice can be made again");
+			c->lb->pipe_errno = 0;
+		}
 	}
 	if (h->splice) {
 		room = (size_t)h->pipe.size;
@@ -367,7 +395,8 @@ static void conn_idle_arm(struct conn *c)
 	ev_timer_again(c->lb->loop, &c->timer);
 }
 
-static void conn_connect_failed(struct conn *c, int err);
+static void conn_connect_failed(struct conn *c, enum sched_outcome how, const char *what,
+				int err);
 
 static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -376,7 +405,7 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_tstamp left = 0;
 
 	if (!c->relaying) {
-		conn_connect_failed(c, ETIMEDOUT);
+		conn_connect_failed(c, SCHED_BACKEND_FAILED, "connect", ETIMEDOUT);
 		return;
 	}
 	if (idle_left(c, &left, &which) && left <= 0.0005) {
@@ -387,6 +416,59 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* ---- connecting to a backend ---- */
+
+/* SO_KEEPALIVE with an idle time of ms (whole seconds; 0: leave it off). */
+static void sock_keepalive(int fd, uint32_t ms)
+{
+	int on = 1, idle = (int)(ms / 1000), intvl = idle / 6, cnt = KEEPALIVE_PROBES;
+
+	if (idle <= 0)
+		return;
+	if (intvl < 1)
+		intvl = 1;
+	if (intvl > KEEPALIVE_INTVL_MAX)
+		intvl = KEEPALIVE_INTVL_MAX;
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
+/* What fails in socket() or bind() is this node's; of connect()'s errors
+ * (at once or later in SO_ERROR), those that mean no fd, memory, buffer or
+ * source port here, or a local policy refusing it. */
+enum sched_outcome conn_dial_failure_side(enum dial_step step, int err)
+{
+	if (step != DIAL_CONNECT)
+		return SCHED_LOCAL_FAILED;
+	switch (err) {
+	case EMFILE:
+	case ENFILE:
+	case ENOBUFS:
+	case ENOMEM:
+	case EADDRNOTAVAIL:
+	case EADDRINUSE:
+	case EAGAIN:
+	case EPERM:
+	case EACCES:
+		return SCHED_LOCAL_FAILED;
+	default:
+		return SCHED_BACKEND_FAILED;
+	}
+}
+
+static const char *dial_step_str(enum dial_step step)
+{
+	switch (step) {
+	case DIAL_SOCKET:
+		return "socket";
+	case DIAL_BIND:
+		return "bind";
+	case DIAL_CONNECT:
+		return "connect";
+	}
+	return "?";
+}
 
 static void conn_established(struct conn *c)
 {
@@ -417,22 +499,62 @@ static void conn_connect_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if (getsockopt(c->bfd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err)
-		conn_connect_failed(c, err);
+		conn_connect_failed(c, conn_dial_failure_side(DIAL_CONNECT, err), "connect", err);
 	else
 		conn_established(c);
 }
 
-static void conn_connect_failed(struct conn *c, int err)
+/* This node could not make the backend connection (out of fds, ports,
+ * memory): refuse the client, count and log it as ours, and charge no
+ * backend. Logged once per change of error, and once when connects work
+ * again (conn_local_recovered), so a node out of fds does not flood. */
+static void conn_local_failed(struct conn *c, const char *what, int err)
 {
-	struct backend *b = backend_ref(c->be);
+	struct service *s = c->svc;
 
-	b->connect_fail++;
-	log_warning("service %s backend %s: connect failed (%s), client goes to another backend",
-		    c->svc->name, b->name, strerror(err));
+	s->local_errors++;
+	s->refused++;
+	c->lb->stats.local_errors++;
+	c->lb->stats.refused++;
+	if (s->local_errno != err) {
+		if (!s->local_errno)
+			s->local_errors_from = s->local_errors - 1;
+		log_error("service %s backend %s: cannot connect, local error (%s: %s): clients "
+			  "refused, the backend is not charged", s->name, c->be->name, what,
+			  strerror(err));
+		s->local_errno = err;
+	}
+	if (err == EMFILE || err == ENFILE)
+		listeners_backoff(c->lb);   /* out of fds: let the backlog wait a moment */
+	conn_drop_backend(c, SCHED_LOCAL_FAILED);
+	conn_close(c, "local error");
+}
+
+static void conn_local_recovered(struct service *s)
+{
+	log_notice("service %s: backend connects work again after %" PRIu64 " local error%s",
+		   s->name, s->local_errors - s->local_errors_from,
+		   s->local_errors - s->local_errors_from == 1 ? "" : "s");
+	s->local_errno = 0;
+}
+
+static void conn_connect_failed(struct conn *c, enum sched_outcome how, const char *what,
+				int err)
+{
+	struct backend *b;
+
 	ev_io_stop(c->lb->loop, &c->b_w);
 	ev_timer_stop(c->lb->loop, &c->timer);
 	close_fd(&c->bfd, false);
-	conn_drop_backend(c);
+	if (how == SCHED_LOCAL_FAILED) {
+		conn_local_failed(c, what, err);
+		return;
+	}
+	b = backend_ref(c->be);
+	b->connect_fail++;
+	log_warning("service %s backend %s: connect failed (%s), client goes to another backend",
+		    c->svc->name, b->name, strerror(err));
+	conn_drop_backend(c, how);
 	/* only now: the check may take b down at once, and on_down: close then
 	 * closes b's connections, which must no longer include this one */
 	if (b->check)
@@ -464,22 +586,27 @@ static void skip_init(struct conn *c)
 	}
 }
 
-/* Socket + non-blocking connect to b; -1 with errno on immediate failure. */
-static int conn_dial(struct conn *c, struct backend *b)
+/* Socket + non-blocking connect to b; -1 with errno, and in *step the call
+ * that failed, on immediate failure. */
+static int conn_dial(struct conn *c, struct backend *b, enum dial_step *step)
 {
 	struct addr a = b->addr;
 	int fd;
 
 	addr_set_port(&a, backend_port(b, c->port));
+	*step = DIAL_SOCKET;
 	fd = socket(addr_family(&a), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
+	sock_keepalive(fd, c->svc->timeouts.keepalive_ms);
 	if (c->svc->has_source && addr_family(&c->svc->source) == addr_family(&a)) {
 		int one = 1;
+		*step = DIAL_BIND;
 		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
 		if (bind(fd, (const struct sockaddr *)&c->svc->source.ss, c->svc->source.len) < 0)
 			goto fail;
 	}
+	*step = DIAL_CONNECT;
 	if (connect(fd, (const struct sockaddr *)&a.ss, a.len) == 0 || errno == EINPROGRESS) {
 		c->bfd = fd;
 		return 0;
@@ -502,6 +629,7 @@ static void conn_connect_next(struct conn *c)
 		{ c->skip + c->skip_words[0], c->skip_words[1] * 64 },
 	};
 	struct backend *b = service_pick(c->svc, c->key, skip);
+	enum dial_step step;
 
 	if (!b) {
 		c->svc->refused++;
@@ -515,17 +643,21 @@ static void conn_connect_next(struct conn *c)
 	skip_mark(c, b);
 	service_take(c->svc, b);
 	c->be = backend_ref(b);
-	if (conn_dial(c, b) < 0) {
-		conn_connect_failed(c, errno);
+	if (conn_dial(c, b, &step) < 0) {
+		int err = errno;
+
+		conn_connect_failed(c, conn_dial_failure_side(step, err), dial_step_str(step), err);
 		return;
 	}
+	if (c->svc->local_errno)
+		conn_local_recovered(c->svc);
 	ev_io_init(&c->b_w, conn_connect_cb, c->bfd, EV_WRITE);
 	ev_io_start(c->lb->loop, &c->b_w);
 	ev_timer_set(&c->timer, ms_to_s(c->svc->timeouts.connect_ms), 0.);
 	ev_timer_start(c->lb->loop, &c->timer);
 }
 
-void conn_start(struct lb *lb, struct service *svc, uint16_t port, int cfd,
+void conn_start(struct lb *lb, struct service *svc, const struct addr *vip, int cfd,
 		const struct addr *client)
 {
 	struct conn *c = xcalloc(1, sizeof(*c));
@@ -536,7 +668,10 @@ void conn_start(struct lb *lb, struct service *svc, uint16_t port, int cfd,
 	svc->total++;
 	c->cfd = cfd;
 	c->bfd = -1;
-	c->port = port;
+	c->port = addr_port(vip);
+	c->vip = *vip;
+	addr_set_port(&c->vip, 0);
+	sock_keepalive(cfd, svc->timeouts.keepalive_ms);
 	for (int i = 0; i < 2; i++) {
 		c->half[i].pipe.rd = c->half[i].pipe.wr = -1;
 		c->half[i].splice = lb->use_splice;

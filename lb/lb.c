@@ -244,6 +244,32 @@ void lb_close_backend(struct lb *lb, struct backend *b, const char *reason)
 			   b->svc ? b->svc->name : "-", b->name, n, reason);
 }
 
+unsigned lb_close_vip(struct lb *lb, const struct addr *ip, const char *reason)
+{
+	struct conn *c = lb->conns;
+	char as[ADDR_STRLEN];
+	unsigned n = 0, queued = 0;
+
+	while (c) {
+		struct conn *next = conn_next(c);
+
+		if (conn_on_vip(c, ip)) {
+			conn_kill(c, reason);
+			n++;
+		}
+		c = next;
+	}
+	/* and those the kernel completed just before the address went */
+	for (struct listener *l = lb->listeners; l; l = l->next)
+		if (addr_equal_ip(&l->addr, ip))
+			queued += listener_flush(l);
+	if (n || queued)
+		log_notice("VIP %s: closed %u proxied connection%s and %u waiting to be "
+			   "accepted (%s)", addr_ip_str(ip, as, sizeof(as)), n, n == 1 ? "" : "s",
+			   queued, reason);
+	return n + queued;
+}
+
 void lb_get_stats(const struct lb *lb, struct lb_stats *out)
 {
 	size_t n = 0;

@@ -19,6 +19,7 @@ struct lb_stats {
 	uint64_t accepted;
 	uint64_t active;
 	uint64_t refused;             /* clients closed without a backend */
+	uint64_t local_errors;        /* backend connects that failed on this node (EMFILE...) */
 	uint64_t bytes_in, bytes_out;
 	uint64_t accept_paused;       /* times accepting paused (maxconn, EMFILE) */
 	size_t listeners;
@@ -46,6 +47,9 @@ void lb_stop_accepting(struct lb *lb);
 void lb_close_all(struct lb *lb, const char *reason);
 /* Close connections to backend b now (on_down: close). */
 void lb_close_backend(struct lb *lb, struct backend *b, const char *reason);
+/* This node no longer holds VIP ip (failover): reset every connection that
+ * came in on it, any port, now, and log how many. Returns that number. */
+unsigned lb_close_vip(struct lb *lb, const struct addr *ip, const char *reason);
 
 /* Hear when a service gains its first or loses its last backend that is up. */
 void lb_set_avail_hook(struct lb *lb, void (*cb)(struct service *, bool, void *), void *arg);

@@ -45,6 +45,8 @@ struct lb {
 	bool use_splice;
 	bool accepting;
 	ev_timer resume_timer;         /* accept paused after EMFILE/ENFILE */
+	int accept_errno;              /* last accept error logged; 0 after an accept */
+	int pipe_errno;                /* last pipe error logged; 0 after a pipe was made */
 	struct pipe_pair *spare;       /* pool of empty pipes */
 	size_t nspare, spare_cap;
 	struct lb_stats stats;
@@ -57,6 +59,9 @@ struct listener *listener_open(struct lb *lb, const struct addr *a, uint32_t bac
 			       char *err, size_t errlen);
 void listener_start(struct listener *l);
 void listener_close(struct listener *l);
+/* Reset every connection waiting in l's accept queue (its VIP is gone);
+ * returns how many. */
+unsigned listener_flush(struct listener *l);
 /* A connection closed: restart listeners paused by maxconn. */
 void listeners_resume(struct lb *lb);
 /* Stop every listener for a moment after EMFILE/ENFILE. */
@@ -65,11 +70,21 @@ void listeners_backoff(struct lb *lb);
 void listeners_resume_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* conn.c */
-/* Take over accepted client fd cfd on service port; picks and connects a backend. */
-void conn_start(struct lb *lb, struct service *svc, uint16_t port, int cfd,
+/* The call of a backend connect attempt that failed. */
+enum dial_step { DIAL_SOCKET, DIAL_BIND, DIAL_CONNECT };
+/* Whose failure it is: SCHED_LOCAL_FAILED (this node: out of fds, memory,
+ * ports, a local policy) or SCHED_BACKEND_FAILED. Pure. */
+enum sched_outcome conn_dial_failure_side(enum dial_step step, int err);
+/* Take over accepted client fd cfd that came in on vip (VIP and service
+ * port); picks and connects a backend. */
+void conn_start(struct lb *lb, struct service *svc, const struct addr *vip, int cfd,
 		const struct addr *client);
 /* The one exit of a connection: stop watchers, close fds, release backend, free. */
 void conn_close(struct conn *c, const char *reason);
+/* Close with a reset to the client (it cannot be reached through us any more). */
+void conn_kill(struct conn *c, const char *reason);
+/* True if the client came in on VIP ip (any port). */
+bool conn_on_vip(const struct conn *c, const struct addr *ip);
 struct conn *conn_next(const struct conn *c);
 struct backend *conn_backend(const struct conn *c);
 

@@ -65,14 +65,22 @@ static void listener_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-				log_error("service %s: accept: %s, pausing accepts for %.0f ms",
-					  l->svc->name, strerror(errno), EMFILE_BACKOFF * 1000);
+				/* once per run of failures: the backoff repeats */
+				if (l->lb->accept_errno != errno)
+					log_error("service %s: accept: %s, pausing accepts for "
+						  "%.0f ms at a time until it works again",
+						  l->svc->name, strerror(errno), EMFILE_BACKOFF * 1000);
+				l->lb->accept_errno = errno;
 				listeners_backoff(l->lb);
 			}
 			return;   /* EAGAIN, ECONNABORTED, ...: wait for the next wake-up */
 		}
+		if (l->lb->accept_errno) {
+			log_notice("service %s: accept works again", l->svc->name);
+			l->lb->accept_errno = 0;
+		}
 		addr_from_sockaddr(&client, (struct sockaddr *)&ss, len);
-		conn_start(l->lb, l->svc, l->port, fd, &client);
+		conn_start(l->lb, l->svc, &l->addr, fd, &client);
 	}
 }
 
@@ -124,6 +132,22 @@ void listener_close(struct listener *l)
 	if (l->svc)
 		service_unref(l->svc);
 	free(l);
+}
+
+unsigned listener_flush(struct listener *l)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	unsigned n = 0, max = l->backlog ? l->backlog : 1024;
+	int fd;
+
+	/* bounded by the backlog: nothing new completes a handshake on an
+	 * address this node no longer has */
+	while (n <= max && (fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(fd);
+		n++;
+	}
+	return n;
 }
 
 void listeners_resume(struct lb *lb)

@@ -22,6 +22,19 @@ const struct sched_ops *sched_for(enum sched_kind k)
 	return NULL;
 }
 
+const char *sched_outcome_str(enum sched_outcome o)
+{
+	switch (o) {
+	case SCHED_OK:
+		return "ok";
+	case SCHED_BACKEND_FAILED:
+		return "backend failed";
+	case SCHED_LOCAL_FAILED:
+		return "local failure";
+	}
+	return "?";
+}
+
 /* murmur3's 32-bit finalizer: every input bit affects every output bit. */
 static uint32_t fmix32(uint32_t h)
 {

@@ -27,6 +27,17 @@ static inline int sched_skipped(const struct sched_skip *s, unsigned idx)
 	return s && s->bits && idx < s->nbits && (s->bits[idx / 64] >> (idx % 64)) & 1u;
 }
 
+/* How a connection to a backend ended, for release(): as nginx's peer.free()
+ * state. A local failure (this node out of fds, ports or memory) says nothing
+ * about the backend and must never count against it. */
+enum sched_outcome {
+	SCHED_OK,                     /* connected (and later closed) */
+	SCHED_BACKEND_FAILED,         /* the backend refused, reset or timed out */
+	SCHED_LOCAL_FAILED,           /* our socket()/bind()/connect() failed locally */
+};
+
+const char *sched_outcome_str(enum sched_outcome o);
+
 struct sched_ops {
 	const char *name;
 	/* Build the state over pool[0..n-1]; pool[i]->pool_idx == i. */
@@ -37,9 +48,10 @@ struct sched_ops {
 	/* b's state changed to / away from BACKEND_UP, or its weight changed. */
 	void (*server_up)(void *st, struct backend *b);
 	void (*server_down)(void *st, struct backend *b);
-	/* A connection was assigned to / released from b (after b->active changed). */
+	/* A connection was assigned to / released from b (after b->active
+	 * changed); release says how it ended. */
 	void (*take)(void *st, struct backend *b);
-	void (*release)(void *st, struct backend *b);
+	void (*release)(void *st, struct backend *b, enum sched_outcome how);
 };
 
 extern const struct sched_ops sched_roundrobin;

@@ -3,7 +3,7 @@
  * leastconn picks the fewest active connections; weighted-leastconn the
  * lowest active/weight, compared as active_a * weight_b < active_b * weight_a
  * (no floats). The scan starts at a cursor that moves past each pick, so
- * equal backends take turns. Both read b->active, so take/release are no-ops.
+ * equal backends take turns. Both read b->active, so take is a no-op.
  */
 #include "lb/sched.h"
 
@@ -81,6 +81,17 @@ static void lc_nop(void *st, struct backend *b)
 {
 }
 
+/* b->active already dropped. A local failure (this node, not b) also gives
+ * b its turn among equals back, if no pick has moved the cursor since. */
+static void lc_release(void *st, struct backend *b, enum sched_outcome how)
+{
+	struct lc *lc = st;
+
+	if (how == SCHED_LOCAL_FAILED && b->pool_idx < lc->n && lc->pool[b->pool_idx] == b &&
+	    lc->next == (b->pool_idx + 1) % lc->n)
+		lc->next = b->pool_idx;
+}
+
 const struct sched_ops sched_leastconn = {
 	.name = "leastconn",
 	.create = lc_create,
@@ -89,7 +100,7 @@ const struct sched_ops sched_leastconn = {
 	.server_up = lc_nop,
 	.server_down = lc_nop,
 	.take = lc_nop,
-	.release = lc_nop,
+	.release = lc_release,
 };
 
 const struct sched_ops sched_weighted_leastconn = {
@@ -100,5 +111,5 @@ const struct sched_ops sched_weighted_leastconn = {
 	.server_up = lc_nop,
 	.server_down = lc_nop,
 	.take = lc_nop,
-	.release = lc_nop,
+	.release = lc_release,
 };

@@ -53,6 +53,17 @@ static void rr_nop(void *st, struct backend *b)
 {
 }
 
+/* A local failure (this node, not b) gives b its turn back, if no pick has
+ * moved the cursor since: the next client gets b, not the one after it. */
+static void rr_release(void *st, struct backend *b, enum sched_outcome how)
+{
+	struct rr *rr = st;
+
+	if (how == SCHED_LOCAL_FAILED && b->pool_idx < rr->n && rr->pool[b->pool_idx] == b &&
+	    rr->next == (b->pool_idx + 1) % rr->n)
+		rr->next = b->pool_idx;
+}
+
 const struct sched_ops sched_roundrobin = {
 	.name = "roundrobin",
 	.create = rr_create,
@@ -61,5 +72,5 @@ const struct sched_ops sched_roundrobin = {
 	.server_up = rr_nop,
 	.server_down = rr_nop,
 	.take = rr_nop,
-	.release = rr_nop,
+	.release = rr_release,
 };

@@ -80,6 +80,12 @@ static void wrr_nop(void *st, struct backend *b)
 {
 }
 
+/* Whatever the outcome, the turn stays charged: the smoothing evens it out
+ * within one cycle, and undoing it would need the pick's eligible set. */
+static void wrr_release(void *st, struct backend *b, enum sched_outcome how)
+{
+}
+
 const struct sched_ops sched_weighted_roundrobin = {
 	.name = "weighted-roundrobin",
 	.create = wrr_create,
@@ -88,5 +94,5 @@ const struct sched_ops sched_weighted_roundrobin = {
 	.server_up = wrr_reset,
 	.server_down = wrr_reset,
 	.take = wrr_nop,
-	.release = wrr_nop,
+	.release = wrr_release,
 };

@@ -226,13 +226,13 @@ void service_take(struct service *s, struct backend *b)
 		p->ops->take(p->st, b);
 }
 
-void service_release(struct service *s, struct backend *b)
+void service_release(struct service *s, struct backend *b, enum sched_outcome how)
 {
 	struct sched_pool *p = pool_of(s, b);
 
 	b->active--;
 	if (p)
-		p->ops->release(p->st, b);
+		p->ops->release(p->st, b, how);
 }
 
 void service_backend_changed(struct service *s, struct backend *b, bool was_up)

@@ -55,7 +55,10 @@ struct service {
 
 	uint32_t active;
 	uint64_t total;
-	uint64_t refused;                 /* clients closed: no backend, or all failed */
+	uint64_t refused;                 /* clients closed: no backend, all failed, or local error */
+	uint64_t local_errors;            /* backend connects that failed on this node (EMFILE...) */
+	int local_errno;                  /* the last one logged; 0 once a connect goes through */
+	uint64_t local_errors_from;       /* local_errors before that run of them began */
 	uint64_t bytes_in, bytes_out;
 };
 
@@ -78,9 +81,10 @@ struct backend *service_find_backend(const struct service *s, const char *name);
  * else the backup pool. skip: per-pool tried bitsets (pool 0 and pool 1). */
 struct backend *service_pick(struct service *s, uint32_t key, const struct sched_skip skip[2]);
 /* Book-keeping around a connection attempt to b: b->active and the
- * scheduler's take/release. The service's own counters are the caller's. */
+ * scheduler's take/release (told how it ended). The service's own counters
+ * are the caller's. */
 void service_take(struct service *s, struct backend *b);
-void service_release(struct service *s, struct backend *b);
+void service_release(struct service *s, struct backend *b, enum sched_outcome how);
 /* A backend's usable state changed: tell its scheduler, update availability. */
 void service_backend_changed(struct service *s, struct backend *b, bool was_up);
 

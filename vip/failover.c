@@ -234,6 +234,8 @@ static void apply_vips(struct failover *f, const struct fo_settings *old)
 		if (f->state == PEER_MASTER && addr_nl_del(&f->nl, &old->vips[i], err,
 							   sizeof(err)) < 0)
 			log_error("failover: %s", err);
+		if (f->state == PEER_MASTER)
+			peer_vip_released(f, &old->vips[i]);
 		log_notice("failover: VIP %s removed by reload",
 			   addr_ip_str(&old->vips[i].ip, ip, sizeof(ip)));
 	}
@@ -317,6 +319,13 @@ int failover_apply(struct failover *f, const struct config *cfg, char *err, size
 }
 
 /* ---- inputs from the daemon and the operator ---- */
+
+void failover_set_released_hook(struct failover *f,
+				void (*cb)(const struct addr *ip, void *arg), void *arg)
+{
+	f->released = cb;
+	f->released_arg = arg;
+}
 
 void failover_service_avail(struct failover *f, const char *service, bool available)
 {

@@ -29,6 +29,11 @@ struct failover *failover_new(struct ev_loop *loop, const struct config *cfg, ch
  * Keys that need a restart (interface, group, port) keep their old value
  * with a logged warning. 0, or -1 with err (nothing changed). */
 int failover_apply(struct failover *f, const struct config *cfg, char *err, size_t errlen);
+/* Who hears that this node no longer holds VIP ip (backup, fault, standby,
+ * stop, or a reload dropped it): the daemon wires lb/ here, which closes
+ * the connections that came in on it. Called after the address is gone. */
+void failover_set_released_hook(struct failover *f,
+				void (*cb)(const struct addr *ip, void *arg), void *arg);
 /* The checks say service has (not) a backend up; drives track.services. */
 void failover_service_avail(struct failover *f, const char *service, bool available);
 /* "init", "backup", "master" or "fault". */

@@ -53,13 +53,21 @@ void peer_add_vips(struct failover *f)
 			log_error("failover: %s", err);
 }
 
+void peer_vip_released(struct failover *f, const struct peer_vip *v)
+{
+	if (f->released)
+		f->released(&v->ip, f->released_arg);
+}
+
 void peer_del_vips(struct failover *f)
 {
 	char err[256];
 
-	for (size_t i = 0; i < f->set.nvips; i++)
+	for (size_t i = 0; i < f->set.nvips; i++) {
 		if (addr_nl_del(&f->nl, &f->set.vips[i], err, sizeof(err)) < 0)
 			log_error("failover: %s", err);
+		peer_vip_released(f, &f->set.vips[i]);
+	}
 }
 
 static void send_garps(struct failover *f)

@@ -101,6 +101,9 @@ struct failover {
 	double changed_at;            /* wall clock of the last transition */
 
 	struct notify *notify;
+
+	void (*released)(const struct addr *ip, void *arg);   /* failover_set_released_hook */
+	void *released_arg;
 };
 
 /* ---- peer.c: the state machine ---- */
@@ -134,6 +137,8 @@ void peer_garp_burst(struct failover *f);
 /* Add / remove every VIP on the interface (errors are logged). */
 void peer_add_vips(struct failover *f);
 void peer_del_vips(struct failover *f);
+/* Tell the released hook that v is no longer ours. */
+void peer_vip_released(struct failover *f, const struct peer_vip *v);
 
 /* ---- peer_io.c: sockets and events ---- */
 

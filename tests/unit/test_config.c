@@ -71,6 +71,12 @@ static const struct bad_case bad_cases[] = {
 	{ "backend_dup_name.yaml", {
 		"7:16: services[0].backends[1].name: duplicate backend name \"mx1\" (already used by backends[0])",
 	} },
+	{ "backend_loop.yaml", {
+		"7:31: services[0].backends[0].address: 192.0.2.10 is the service's own VIP, and without port: the backend's port is the client's: a proxy loop on ports 80, 81 (expected another address, or a port: the service does not serve)",
+		"13:31: services[1].backends[0].address: 192.0.2.20 port 25 is the service's own VIP:port, a proxy loop (expected another address, or another port:)",
+		"19:33: services[2].backends[0].address: ::ffff:192.0.2.30 is the service's own VIP, and without port: the backend's port is the client's: a proxy loop on port 143 (expected another address, or a port: the service does not serve)",
+		"24:31: services[3].backends[0].address: 2001:db8::10 is the service's own VIP, and without port: the backend's port is the client's: a proxy loop on port 443 (expected another address, or a port: the service does not serve)",
+	} },
 	{ "backend_missing_address.yaml", {
 		"6:9: services[0].backends[0]: missing required key \"address\" (expected an IP address, e.g. 198.51.100.11)",
 	} },
@@ -167,6 +173,12 @@ static const struct bad_case bad_cases[] = {
 	} },
 	{ "http_path_relative.yaml", {
 		"7:31: services[0].check.path: \"health\" does not start with / (expected an HTTP path starting with /)",
+	} },
+	{ "keepalive_bad.yaml", {
+		"2:25: defaults.timeouts.keepalive: 10h is out of range (expected 0 for off, or whole seconds from 1s to 9h, e.g. 60s)",
+		"7:27: services[0].timeouts.keepalive: 1500ms is not a whole number of seconds (expected 0 for off, or whole seconds from 1s to 9h, e.g. 60s)",
+		"13:27: services[1].timeouts.keepalive: invalid duration \"often\" (expected 0 for off, or whole seconds from 1s to 9h, e.g. 60s)",
+		"19:27: services[2].timeouts.keepalive: duration \"-5s\" is negative (expected 0 for off, or whole seconds from 1s to 9h, e.g. 60s)",
 	} },
 	{ "log_level_bad.yaml", {
 		"2:14: global.log_level: unknown log level \"verbose\" (expected debug, info, notice, warning, error)",
@@ -510,6 +522,7 @@ static void test_good_minimal(void **state)
 	assert_int_equal(s->timeouts.client_idle_ms, 1800000);
 	assert_int_equal(s->timeouts.server_idle_ms, 1800000);
 	assert_int_equal(s->timeouts.drain_ms, 60000);
+	assert_int_equal(s->timeouts.keepalive_ms, 60000);
 	assert_builtin_check(&s->check);
 	assert_int_equal(s->nbackends, 1);
 	assert_string_equal(s->backends[0].name, "web1");
@@ -774,6 +787,7 @@ static void test_example(void **state)
 	assert_int_equal(h->check.expect_status, 200);
 	assert_int_equal(h->check.interval_ms, 2000);
 	assert_int_equal(h->timeouts.drain_ms, 60000);
+	assert_int_equal(h->timeouts.keepalive_ms, 60000);
 
 	m = &cfg->services[1];
 	assert_string_equal(m->name, "exchange-smtp");
@@ -881,6 +895,65 @@ static void test_tls_host(void **state)
 	cfg_errors_free(&errs);
 }
 
+/* timeouts.keepalive: 60s unless said, inherited from defaults like the
+ * other timeouts, overridden per service, 0 turns it off. */
+static void test_keepalive(void **state)
+{
+	static const char text[] =
+		"services:\n"
+		"  - {name: a, vip: 192.0.2.10, ports: [80], backends: [{name: x, address: 198.51.100.11}]}\n";
+	static const char inherit[] =
+		"defaults: {timeouts: {keepalive: 2m, connect: 2s}}\n"
+		"services:\n"
+		"  - {name: a, vip: 192.0.2.10, ports: [80], backends: [{name: x, address: 198.51.100.11}]}\n"
+		"  - {name: b, vip: 192.0.2.10, ports: [81], timeouts: {keepalive: 0},\n"
+		"     backends: [{name: x, address: 198.51.100.11}]}\n"
+		"  - {name: c, vip: 192.0.2.10, ports: [82], timeouts: {client_idle: 5m},\n"
+		"     backends: [{name: x, address: 198.51.100.11}]}\n"
+		"  - {name: d, vip: 192.0.2.10, ports: [83], timeouts: {keepalive: 9h},\n"
+		"     backends: [{name: x, address: 198.51.100.11}]}\n";
+	struct cfg_errors errs;
+	struct config *cfg = cfg_load_string("t.yaml", text, strlen(text), &errs);
+
+	assert_non_null(cfg);
+	assert_int_equal(cfg->services[0].timeouts.keepalive_ms, 60000);
+	cfg_free(cfg);
+	cfg_errors_free(&errs);
+
+	cfg = cfg_load_string("t.yaml", inherit, strlen(inherit), &errs);
+	if (!cfg)
+		print_errors(&errs);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->services[0].timeouts.keepalive_ms, 120000);
+	assert_int_equal(cfg->services[0].timeouts.connect_ms, 2000);
+	assert_int_equal(cfg->services[1].timeouts.keepalive_ms, 0);
+	assert_int_equal(cfg->services[1].timeouts.connect_ms, 2000);
+	assert_int_equal(cfg->services[2].timeouts.keepalive_ms, 120000);
+	assert_int_equal(cfg->services[2].timeouts.client_idle_ms, 300000);
+	assert_int_equal(cfg->services[3].timeouts.keepalive_ms, 9 * 3600000);
+	cfg_free(cfg);
+	cfg_errors_free(&errs);
+}
+
+/* A backend at the VIP on a port the service does not serve is no loop. */
+static void test_backend_at_vip_other_port(void **state)
+{
+	static const char text[] =
+		"services:\n"
+		"  - {name: a, vip: 192.0.2.10, ports: [80],\n"
+		"     backends: [{name: x, address: 192.0.2.10, port: 8080}]}\n"
+		"  - {name: b, vip: 192.0.2.11, ports: [25],\n"
+		"     backends: [{name: x, address: 192.0.2.10}]}\n";
+	struct cfg_errors errs;
+	struct config *cfg = cfg_load_string("t.yaml", text, strlen(text), &errs);
+
+	if (!cfg)
+		print_errors(&errs);
+	assert_non_null(cfg);
+	cfg_free(cfg);
+	cfg_errors_free(&errs);
+}
+
 static void test_duration(void **state)
 {
 	static const struct { const char *s; int rc; uint32_t ms; } t[] = {
@@ -929,6 +1002,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_keepalive),
+		cmocka_unit_test(test_backend_at_vip_other_port),
 		cmocka_unit_test(test_bad_files_all_listed),
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_spec_message),

@@ -12,6 +12,9 @@
 #include "common/addr.h"
 #include "lb/backend.h"
 #include "lb/sched.h"
+#include "lb/lb_internal.h"
+
+#include <errno.h>
 
 #define MAXB 16
 #define M SCHED_MAGLEV_SIZE
@@ -58,10 +61,16 @@ static struct backend *pick_take(const struct sched_ops *ops, void *st, uint32_t
 	return b;
 }
 
-static void release(const struct sched_ops *ops, void *st, struct backend *b)
+static void release_how(const struct sched_ops *ops, void *st, struct backend *b,
+			enum sched_outcome how)
 {
 	b->active--;
-	ops->release(st, b);
+	ops->release(st, b, how);
+}
+
+static void release(const struct sched_ops *ops, void *st, struct backend *b)
+{
+	release_how(ops, st, b, SCHED_OK);
 }
 
 static uint64_t rng_next(uint64_t *s)
@@ -111,6 +120,113 @@ static void test_all_null_when_none(void **state)
 		ops->server_down(st, &pl.b[3]);
 		assert_null(ops->pick(st, 7, NULL));
 		ops->destroy(st);
+	}
+}
+
+/* ---- release outcomes ---- */
+
+static const enum sched_kind all_kinds[] = { SCHED_ROUNDROBIN, SCHED_WEIGHTED_ROUNDROBIN,
+	SCHED_LEASTCONN, SCHED_WEIGHTED_LEASTCONN, SCHED_SOURCE_HASH };
+
+static void test_outcome_str(void **state)
+{
+	assert_string_equal(sched_outcome_str(SCHED_OK), "ok");
+	assert_string_equal(sched_outcome_str(SCHED_BACKEND_FAILED), "backend failed");
+	assert_string_equal(sched_outcome_str(SCHED_LOCAL_FAILED), "local failure");
+}
+
+/* Connect errors of this node are local, the backend's are the backend's. */
+static void test_dial_failure_side(void **state)
+{
+	static const int local[] = { EMFILE, ENFILE, ENOBUFS, ENOMEM, EADDRNOTAVAIL,
+				     EADDRINUSE, EAGAIN, EPERM, EACCES };
+	static const int theirs[] = { ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH,
+				      ECONNRESET };
+	size_t i;
+
+	for (i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+		assert_int_equal(conn_dial_failure_side(DIAL_CONNECT, local[i]), SCHED_LOCAL_FAILED);
+	for (i = 0; i < sizeof(theirs) / sizeof(theirs[0]); i++) {
+		assert_int_equal(conn_dial_failure_side(DIAL_CONNECT, theirs[i]),
+				 SCHED_BACKEND_FAILED);
+		/* whatever socket() or bind() says, it is about this node */
+		assert_int_equal(conn_dial_failure_side(DIAL_SOCKET, theirs[i]), SCHED_LOCAL_FAILED);
+		assert_int_equal(conn_dial_failure_side(DIAL_BIND, theirs[i]), SCHED_LOCAL_FAILED);
+	}
+}
+
+/* roundrobin: a local failure gives the backend its turn back, a backend
+ * failure or a normal close does not. */
+static void test_rr_local_failure_keeps_turn(void **state)
+{
+	const struct sched_ops *ops = &sched_roundrobin;
+	struct backend *b;
+	struct pool pl;
+	void *st;
+
+	pool_init(&pl, 3);
+	st = ops->create(pl.p, pl.n);
+	b = pick_take(ops, st, 0, NULL);
+	assert_ptr_equal(b, &pl.b[0]);
+	release_how(ops, st, b, SCHED_LOCAL_FAILED);
+	b = pick_take(ops, st, 0, NULL);
+	assert_ptr_equal(b, &pl.b[0]);          /* b0 again: its turn was not used */
+	release_how(ops, st, b, SCHED_BACKEND_FAILED);
+	b = pick_take(ops, st, 0, NULL);
+	assert_ptr_equal(b, &pl.b[1]);          /* b0's failure is b0's: move on */
+	release_how(ops, st, b, SCHED_OK);
+	b = pick_take(ops, st, 0, NULL);
+	assert_ptr_equal(b, &pl.b[2]);
+	/* a pick in between moved the cursor: the late local failure changes nothing */
+	assert_ptr_equal(pick_take(ops, st, 0, NULL), &pl.b[0]);
+	release_how(ops, st, b, SCHED_LOCAL_FAILED);
+	assert_ptr_equal(ops->pick(st, 0, NULL), &pl.b[1]);
+	ops->destroy(st);
+}
+
+/* Every scheduler takes every outcome: active stays balanced, no backend is
+ * lost from rotation, and after local failures the pick sequence is the one
+ * without them (roundrobin and leastconn give the turn back, source-hash does
+ * not depend on it; weighted-roundrobin keeps the turn charged). */
+static void test_release_outcomes_all(void **state)
+{
+	static const enum sched_outcome outs[] = { SCHED_OK, SCHED_BACKEND_FAILED };
+	struct pool pl, ref;
+
+	for (size_t k = 0; k < sizeof(all_kinds) / sizeof(all_kinds[0]); k++) {
+		const struct sched_ops *ops = sched_for(all_kinds[k]);
+		void *st, *rst;
+		int seen[4] = { 0 };
+
+		pool_init(&pl, 4);
+		pool_init(&ref, 4);
+		st = ops->create(pl.p, pl.n);
+		rst = ops->create(ref.p, ref.n);
+		for (uint32_t i = 0; i < 400; i++) {
+			struct backend *b = pick_take(ops, st, i * 2654435761u, NULL);
+			struct backend *r = pick_take(ops, rst, i * 2654435761u, NULL);
+
+			assert_non_null(b);
+			if (all_kinds[k] != SCHED_WEIGHTED_ROUNDROBIN)
+				assert_int_equal(idx_of(&pl, b), idx_of(&ref, r));
+			if (i % 5 == 0) {
+				/* a local failure, then the same client again */
+				release_how(ops, st, b, SCHED_LOCAL_FAILED);
+				b = pick_take(ops, st, i * 2654435761u, NULL);
+				if (all_kinds[k] != SCHED_WEIGHTED_ROUNDROBIN)
+					assert_int_equal(idx_of(&pl, b), idx_of(&ref, r));
+			}
+			seen[idx_of(&pl, b)]++;
+			/* closed, or failed at the backend: the reference saw a close */
+			release_how(ops, st, b, outs[i % 2]);
+			release(ops, rst, r);
+		}
+		for (int i = 0; i < 4; i++) {
+			assert_int_equal(pl.b[i].active, 0);
+			assert_true(seen[i] > 0);
+		}
+		ops->destroy(st);
+		ops->destroy(rst);
 	}
 }
 
@@ -691,6 +807,10 @@ int main(void)
 		cmocka_unit_test(test_maglev_disruption),
 		cmocka_unit_test(test_maglev_fallback),
 		cmocka_unit_test(test_pick_cost),
+		cmocka_unit_test(test_outcome_str),
+		cmocka_unit_test(test_dial_failure_side),
+		cmocka_unit_test(test_rr_local_failure_keeps_turn),
+		cmocka_unit_test(test_release_outcomes_all),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

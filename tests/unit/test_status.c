@@ -84,6 +84,7 @@ static int fixture_setup(void **state)
 	f->svc.active = 3;
 	f->svc.total = 1212;
 	f->svc.refused = 4;
+	f->svc.local_errors = 2;
 	*state = f;
 	return 0;
 }
@@ -124,6 +125,7 @@ static const char json_checker[] =
 	"assert s['vip'] == '192.0.2.10' and s['ports'] == [25, 587]\n"
 	"assert s['scheduler'] == 'leastconn' and s['available'] is True\n"
 	"assert (s['active'], s['total'], s['refused']) == (3, 1212, 4)\n"
+	"assert s['local_errors'] == 2, s\n"
 	"b = s['backends']\n"
 	"assert [x['name'] for x in b] == ['mx1', 'mx\"2\\\\\\n', 'sorry'], b\n"
 	"assert b[0]['address'] == '198.51.100.11' and b[0]['port'] == 25\n"
@@ -225,7 +227,7 @@ static const char prom_checker[] =
 	"        'vigil_backend_bytes_out_total', 'vigil_backend_connect_failures_total',\n"
 	"        'vigil_backend_weight', 'vigil_service_active_connections',\n"
 	"        'vigil_service_connections_total', 'vigil_service_refused_total',\n"
-	"        'vigil_service_available'}\n"
+	"        'vigil_service_available', 'vigil_service_local_errors_total'}\n"
 	"assert want <= seen, want - seen\n"
 	"assert 'vigil_backend_up{service=\"smtp \\\\\"main\\\\\"\",backend=\"mx1\"} 1\\n' in text\n"
 	"assert 'vigil_backend_up{service=\"smtp \\\\\"main\\\\\"\",backend=\"mx\\\\\"2\\\\\\\\\\\\n\"} 0\\n'"
@@ -234,7 +236,8 @@ static const char prom_checker[] =
 	"assert 'backend=\"sorry\",state=\"up\"} 0\\n' in text\n"
 	"assert 'vigil_backend_bytes_in_total{service=\"smtp \\\\\"main\\\\\"\",backend=\"mx1\"} "
 	"12345678901\\n' in text\n"
-	"assert 'vigil_service_refused_total{service=\"smtp \\\\\"main\\\\\"\"} 4\\n' in text\n";
+	"assert 'vigil_service_refused_total{service=\"smtp \\\\\"main\\\\\"\"} 4\\n' in text\n"
+	"assert 'vigil_service_local_errors_total{service=\"smtp \\\\\"main\\\\\"\"} 2\\n' in text\n";
 
 static void test_metrics_services(void **state)
 {
