@@ -125,7 +125,8 @@ void peer_senders_sync(struct failover *f)
 
 	if (had_master)
 		master = f->master->addr;
-	peer_table_sync(&f->senders, f->set.peers, f->set.npeers);
+	peer_table_sync(&f->senders, f->set.peers, f->set.npeers,
+			PEER_BOOT_STALE_ADVERTS * f->set.advert_ms / 1000.0);
 	f->master = had_master ? peer_table_find_addr(&f->senders, &master) : NULL;
 }
 

@@ -12,30 +12,82 @@ static bool retired(const struct peer_replay *r, uint64_t boot)
 	return false;
 }
 
-enum peer_reject peer_replay_peek(const struct peer_replay *r, uint64_t boot, uint64_t seq)
+static struct peer_boot *live(const struct peer_replay *r, uint64_t boot)
 {
-	if (!r->seen)
-		return PEER_OK;
-	if (boot == r->boot)
-		return seq > r->seq ? PEER_OK : PEER_REJ_REPLAY;
-	return retired(r, boot) ? PEER_REJ_REPLAY : PEER_OK;
+	for (size_t i = 0; i < r->nlive; i++)
+		if (r->live[i].id == boot)
+			return (struct peer_boot *)&r->live[i];
+	return NULL;
+}
+
+bool peer_replay_is_live(const struct peer_replay *r, uint64_t boot)
+{
+	return live(r, boot) != NULL;
+}
+
+/* Where a new boot goes: a free slot, else the live boot silent the longest
+ * if that is `stale` seconds or more; -1 when every slot is in use. */
+static int new_slot(const struct peer_replay *r, double now, double stale)
+{
+	int best = -1;
+
+	if (r->nlive < PEER_BOOTS_LIVE)
+		return (int)r->nlive;
+	for (size_t i = 0; i < r->nlive; i++)
+		if (now - r->live[i].last >= stale &&
+		    (best < 0 || r->live[i].last < r->live[best].last))
+			best = (int)i;
+	return best;
+}
+
+enum peer_reject peer_replay_peek(const struct peer_replay *r, uint64_t boot, uint64_t seq,
+				  double now, double stale, const char **why)
+{
+	const struct peer_boot *b = live(r, boot);
+
+	*why = "";
+	if (b) {
+		*why = "sequence not newer";
+		return seq > b->seq ? PEER_OK : PEER_REJ_REPLAY;
+	}
+	if (retired(r, boot)) {
+		*why = "retired boot";
+		return PEER_REJ_REPLAY;
+	}
+	if (new_slot(r, now, stale) < 0) {
+		*why = "a new boot while the node's last boots are still heard";
+		return PEER_REJ_REPLAY;
+	}
+	return PEER_OK;
 }
 
 enum peer_reject peer_replay_check(struct peer_replay *r, uint64_t boot, uint64_t seq,
-				   bool *restarted)
+				   double now, double stale, bool *restarted)
 {
+	struct peer_boot *b = live(r, boot);
+	const char *why;
+	int slot;
+
 	*restarted = false;
-	if (peer_replay_peek(r, boot, seq) != PEER_OK)
+	if (peer_replay_peek(r, boot, seq, now, stale, &why) != PEER_OK)
 		return PEER_REJ_REPLAY;
-	if (r->seen && boot != r->boot) {
-		r->retired[r->next] = r->boot;
-		r->next = (r->next + 1) % PEER_BOOTS_RETIRED;
-		if (r->nretired < PEER_BOOTS_RETIRED)
-			r->nretired++;
-		r->restarts++;
-		*restarted = true;
+	if (!b) {
+		slot = new_slot(r, now, stale);
+		if ((size_t)slot < r->nlive) {        /* retire the stale boot for good */
+			r->retired[r->next] = r->live[slot].id;
+			r->next = (r->next + 1) % PEER_BOOTS_RETIRED;
+			if (r->nretired < PEER_BOOTS_RETIRED)
+				r->nretired++;
+		} else {
+			r->nlive++;
+		}
+		*restarted = r->boot != 0;
+		r->restarts += *restarted;
+		b = &r->live[slot];
+		b->id = boot;
 	}
-	r->seen = true;
+	b->seq = seq;
+	b->last = now;
 	r->boot = boot;
 	r->seq = seq;
 	return PEER_OK;
@@ -58,12 +110,14 @@ static struct peer_sender *find_node(struct peer_table *t, const char *node)
 	return NULL;
 }
 
-void peer_table_sync(struct peer_table *t, const struct addr *peers, size_t npeers)
+void peer_table_sync(struct peer_table *t, const struct addr *peers, size_t npeers,
+		     double boot_stale_s)
 {
 	struct peer_table old = *t;
 	size_t n = 0;
 
 	t->multicast = npeers == 0;
+	t->boot_stale_s = boot_stale_s;
 	for (size_t i = 0; i < npeers && n < PEER_MAX_SENDERS; i++) {
 		struct peer_sender *o = peer_table_find_addr(&old, &peers[i]);
 
@@ -142,9 +196,11 @@ static enum peer_reject admit_multicast(struct peer_table *t, const struct addr 
 	char ip[ADDR_STRLEN];
 
 	if (s) {
-		if (!addr_equal_ip(&s->addr, from) && s->replay.seen && m->boot == s->replay.boot)
+		const struct peer_boot *b = live(&s->replay, m->boot);
+
+		if (b && !addr_equal_ip(&b->from, from))
 			return fail(PEER_REJ_ADDRESS, err, errlen, "claims node %s, heard from %s",
-				    m->node, addr_ip_str(&s->addr, ip, sizeof(ip)));
+				    m->node, addr_ip_str(&b->from, ip, sizeof(ip)));
 		*out = s;
 		return PEER_OK;
 	}
@@ -183,6 +239,7 @@ enum peer_reject peer_table_admit(struct peer_table *t, const struct peer_self *
 				  size_t errlen)
 {
 	struct peer_sender *s = NULL;
+	const char *why;
 	enum peer_reject r;
 	bool fresh;
 
@@ -195,14 +252,16 @@ enum peer_reject peer_table_admit(struct peer_table *t, const struct peer_self *
 	if (r != PEER_OK)
 		return r;
 	fresh = strcmp(s->node, m->node) != 0;
-	if (!fresh && peer_replay_peek(&s->replay, m->boot, m->seq) != PEER_OK) {
+	if (!fresh &&
+	    peer_replay_peek(&s->replay, m->boot, m->seq, now, t->boot_stale_s, &why) != PEER_OK) {
 		snprintf(err, errlen, "node %s boot %016llx seq %llu: %s", m->node,
-			 (unsigned long long)m->boot, (unsigned long long)m->seq,
-			 m->boot == s->replay.boot ? "sequence not newer" : "retired boot");
+			 (unsigned long long)m->boot, (unsigned long long)m->seq, why);
 		return PEER_REJ_REPLAY;
 	}
 	bind_entry(t, s, from, m);
-	peer_replay_check(&s->replay, m->boot, m->seq, restarted);
+	peer_replay_check(&s->replay, m->boot, m->seq, now, t->boot_stale_s, restarted);
+	live(&s->replay, m->boot)->from = *from;
+	addr_set_port(&live(&s->replay, m->boot)->from, 0);
 	*out = s;
 	return PEER_OK;
 }

@@ -11,26 +11,41 @@
  *    from that address is `unknown_sender`, and a name already bound to another
  *    address is `wrong_address`.
  *  - Multicast (no peers configured): entries are learnt by node name, at most
- *    PEER_MAX_SENDERS. An entry remembers the address it was first heard from:
- *    the same boot from another address is `wrong_address`; a new boot may
- *    move (the node restarted on another address). When the table is full, a
+ *    PEER_MAX_SENDERS. Each live boot of a node is tied to the address it was
+ *    first heard from: that boot from another address is `wrong_address`; a
+ *    new boot may come from a new address (the node restarted elsewhere). When the table is full, a
  *    new node takes the place of a learnt entry silent for PEER_STALE_S, never
- *    of a configured one or one heard recently; else `table_full`.
+ *    of a configured one or one heard within PEER_STALE_S; else `table_full`.
  * A MAC-valid advert can only come from a holder of the key or be a replay of
  * one, so strangers without the key never get an entry at all (`bad_mac`).
  *
- * Replay. Per entry (that is, per claimed node): the current boot ID and the
- * highest sequence accepted from it, plus a FIFO of the last PEER_BOOTS_RETIRED
- * boot IDs it had before. An advert is accepted when its boot is the current
- * one with a higher sequence, or a boot never seen from that node (the peer
- * restarted: accepted at once, whatever its sequence; the old boot is retired).
- * A retired boot is never accepted again. "Newer" is decided without any
- * clock: a boot ID is random, so a boot we have not seen is a new one, and
- * one we have seen is old. Residual risk: a boot older than the last
- * PEER_BOOTS_RETIRED of that node, or any boot from before this vigild
- * started, is unknown to us; an attacker holding adverts captured from such a
- * boot can replay them (each sequence once), which also retires the genuine
- * current boot - that node is then refused as `replay` until it restarts.
+ * Replay. Per entry (that is, per claimed node), never per source address:
+ * up to PEER_BOOTS_LIVE boots of that node with the highest sequence accepted
+ * from each and when (our loop clock), plus a FIFO of the last
+ * PEER_BOOTS_RETIRED boot IDs retired for good. An advert is accepted when its
+ * boot is live with a higher sequence, or a boot never seen from that node
+ * (the peer restarted: accepted at once, whatever its sequence, when a slot is
+ * free or a live boot has been silent for boot_stale_s; the silent one is then
+ * retired). A retired boot is never accepted again.
+ * "Newer" is decided without the sender's clock: a boot ID is random, so a
+ * boot we have not seen is a new one, one we have seen is old; a boot is
+ * retired once another boot of the node was heard and it has itself been
+ * silent for boot_stale_s by our own monotonic loop clock. Why not retire the
+ * old boot as soon as a new one shows up: a boot we cannot know (from before
+ * this vigild started, or older than the FIFO) replayed by an attacker would
+ * then retire the genuine, live boot and lock the peer out (and, the peer
+ * unheard, make a backup take over: split brain). With the live slots such a
+ * replay is heard as an old message of the peer (each captured sequence at
+ * most once, and only while fewer than PEER_BOOTS_LIVE boots of the node are
+ * being heard), and the genuine boot is never retired while it is heard.
+ * Residual risks: adverts captured from a boot we cannot know can be replayed
+ * once each, so old state (e.g. a resignation) may be heard for an advert
+ * interval; the genuine peer's next advert corrects it. And an old boot that
+ * still holds a slot accepts a sequence above the highest we saw from it: only
+ * an advert that old process sent and we never received can be that (an
+ * attacker able to withhold adverts from us can cause a split brain anyway by
+ * dropping them). Memory per node is fixed: PEER_BOOTS_LIVE +
+ * PEER_BOOTS_RETIRED boot IDs.
  */
 #ifndef VIGIL_PEER_TABLE_H
 #define VIGIL_PEER_TABLE_H
@@ -43,16 +58,26 @@
 #include "vip/peer_msg.h"
 
 #define PEER_MAX_SENDERS 16
+#define PEER_BOOTS_LIVE 2
 #define PEER_BOOTS_RETIRED 16
+#define PEER_BOOT_STALE_ADVERTS 10    /* a boot silent this many intervals may be retired */
 #define PEER_STALE_S 60.0
+
+/* One boot of a node as we heard it. */
+struct peer_boot {
+	uint64_t id, seq;             /* boot ID, highest sequence accepted */
+	double last;                  /* loop time of that advert */
+	struct addr from;             /* where this boot speaks from, port 0 */
+};
 
 /* Anti-replay memory for one node. */
 struct peer_replay {
-	bool seen;
-	uint64_t boot, seq;                   /* current boot, highest sequence */
-	uint64_t retired[PEER_BOOTS_RETIRED]; /* FIFO of older boots */
+	struct peer_boot live[PEER_BOOTS_LIVE];
+	size_t nlive;
+	uint64_t retired[PEER_BOOTS_RETIRED]; /* FIFO of boots never accepted again */
 	size_t nretired, next;
-	uint64_t restarts;                    /* boot changes seen */
+	uint64_t boot, seq;                   /* the advert accepted last (0: none yet) */
+	uint64_t restarts;                    /* new boots seen after the first */
 };
 
 /* One node we hear from. */
@@ -72,6 +97,7 @@ struct peer_table {
 	struct peer_sender s[PEER_MAX_SENDERS];
 	size_t n;
 	bool multicast;               /* learn senders (no configured peers) */
+	double boot_stale_s;          /* silence after which a live boot may be retired */
 };
 
 /* Who we are: an advert naming either is a reflection. */
@@ -80,16 +106,22 @@ struct peer_self {
 	uint64_t boot;
 };
 
-/* Whether the replay state would take (boot, seq), without changing it. */
-enum peer_reject peer_replay_peek(const struct peer_replay *r, uint64_t boot, uint64_t seq);
-/* Take (boot, seq): PEER_OK and remembered (a new boot retires the current
- * one; *restarted set), else PEER_REJ_REPLAY and r unchanged. */
+/* Whether the replay state would take (boot, seq) at loop time now, without
+ * changing it; *why says what is wrong when it would not. */
+enum peer_reject peer_replay_peek(const struct peer_replay *r, uint64_t boot, uint64_t seq,
+				  double now, double stale, const char **why);
+/* Take (boot, seq): PEER_OK and remembered (*restarted when a new boot came
+ * after another; a live boot silent for stale seconds may be retired to make
+ * room), else PEER_REJ_REPLAY and r unchanged. */
 enum peer_reject peer_replay_check(struct peer_replay *r, uint64_t boot, uint64_t seq,
-				   bool *restarted);
+				   double now, double stale, bool *restarted);
+/* True when boot is one of the node's live boots. */
+bool peer_replay_is_live(const struct peer_replay *r, uint64_t boot);
 
 /* Reset t to the configured peers (unicast; none: multicast), keeping the
  * state of entries whose address stays, and in multicast mode what was learnt. */
-void peer_table_sync(struct peer_table *t, const struct addr *peers, size_t npeers);
+void peer_table_sync(struct peer_table *t, const struct addr *peers, size_t npeers,
+		     double boot_stale_s);
 /* The entry for an address (configured or learnt), or NULL. */
 struct peer_sender *peer_table_find_addr(struct peer_table *t, const struct addr *a);
 /* Decide on an authentic advert m from `from` at loop time now: PEER_OK with

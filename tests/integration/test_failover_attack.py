@@ -132,7 +132,24 @@ def attack(pair, tmp, multicast):
     # the client only ever reached lb1
     who = {r[3] for r in pair.prober.records() if r[2] and r[0] >= t_start}
     assert who == {bed["lb1"].ip}, who
-    return g1
+
+    # 6. lb1 restarts: lb2's first boot is now one lb1 cannot know. Replayed,
+    # it must not push lb2's live boot out (no lock-out, no split brain)
+    pair["lb1"].stop()
+    pair["lb1"].start()
+    pair["lb1"].wait_state("master", 5)
+    wait_until(lambda: pair["lb1"].fo()["peers"][0].get("node") == "lb2", 3, "lb1 hears lb2")
+    h1, h2 = snapshot(pair["lb1"]), snapshot(pair["lb2"])
+    sends = [{"src": ip2, "dst": ip1, "hex": p["hex"], "gap": 0.005} for p in old["lb2"]]
+    inject(pair, tmp, "unknown", sends)
+    time.sleep(1.5)                        # past the 10-advert window
+    i1, _ = check_steady(pair, h1, h2)
+    assert pair["lb1"].fo()["peers"][0]["last_seen_ms"] < 300
+    j1 = snapshot(pair["lb1"])
+    time.sleep(0.5)
+    k1 = snapshot(pair["lb1"])
+    assert grew(j1, k1, "replay") == 0 and k1["received"] > j1["received"] + 3, (j1, k1)
+    return k1
 
 
 @pytest.mark.parametrize("mode", ["unicast", "multicast"])

@@ -10,6 +10,8 @@
 
 #include "vip/peer_table.h"
 
+#define STALE 1.0       /* 10 adverts of 100 ms */
+
 static const struct peer_self self = { .node = "lb1", .boot = 0x1111 };
 
 static struct addr ip(const char *s)
@@ -54,40 +56,82 @@ static enum peer_reject admit(struct peer_table *t, const char *from, const char
 	return rc;
 }
 
+static enum peer_reject chk(struct peer_replay *r, uint64_t boot, uint64_t seq, double now,
+			    bool *re)
+{
+	return peer_replay_check(r, boot, seq, now, STALE, re);
+}
+
 static void test_replay_boots(void **state)
 {
 	struct peer_replay r = { 0 };
+	const char *why;
 	bool re;
 
-	assert_int_equal(peer_replay_check(&r, 100, 5, &re), PEER_OK);
+	assert_int_equal(chk(&r, 100, 5, 0.0, &re), PEER_OK);
 	assert_false(re);
-	assert_int_equal(peer_replay_check(&r, 100, 5, &re), PEER_REJ_REPLAY);   /* same */
-	assert_int_equal(peer_replay_check(&r, 100, 4, &re), PEER_REJ_REPLAY);   /* older */
-	assert_int_equal(peer_replay_check(&r, 100, 6, &re), PEER_OK);
+	assert_int_equal(chk(&r, 100, 5, 0.1, &re), PEER_REJ_REPLAY);   /* same */
+	assert_int_equal(chk(&r, 100, 4, 0.1, &re), PEER_REJ_REPLAY);   /* older */
+	assert_int_equal(chk(&r, 100, 6, 0.1, &re), PEER_OK);
 	/* restart: a boot never seen, accepted at once although its sequence is
 	 * lower and its ID smaller - no clock, no ordering of boot IDs */
-	assert_int_equal(peer_replay_check(&r, 7, 1, &re), PEER_OK);
+	assert_int_equal(chk(&r, 7, 1, 0.2, &re), PEER_OK);
 	assert_true(re);
-	assert_int_equal(peer_replay_peek(&r, 100, 1000), PEER_REJ_REPLAY);    /* retired */
-	assert_int_equal(peer_replay_check(&r, 100, 1000, &re), PEER_REJ_REPLAY);
 	assert_true(r.boot == 7 && r.seq == 1 && r.restarts == 1);
-	assert_int_equal(peer_replay_check(&r, 7, 2, &re), PEER_OK);
+	/* the old boot's adverts: all already seen */
+	assert_int_equal(chk(&r, 100, 6, 0.3, &re), PEER_REJ_REPLAY);
+	assert_int_equal(chk(&r, 7, 2, 0.3, &re), PEER_OK);
 	assert_false(re);
+	/* another restart once the first boot fell silent: it is retired for good */
+	assert_int_equal(chk(&r, 8, 1, 1.5, &re), PEER_OK);
+	assert_true(re);
+	assert_int_equal(r.nretired, 1);
+	assert_int_equal(peer_replay_peek(&r, 100, 1000, 99, STALE, &why), PEER_REJ_REPLAY);
+	assert_string_equal(why, "retired boot");
+	assert_int_equal(chk(&r, 100, 1000, 99, &re), PEER_REJ_REPLAY);
+}
+
+/* An attacker replays a boot we cannot know while the genuine one is heard:
+ * the genuine boot is never retired, the peer never locked out. */
+static void test_replay_unknown_boot_no_lockout(void **state)
+{
+	struct peer_replay r = { 0 };
+	bool re;
+	double t = 0;
+
+	assert_int_equal(chk(&r, 0xb, 1, t, &re), PEER_OK);             /* genuine B */
+	assert_int_equal(chk(&r, 0xa, 50, 0.0625, &re), PEER_OK);       /* replayed A */
+	/* more unknown boots while B and A are heard: refused */
+	assert_int_equal(chk(&r, 0xd, 9, 0.125, &re), PEER_REJ_REPLAY);
+	for (uint64_t seq = 2; seq < 40; seq++) {
+		t = 0.125 * (double)seq;      /* B every 125 ms; the window is 8 of them */
+		assert_int_equal(chk(&r, 0xb, seq, t, &re), PEER_OK);
+		/* a new boot only takes the slot of one silent for the window
+		 * (A at 1.125 s, then each intruder 1 s after the last), never B's */
+		assert_int_equal(chk(&r, 0xe0 + seq, 1, t, &re),
+				 seq % 8 == 1 && seq >= 9 ? PEER_OK : PEER_REJ_REPLAY);
+	}
+	/* A fell silent and was retired to make room; B is still live */
+	assert_true(peer_replay_is_live(&r, 0xb));
+	assert_int_equal(chk(&r, 0xa, 51, t, &re), PEER_REJ_REPLAY);
+	assert_int_equal(chk(&r, 0xb, 40, t += 0.1, &re), PEER_OK);
 }
 
 static void test_replay_retired_bounded(void **state)
 {
 	struct peer_replay r = { 0 };
+	const char *why;
 	bool re;
 
-	/* boots 1..40: memory stays PEER_BOOTS_RETIRED entries */
+	/* boots 1..40, one a second: memory stays bounded */
 	for (uint64_t b = 1; b <= 40; b++)
-		assert_int_equal(peer_replay_check(&r, b, 1, &re), PEER_OK);
+		assert_int_equal(chk(&r, b, 1, (double)b * 2, &re), PEER_OK);
 	assert_int_equal(r.nretired, PEER_BOOTS_RETIRED);
-	for (uint64_t b = 40 - PEER_BOOTS_RETIRED; b < 40; b++)
-		assert_int_equal(peer_replay_peek(&r, b, 99), PEER_REJ_REPLAY);
+	assert_int_equal(r.nlive, PEER_BOOTS_LIVE);
+	for (uint64_t b = 39 - PEER_BOOTS_RETIRED; b < 39; b++)
+		assert_int_equal(peer_replay_peek(&r, b, 99, 100, STALE, &why), PEER_REJ_REPLAY);
 	/* the documented residual risk: a boot older than the FIFO is unknown */
-	assert_int_equal(peer_replay_peek(&r, 1, 99), PEER_OK);
+	assert_int_equal(peer_replay_peek(&r, 1, 99, 100, STALE, &why), PEER_OK);
 }
 
 static void test_reflected(void **state)
@@ -95,7 +139,7 @@ static void test_reflected(void **state)
 	struct peer_table t = { 0 };
 	struct addr peers[1] = { ip("192.0.2.2") };
 
-	peer_table_sync(&t, peers, 1);
+	peer_table_sync(&t, peers, 1, STALE);
 	/* our own advert sent back from the peer's address, or from anywhere */
 	assert_int_equal(admit(&t, "192.0.2.2", "lb1", 0x1111, 50, 1, NULL), PEER_REJ_REFLECTED);
 	assert_int_equal(admit(&t, "192.0.2.66", "lb1", 0x1111, 51, 1, NULL), PEER_REJ_REFLECTED);
@@ -103,7 +147,7 @@ static void test_reflected(void **state)
 	assert_int_equal(admit(&t, "192.0.2.2", "lb2", 0x1111, 52, 1, NULL), PEER_REJ_REFLECTED);
 	assert_int_equal(admit(&t, "192.0.2.2", "lb1", 0x2222, 53, 1, NULL), PEER_REJ_REFLECTED);
 	/* ... and none of it touched the peer's replay state */
-	assert_false(t.s[0].replay.seen);
+	assert_int_equal(t.s[0].replay.nlive, 0);
 	assert_int_equal(admit(&t, "192.0.2.2", "lb2", 0x2222, 1, 1, NULL), PEER_OK);
 	t.multicast = true;
 	t.n = 0;
@@ -117,7 +161,7 @@ static void test_unicast_identity(void **state)
 	struct addr peers[2] = { ip("192.0.2.2"), ip("192.0.2.3") };
 	bool re;
 
-	peer_table_sync(&t, peers, 2);
+	peer_table_sync(&t, peers, 2, STALE);
 	assert_false(t.multicast);
 	assert_int_equal(admit(&t, "192.0.2.66", "lb2", 5, 1, 1, NULL), PEER_REJ_UNKNOWN);
 	assert_int_equal(admit(&t, "192.0.2.2", "lb2", 5, 1, 1, NULL), PEER_OK);
@@ -130,9 +174,9 @@ static void test_unicast_identity(void **state)
 	/* restart with sequence 1: accepted at once */
 	assert_int_equal(admit(&t, "192.0.2.2", "lb2", 6, 1, 2, &re), PEER_OK);
 	assert_true(re);
-	assert_int_equal(admit(&t, "192.0.2.2", "lb2", 5, 3, 2, NULL), PEER_REJ_REPLAY);
+	assert_int_equal(admit(&t, "192.0.2.2", "lb2", 5, 2, 2, NULL), PEER_REJ_REPLAY);
 	/* a reload keeps the state of peers that stay */
-	peer_table_sync(&t, peers, 1);
+	peer_table_sync(&t, peers, 1, STALE);
 	assert_int_equal(t.n, 1);
 	assert_int_equal(admit(&t, "192.0.2.2", "lb2", 6, 1, 3, NULL), PEER_REJ_REPLAY);
 	assert_int_equal(admit(&t, "192.0.2.3", "lb3", 9, 1, 3, NULL), PEER_REJ_UNKNOWN);
@@ -141,8 +185,9 @@ static void test_unicast_identity(void **state)
 static void test_multicast_identity(void **state)
 {
 	struct peer_table t = { 0 };
+	struct addr a4;
 
-	peer_table_sync(&t, NULL, 0);
+	peer_table_sync(&t, NULL, 0, STALE);
 	assert_true(t.multicast);
 	assert_int_equal(admit(&t, "192.0.2.2", "lb2", 5, 10, 1, NULL), PEER_OK);
 	/* the same boot from another address: a replay from elsewhere */
@@ -152,7 +197,17 @@ static void test_multicast_identity(void **state)
 	/* restarted on a new address */
 	assert_int_equal(admit(&t, "192.0.2.4", "lb2", 8, 1, 2, NULL), PEER_OK);
 	assert_int_equal(t.n, 1);
-	assert_int_equal(admit(&t, "192.0.2.2", "lb2", 5, 12, 2, NULL), PEER_REJ_REPLAY);
+	a4 = ip("192.0.2.4");
+	assert_true(addr_equal_ip(&t.s[0].addr, &a4));
+	assert_int_equal(admit(&t, "192.0.2.2", "lb2", 5, 11, 2, NULL), PEER_REJ_REPLAY);
+	/* an unknown boot of lb2 replayed from a stranger (boot 5 is long silent:
+	 * it takes its place) does not lock the live boot 8 out */
+	assert_int_equal(admit(&t, "192.0.2.66", "lb2", 99, 1, 2.1, NULL), PEER_OK);
+	assert_int_equal(admit(&t, "192.0.2.66", "lb2", 98, 1, 2.15, NULL), PEER_REJ_REPLAY);
+	assert_int_equal(admit(&t, "192.0.2.4", "lb2", 8, 2, 2.2, NULL), PEER_OK);
+	assert_true(addr_equal_ip(&t.s[0].addr, &a4));
+	assert_int_equal(admit(&t, "192.0.2.66", "lb2", 8, 3, 2.2, NULL), PEER_REJ_ADDRESS);
+	assert_int_equal(admit(&t, "192.0.2.4", "lb2", 8, 3, 2.2, NULL), PEER_OK);
 }
 
 static void test_table_bounded(void **state)
@@ -160,7 +215,7 @@ static void test_table_bounded(void **state)
 	struct peer_table t = { 0 };
 	char node[16], from[32];
 
-	peer_table_sync(&t, NULL, 0);
+	peer_table_sync(&t, NULL, 0, STALE);
 	assert_int_equal(admit(&t, "192.0.2.2", "lb2", 5, 1, 0, NULL), PEER_OK);
 	/* 100 other nodes within a minute: the table fills, then refuses */
 	for (int i = 0; i < 100; i++) {
@@ -188,7 +243,7 @@ static void test_configured_never_evicted(void **state)
 	struct peer_table t = { 0 };
 	struct addr peers[1] = { ip("192.0.2.2") };
 
-	peer_table_sync(&t, peers, 1);
+	peer_table_sync(&t, peers, 1, STALE);
 	/* unicast: strangers get no entry at all, however many */
 	for (int i = 0; i < 100; i++) {
 		char node[16], from[32];
@@ -207,6 +262,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_replay_boots),
+		cmocka_unit_test(test_replay_unknown_boot_no_lockout),
 		cmocka_unit_test(test_replay_retired_bounded),
 		cmocka_unit_test(test_reflected),
 		cmocka_unit_test(test_unicast_identity),
