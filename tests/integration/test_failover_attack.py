@@ -13,12 +13,15 @@ The master never yields, no split brain, genuine adverts keep being accepted,
 each rejection is counted under its reason, and the restarted peer is
 accepted from its first advert on.
 """
+import hashlib
+import hmac
 import json
+import struct
 import time
 
 import pytest
 
-from failover_bed import VIP, Pair
+from failover_bed import GROUP, KEY, VIP, Pair
 from netns import HERE, PY, have_netns, run, wait_until
 
 pytestmark = [pytest.mark.netns,
@@ -38,6 +41,15 @@ def capture(pair, tmp, name, seconds=1.0):
     # what a mirror port shows: TTL 255 adverts (so TTL is no defence)
     assert all(p["ttl"] == 255 for p in pkts)
     return by
+
+
+def v1_advert(node="lb9"):
+    """An advert of the old format version 1 (wall-clock epoch), signed with the
+    pair's key: what a node not yet upgraded sends."""
+    body = (b"VG" + bytes([1, 1, GROUP, 100, 1, 0]) + struct.pack(">HH", 100, 0) +
+            struct.pack(">QQ", int(time.time() * 1e6), 1) + bytes(16) +
+            node.encode().ljust(32, b"\0"))
+    return (body + hmac.new(KEY.encode(), body, hashlib.sha256).digest()).hex()
 
 
 def inject(pair, tmp, name, sends):
@@ -107,7 +119,11 @@ def attack(pair, tmp, multicast):
     forged[5] = 254                        # priority 254, MAC left as it was
     sends += [{"src": ip2, "dst": ip1, "hex": forged.hex()} for _ in range(30)]
     inject(pair, tmp, "flood", sends)
+    sends = [{"src": ip2, "dst": ip1, "hex": v1_advert()} for _ in range(5)]
+    inject(pair, tmp, "v1", sends)
     d1, d2 = check_steady(pair, b1, b2)
+    assert grew(c1, d1, "version") == 5, d1
+    assert "advert format version 1, this vigild speaks version 2" in pair["lb1"].log()
     # unicast: not a configured peer; multicast: lb2's boot heard from elsewhere
     assert grew(c1, d1, "wrong_address" if multicast else "unknown_sender") >= 100, d1
     assert grew(c1, d1, "bad_mac") >= 30, d1
