@@ -457,9 +457,10 @@ static void json_senders(const struct failover *f, struct buf *out)
 		buf_json_str(out, s->last.node);
 		buf_puts(out, ", \"state\": ");
 		buf_json_str(out, peer_state_str(s->last.state));
-		buf_printf(out, ", \"priority\": %u, \"last_seen_ms\": %.0f, \"vip_set_match\": %s}",
+		buf_printf(out, ", \"priority\": %u, \"last_seen_ms\": %.0f, \"vip_set_match\": %s"
+			   ", \"boot\": \"%016" PRIx64 "\", \"restarts\": %" PRIu64 "}",
 			   s->last.priority, (ev_now(f->loop) - s->last_seen) * 1000,
-			   s->digest_warned ? "false" : "true");
+			   s->digest_warned ? "false" : "true", s->last.boot, s->replay.restarts);
 	}
 	buf_puts(out, "]");
 }
@@ -494,6 +495,8 @@ void failover_status_json(const struct failover *f, struct buf *out)
 
 	buf_puts(out, ", \"node\": ");
 	buf_json_str(out, f->set.node);
+	buf_printf(out, ", \"boot\": \"%016" PRIx64 "\", \"advert_version\": %d", f->boot_id,
+		   PEER_MSG_VERSION);
 	buf_puts(out, ", \"interface\": ");
 	buf_json_str(out, f->set.ifname);
 	buf_printf(out, ", \"base_priority\": %u, \"standby\": %s, \"forced\": %s, "

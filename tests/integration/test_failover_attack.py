@@ -139,6 +139,8 @@ def attack(pair, tmp, multicast):
     assert grew(e1, f1, "replay") == 0, (e1, f1)    # not a single genuine advert refused
     peer = pair["lb1"].fo()["peers"][0]
     assert peer["node"] == "lb2" and peer["last_seen_ms"] < 300, peer
+    assert peer["restarts"] == 1 and peer["boot"] == pair["lb2"].fo()["boot"], peer
+    assert pair["lb1"].fo()["advert_version"] == 2
 
     # 5. the previous boot's adverts again: that boot is retired
     sends = [{"src": ip2, "dst": ip1, "hex": p["hex"], "gap": 0.005} for p in old["lb2"]]
