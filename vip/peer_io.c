@@ -206,7 +206,11 @@ static void handle_datagram(struct failover *f, const uint8_t *buf, size_t len,
 		reject(f, r, from, err);
 		return;
 	}
-	if (m.group != f->set.group && strcmp(m.node, f->set.node) != 0 && m.boot != f->boot_id) {
+	/* our own advert looped back to us (a peers list naming this node): the
+	 * kernel never delivers a packet from the wire with our address as source */
+	if (m.boot == f->boot_id && f->have_self && addr_equal_ip(from, &f->self))
+		return;
+	if (m.group != f->set.group && !peer_names_self(&self, &m)) {
 		snprintf(err, sizeof(err), "group %u, ours %u", m.group, f->set.group);
 		reject(f, PEER_REJ_GROUP, from, err);
 		return;

@@ -126,8 +126,9 @@ enum peer_reject peer_msg_decode(const uint8_t *buf, size_t len, const uint8_t *
 		return reject(PEER_REJ_VERSION, err, errlen, "not a vigil advert (type %zu)",
 			      buf[OFF_TYPE], 0);
 	if (buf[OFF_VERSION] != PEER_MSG_VERSION)
-		return reject(PEER_REJ_VERSION, err, errlen, "advert format version %zu, this vigild speaks version %zu (upgrade "
-			      "both nodes)", buf[OFF_VERSION], PEER_MSG_VERSION);
+		return reject(PEER_REJ_VERSION, err, errlen, "advert format version %zu, this "
+			      "vigild speaks version %zu (upgrade both nodes)", buf[OFF_VERSION],
+			      PEER_MSG_VERSION);
 	if (buf[OFF_STATE] >= PEER_STATE__COUNT)
 		return reject(PEER_REJ_VERSION, err, errlen, "unknown state %zu", buf[OFF_STATE], 0);
 	if (get64(buf + OFF_BOOT) == 0)

@@ -178,8 +178,8 @@ static enum peer_reject admit_unicast(struct peer_table *t, const struct addr *f
 		return fail(PEER_REJ_UNKNOWN, err, errlen, "claims node %s%s from an address not "
 			    "in failover.peers", m->node, "");
 	if (s->node[0] && strcmp(s->node, m->node) != 0)
-		return fail(PEER_REJ_UNKNOWN, err, errlen, "claims node %s, this address is node %s",
-			    m->node, s->node);
+		return fail(PEER_REJ_UNKNOWN, err, errlen,
+			    "claims node %s, this address is node %s", m->node, s->node);
 	if (named && named != s)
 		return fail(PEER_REJ_ADDRESS, err, errlen, "claims node %s, which is heard from "
 			    "another address%s", m->node, "");
@@ -233,6 +233,11 @@ static void bind_entry(struct peer_table *t, struct peer_sender *s, const struct
 	}
 }
 
+bool peer_names_self(const struct peer_self *self, const struct peer_msg *m)
+{
+	return strcmp(m->node, self->node) == 0 || m->boot == self->boot;
+}
+
 enum peer_reject peer_table_admit(struct peer_table *t, const struct peer_self *self,
 				  const struct addr *from, const struct peer_msg *m, double now,
 				  struct peer_sender **out, bool *restarted, char *err,
@@ -244,7 +249,7 @@ enum peer_reject peer_table_admit(struct peer_table *t, const struct peer_self *
 	bool fresh;
 
 	*restarted = false;
-	if (strcmp(m->node, self->node) == 0 || m->boot == self->boot)
+	if (peer_names_self(self, m))
 		return fail(PEER_REJ_REFLECTED, err, errlen, "names this node (%s%s)",
 			    strcmp(m->node, self->node) == 0 ? m->node : "our boot ID", "");
 	r = t->multicast ? admit_multicast(t, from, m, now, &s, err, errlen)

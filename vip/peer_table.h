@@ -124,6 +124,8 @@ void peer_table_sync(struct peer_table *t, const struct addr *peers, size_t npee
 		     double boot_stale_s);
 /* The entry for an address (configured or learnt), or NULL. */
 struct peer_sender *peer_table_find_addr(struct peer_table *t, const struct addr *a);
+/* True when m names this node (our node name or our boot ID). */
+bool peer_names_self(const struct peer_self *self, const struct peer_msg *m);
 /* Decide on an authentic advert m from `from` at loop time now: PEER_OK with
  * *out the sender's entry (replay state and binding updated, *restarted when
  * it came with a new boot), or the reason with err filled and nothing changed. */
