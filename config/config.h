@@ -122,7 +122,8 @@ struct global_conf {
 	bool has_status_listen;
 	struct addr status_listen;
 	int log_level;               /* enum log_level, default info */
-	uint32_t maxconn;            /* default 100000 */
+	uint32_t maxconn;            /* default 100000; the daemon clamps it to the fd limit */
+	bool maxconn_set;            /* maxconn given in the file */
 };
 
 struct config {
@@ -157,5 +158,17 @@ const char *cfg_sched_name(enum sched_kind k);
 const char *cfg_check_type_name(enum check_type t);
 /* The backend's port for a client that connected to service port svc_port. */
 uint16_t cfg_backend_port(const struct backend_conf *b, uint16_t svc_port);
+
+/* File descriptors vigild keeps for itself besides connections and probes
+ * (sockets, netlink, log, control and status clients). */
+#define CFG_FD_RESERVE 64
+
+/* The maxconn that nofile open files allow: 2 descriptors a connection, 1 a
+ * probe, CFG_FD_RESERVE. Returns maxconn with msg "" when it fits, else the
+ * largest value that fits (at least 1) with the reason in msg. */
+uint32_t cfg_maxconn_fit(uint32_t maxconn, uint64_t nofile, size_t nprobes, char *msg,
+			 size_t msglen);
+/* Probes running at once: one per backend of every service. */
+size_t cfg_probe_count(const struct config *cfg);
 
 #endif

@@ -525,6 +525,7 @@ static void load_root(struct cfg_ctx *c, const struct ynode *root, struct config
 		return;
 	}
 	cfg_walk_map(c, root, "", root_fields, cfg);
+	cfg->global.maxconn_set = ymap_get(ymap_get(root, "global"), "maxconn") != NULL;
 	cfg_service_builtin(&tmpl);
 	v = ymap_get(root, "defaults");
 	if (v) {

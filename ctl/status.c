@@ -77,9 +77,11 @@ void status_json(const struct vigild *d, struct buf *out)
 		   ",\n  \"reload_failures\": %" PRIu64 ",\n  \"active\": %" PRIu64
 		   ",\n  \"total\": %" PRIu64 ",\n  \"refused\": %" PRIu64
 		   ",\n  \"local_errors\": %" PRIu64
-		   ",\n  \"bytes_in\": %" PRIu64 ",\n  \"bytes_out\": %" PRIu64 ",\n",
+		   ",\n  \"bytes_in\": %" PRIu64 ",\n  \"bytes_out\": %" PRIu64
+		   ",\n  \"maxconn\": %" PRIu32 ",\n  \"fd_limit\": %" PRIu64 ",\n",
 		   status_uptime(d), d->reloads, d->reload_failures, st.active, st.accepted,
-		   st.refused, st.local_errors, st.bytes_in, st.bytes_out);
+		   st.refused, st.local_errors, st.bytes_in, st.bytes_out, d->cfg->global.maxconn,
+		   d->nofile);
 	json_failover(d, out);
 	buf_puts(out, ",\n  \"services\": [");
 	for (i = 0; i < n; i++) {
@@ -168,6 +170,9 @@ static void metrics_process(const struct vigild *d, struct buf *out)
 	prom_scalar(out, "vigil_reload_failures_total", "counter", "Refused configuration reloads.",
 		    d->reload_failures);
 	prom_scalar(out, "vigil_active_connections", "gauge", "Open client connections.", st.active);
+	prom_scalar(out, "vigil_maxconn", "gauge",
+		    "Effective global maxconn (clamped to the open file limit).",
+		    d->cfg->global.maxconn);
 	prom_scalar(out, "vigil_connections_total", "counter", "Client connections accepted.",
 		    st.accepted);
 	prom_scalar(out, "vigil_refused_total", "counter",

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/addr.h"
+#include "common/text.h"
 #include "common/util.h"
 #include "config/config.h"
 #include "checks/check.h"
@@ -42,13 +43,15 @@ static void field_copy(char *dst, size_t dstlen, const char *src, size_t srclen)
 	dst[n] = '\0';
 }
 
+/* The check's result and its detail - a server's reply, remote text: cleaned
+ * here, the one edge where it reaches the JSON, the dashboard and the table. */
 static void be_check(const struct backend *b, char *last, size_t lastlen,
 		     char *detail, size_t detaillen)
 {
 	field_copy(last, lastlen, b->check_last, sizeof(b->check_last));
 	if (!last[0])
 		field_copy(last, lastlen, "none", 5);
-	field_copy(detail, detaillen, b->check_detail, sizeof(b->check_detail));
+	text_clean(detail, detaillen, b->check_detail, sizeof(b->check_detail));
 }
 
 static struct check_stats be_check_stats(const struct backend *b)
@@ -64,7 +67,7 @@ static struct check_stats be_check_stats(const struct backend *b)
 
 static void json_backend(const struct service *s, const struct backend *b, struct buf *out)
 {
-	char ip[ADDR_STRLEN], last[sizeof(b->check_last) + 1], detail[sizeof(b->check_detail) + 1];
+	char ip[ADDR_STRLEN], last[sizeof(b->check_last) + 1], detail[TEXT_REMOTE_MAX + 1];
 
 	be_check(b, last, sizeof(last), detail, sizeof(detail));
 	buf_puts(out, "{\"name\": ");
@@ -131,7 +134,7 @@ struct text_row {
 };
 
 /* Copy s for a terminal: control characters become spaces, runs of them one. */
-static void text_clean(char *dst, size_t dstlen, const char *s)
+static void term_clean(char *dst, size_t dstlen, const char *s)
 {
 	size_t n = 0;
 
@@ -152,11 +155,11 @@ static void text_clean(char *dst, size_t dstlen, const char *s)
 
 static void text_row_fill(const struct service *s, const struct backend *b, struct text_row *r)
 {
-	char ip[ADDR_STRLEN], last[sizeof(b->check_last) + 1], detail[sizeof(b->check_detail) + 1];
+	char ip[ADDR_STRLEN], last[sizeof(b->check_last) + 1], detail[TEXT_REMOTE_MAX + 1];
 	char tmp[sizeof(r->cell[0])];
 
 	snprintf(tmp, sizeof(tmp), "%s%s", b->name, b->backup ? " (backup)" : "");
-	text_clean(r->cell[COL_NAME], sizeof(r->cell[0]), tmp);
+	term_clean(r->cell[COL_NAME], sizeof(r->cell[0]), tmp);
 	addr_ip_str(&b->addr, ip, sizeof(ip));
 	snprintf(r->cell[COL_ADDR], sizeof(r->cell[0]), addr_family(&b->addr) == AF_INET6 ?
 		 "[%s]:%u" : "%s:%u", ip, be_port(s, b));
@@ -166,7 +169,7 @@ static void text_row_fill(const struct service *s, const struct backend *b, stru
 	snprintf(r->cell[COL_TOTAL], sizeof(r->cell[0]), "%" PRIu64, b->total);
 	be_check(b, last, sizeof(last), detail, sizeof(detail));
 	snprintf(tmp, sizeof(tmp), "%s%s%s", last, detail[0] ? ": " : "", detail);
-	text_clean(r->cell[COL_CHECK], sizeof(r->cell[0]), tmp);
+	term_clean(r->cell[COL_CHECK], sizeof(r->cell[0]), tmp);
 }
 
 static void text_rows_print(const struct text_row *rows, size_t n, struct buf *out)
@@ -197,7 +200,7 @@ static void text_header(const struct service *s, struct buf *out)
 
 	if (s->conf)
 		addr_ip_str(&sc->vip, ip, sizeof(ip));
-	text_clean(name, sizeof(name), s->name);
+	term_clean(name, sizeof(name), s->name);
 	buf_printf(out, addr_family(&sc->vip) == AF_INET6 ? "%s  [%s]:" : "%s  %s:", name, ip);
 	for (i = 0; i < sc->nports; i++)
 		buf_printf(out, "%s%u", i ? "," : "", sc->ports[i]);

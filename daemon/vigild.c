@@ -31,6 +31,27 @@ static void raise_nofile(void)
 	}
 }
 
+/* Clamp global.maxconn to what the open file limit allows, and say so: a
+ * warning when the file asked for more, a notice for the default. */
+static void fit_maxconn(struct vigild *d, struct config *cfg)
+{
+	struct rlimit rl;
+	char msg[256];
+	uint32_t want = cfg->global.maxconn;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	d->nofile = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+	cfg->global.maxconn = cfg_maxconn_fit(want, d->nofile, cfg_probe_count(cfg), msg,
+					      sizeof(msg));
+	if (!msg[0])
+		return;
+	if (cfg->global.maxconn_set)
+		log_warning("global.%s; raise LimitNOFILE / ulimit -n to allow more", msg);
+	else
+		log_notice("global.%s (the default; set global.maxconn to choose)", msg);
+}
+
 static void log_cfg_errors(const struct cfg_errors *errs, struct buf *out)
 {
 	for (size_t i = 0; i < errs->count; i++) {
@@ -87,6 +108,7 @@ int vigild_reload(struct vigild *d, struct buf *err)
 		return -1;
 	}
 	cfg_errors_free(&errs);
+	fit_maxconn(d, cfg);
 	if (lb_apply(d->lb, cfg, why, sizeof(why)) < 0) {
 		log_error("reload refused: %s; the running configuration stays", why);
 		if (err)
@@ -254,6 +276,7 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 	d->started = wall_now();
 	log_set_level((enum log_level)cfg->global.log_level);
 	raise_nofile();
+	fit_maxconn(d, cfg);
 	d->lb = lb_new(d->loop);
 	if (lb_apply(d->lb, cfg, err, sizeof(err)) < 0) {
 		log_error("%s", err);

@@ -31,6 +31,7 @@ struct vigild {
 	struct failover *fo;          /* NULL without a failover section */
 	double started;               /* wall clock seconds */
 	uint64_t reloads, reload_failures;
+	uint64_t nofile;              /* open file limit (soft), for maxconn and status */
 	bool stopping;
 	ev_signal sig_hup, sig_term, sig_int;
 	ev_timer drain_timer;

@@ -3,10 +3,12 @@
  */
 #include "vip/peer.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "common/log.h"
@@ -100,12 +102,19 @@ static void watcher_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 			  "would now leave the VIPs behind", w->rstatus);
 }
 
-static uint64_t boot_epoch(void)
+/* A random, non-zero boot ID: the identity of this run in every advert. */
+static int boot_id(uint64_t *id, char *err, size_t errlen)
 {
-	struct timespec ts;
+	ssize_t n;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	do {
+		n = getrandom(id, sizeof(*id), 0);
+	} while ((n < 0 && errno == EINTR) || (n == (ssize_t)sizeof(*id) && *id == 0));
+	if (n != (ssize_t)sizeof(*id)) {
+		snprintf(err, errlen, "getrandom: %s", n < 0 ? strerror(errno) : "short read");
+		return -1;
+	}
+	return 0;
 }
 
 static void remove_stale(struct failover *f)
@@ -145,7 +154,8 @@ struct failover *failover_new(struct ev_loop *loop, const struct config *cfg, ch
 	f->watcher.fd = -1;
 	f->watcher.pid = -1;
 	f->state = PEER_INIT;
-	f->epoch = boot_epoch();
+	if (boot_id(&f->boot_id, err, errlen) < 0)
+		goto fail;
 	if (settings_load(&f->set, cfg, NULL, err, errlen) < 0)
 		goto fail;
 	f->user = cfg->global.user ? xstrdup(cfg->global.user) : NULL;
@@ -373,9 +383,9 @@ static struct peer_sender *live_master(const struct failover *f)
 
 static bool peer_alive(const struct failover *f)
 {
-	for (size_t i = 0; i < f->nsenders; i++)
-		if (f->senders[i].heard &&
-		    ev_now(f->loop) - f->senders[i].last_seen < peer_master_down(f))
+	for (size_t i = 0; i < f->senders.n; i++)
+		if (f->senders.s[i].heard &&
+		    ev_now(f->loop) - f->senders.s[i].last_seen < peer_master_down(f))
 			return true;
 	return false;
 }
@@ -443,8 +453,8 @@ static void json_senders(const struct failover *f, struct buf *out)
 	char ip[ADDR_STRLEN];
 
 	buf_puts(out, ", \"peers\": [");
-	for (size_t i = 0; i < f->nsenders; i++) {
-		const struct peer_sender *s = &f->senders[i];
+	for (size_t i = 0; i < f->senders.n; i++) {
+		const struct peer_sender *s = &f->senders.s[i];
 
 		buf_puts(out, i ? ", {\"address\": " : "{\"address\": ");
 		buf_json_str(out, addr_ip_str(&s->addr, ip, sizeof(ip)));
@@ -456,9 +466,10 @@ static void json_senders(const struct failover *f, struct buf *out)
 		buf_json_str(out, s->last.node);
 		buf_puts(out, ", \"state\": ");
 		buf_json_str(out, peer_state_str(s->last.state));
-		buf_printf(out, ", \"priority\": %u, \"last_seen_ms\": %.0f, \"vip_set_match\": %s}",
+		buf_printf(out, ", \"priority\": %u, \"last_seen_ms\": %.0f, \"vip_set_match\": %s"
+			   ", \"boot\": \"%016" PRIx64 "\", \"restarts\": %" PRIu64 "}",
 			   s->last.priority, (ev_now(f->loop) - s->last_seen) * 1000,
-			   s->digest_warned ? "false" : "true");
+			   s->digest_warned ? "false" : "true", s->last.boot, s->replay.restarts);
 	}
 	buf_puts(out, "]");
 }
@@ -472,8 +483,8 @@ void failover_status_text(const struct failover *f, struct buf *out)
 		rejected += f->rejected[r];
 	buf_printf(out, "  (%s)\n  adverts sent %" PRIu64 "  received %" PRIu64
 		   "  rejected %" PRIu64, f->reason, peer_adverts_sent(f), f->received, rejected);
-	for (size_t i = 0; i < f->nsenders; i++) {
-		const struct peer_sender *s = &f->senders[i];
+	for (size_t i = 0; i < f->senders.n; i++) {
+		const struct peer_sender *s = &f->senders.s[i];
 
 		buf_printf(out, "\n  peer %s: ", addr_ip_str(&s->addr, ip, sizeof(ip)));
 		if (!s->heard) {
@@ -493,6 +504,8 @@ void failover_status_json(const struct failover *f, struct buf *out)
 
 	buf_puts(out, ", \"node\": ");
 	buf_json_str(out, f->set.node);
+	buf_printf(out, ", \"boot\": \"%016" PRIx64 "\", \"advert_version\": %d", f->boot_id,
+		   PEER_MSG_VERSION);
 	buf_puts(out, ", \"interface\": ");
 	buf_json_str(out, f->set.ifname);
 	buf_printf(out, ", \"base_priority\": %u, \"standby\": %s, \"forced\": %s, "
@@ -552,9 +565,9 @@ void failover_metrics(const struct failover *f, struct buf *out)
 	prom_head(out, "vigil_failover_garps_sent_total", "counter",
 		  "Gratuitous ARPs / unsolicited NAs sent");
 	buf_printf(out, "vigil_failover_garps_sent_total %" PRIu64 "\n", f->garps_sent);
-	for (size_t i = 0; i < f->nsenders; i++)
-		if (f->senders[i].heard && (last < 0 || f->senders[i].last_seen > last))
-			last = f->senders[i].last_seen;
+	for (size_t i = 0; i < f->senders.n; i++)
+		if (f->senders.s[i].heard && (last < 0 || f->senders.s[i].last_seen > last))
+			last = f->senders.s[i].last_seen;
 	prom_head(out, "vigil_failover_peer_last_seen_seconds", "gauge",
 		  "Seconds since the last advert from a peer (-1: never)");
 	buf_printf(out, "vigil_failover_peer_last_seen_seconds %.3f\n",

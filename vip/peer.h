@@ -17,9 +17,9 @@
 #include "vip/heartbeat.h"
 #include "vip/notify.h"
 #include "vip/peer_msg.h"
+#include "vip/peer_table.h"
 #include "vip/watcher.h"
 
-#define PEER_MAX_SENDERS 16
 #define PEER_PROBE_TRIES 3
 #define PEER_PROBE_INTERVAL_MS 20
 
@@ -44,18 +44,6 @@ struct fo_settings {
 	size_t nvips;
 	uint8_t digest[PEER_DIGEST_LEN];
 	struct notify_conf notify;
-};
-
-/* One node we hear from. */
-struct peer_sender {
-	struct addr addr;             /* port 0 */
-	bool configured;              /* listed in peers (unicast) */
-	bool heard;
-	struct peer_replay replay;
-	struct peer_msg last;         /* last accepted advert */
-	ev_tstamp last_seen;          /* loop time we read it */
-	double last_arrival;          /* kernel arrival time (wall clock), 0 if unknown */
-	bool digest_warned;
 };
 
 struct failover {
@@ -85,13 +73,12 @@ struct failover {
 
 	ev_timer down_timer, preempt_timer, garp_timer;
 	uint32_t garp_left;
-	uint64_t epoch;
+	uint64_t boot_id;             /* random, from getrandom() at start */
 	_Atomic uint64_t seq;         /* shared with the heartbeat thread */
 	struct heartbeat *hb;         /* periodic adverts */
 	bool hb_rt;                   /* ... at real-time priority */
 
-	struct peer_sender senders[PEER_MAX_SENDERS];
-	size_t nsenders;
+	struct peer_table senders;
 	struct peer_sender *master;   /* the peer last heard as master, or NULL */
 
 	uint64_t sent, received, rejected[PEER_REJ__COUNT], transitions;
@@ -155,8 +142,6 @@ void peer_hb_refresh(struct failover *f);
 int peer_hb_sync(struct failover *f, char *err, size_t errlen);
 /* Adverts sent by the loop and the heartbeat together. */
 uint64_t peer_adverts_sent(const struct failover *f);
-/* Find (or, multicast, learn) the sender record for a source address. */
-struct peer_sender *peer_sender_find(struct failover *f, const struct addr *from, bool learn);
 /* Rebuild the sender table after peers changed (reload). */
 void peer_senders_sync(struct failover *f);
 /* Learn our own address on the interface; false when there is none. */

@@ -34,7 +34,7 @@ static void fill_msg(const struct failover *f, int priority, struct peer_msg *m)
 	m->state = (uint8_t)f->state;
 	m->flags = (uint8_t)((f->standby ? PEER_F_STANDBY : 0) | (f->forced ? PEER_F_FORCED : 0));
 	m->advert_ms = (uint16_t)(f->set.advert_ms > 65535 ? 65535 : f->set.advert_ms);
-	m->epoch = f->epoch;
+	m->boot = f->boot_id;
 	memcpy(m->vip_digest, f->set.digest, PEER_DIGEST_LEN);
 	snprintf(m->node, sizeof(m->node), "%s", f->set.node);
 }
@@ -118,50 +118,16 @@ uint64_t peer_adverts_sent(const struct failover *f)
 	return f->sent + (f->hb ? heartbeat_sent(f->hb) : 0);
 }
 
-struct peer_sender *peer_sender_find(struct failover *f, const struct addr *from, bool learn)
-{
-	struct peer_sender *s;
-
-	for (size_t i = 0; i < f->nsenders; i++)
-		if (addr_equal_ip(&f->senders[i].addr, from))
-			return &f->senders[i];
-	if (!learn || f->nsenders == PEER_MAX_SENDERS)
-		return NULL;
-	s = &f->senders[f->nsenders++];
-	memset(s, 0, sizeof(*s));
-	s->addr = *from;
-	addr_set_port(&s->addr, 0);
-	return s;
-}
-
 void peer_senders_sync(struct failover *f)
 {
-	struct peer_sender keep[PEER_MAX_SENDERS];
 	struct addr master;
-	size_t n = 0;
 	bool had_master = f->master != NULL;
 
 	if (had_master)
 		master = f->master->addr;
-	for (size_t i = 0; i < f->set.npeers && n < PEER_MAX_SENDERS; i++) {
-		struct peer_sender *old = peer_sender_find(f, &f->set.peers[i], false);
-
-		if (old)
-			keep[n] = *old;
-		else {
-			memset(&keep[n], 0, sizeof(keep[n]));
-			keep[n].addr = f->set.peers[i];
-			addr_set_port(&keep[n].addr, 0);
-		}
-		keep[n++].configured = true;
-	}
-	if (f->set.npeers == 0)      /* multicast: keep what we learnt */
-		for (size_t i = 0; i < f->nsenders && n < PEER_MAX_SENDERS; i++)
-			if (!f->senders[i].configured)
-				keep[n++] = f->senders[i];
-	memcpy(f->senders, keep, n * sizeof(keep[0]));
-	f->nsenders = n;
-	f->master = had_master ? peer_sender_find(f, &master, false) : NULL;
+	peer_table_sync(&f->senders, f->set.peers, f->set.npeers,
+			PEER_BOOT_STALE_ADVERTS * f->set.advert_ms / 1000.0);
+	f->master = had_master ? peer_table_find_addr(&f->senders, &master) : NULL;
 }
 
 /* TTL / hop limit (-1 if absent) and kernel arrival time (0 if absent)
@@ -198,12 +164,6 @@ static void reject(struct failover *f, enum peer_reject r, const struct addr *fr
 			    (unsigned long long)f->rejected[r]);
 }
 
-static bool from_self(const struct failover *f, const struct addr *from, const struct peer_msg *m)
-{
-	return m->epoch == f->epoch && strcmp(m->node, f->set.node) == 0 &&
-	       (!f->have_self || addr_equal_ip(from, &f->self));
-}
-
 /* Adverts lost on the way (sequence gap) or sent late (arrival time gap):
  * worth a line when it comes near the master-down interval. */
 static void note_gap(struct failover *f, const struct peer_sender *s, const struct peer_msg *m,
@@ -212,7 +172,7 @@ static void note_gap(struct failover *f, const struct peer_sender *s, const stru
 	double gap;
 	uint64_t lost;
 
-	if (!s->heard || s->last.epoch != m->epoch || m->seq <= s->last.seq)
+	if (!s->heard || s->last.boot != m->boot || m->seq <= s->last.seq)
 		return;
 	if (arrival > 0 && s->last_arrival > 0)
 		gap = (arrival - s->last_arrival) * 1000;
@@ -231,8 +191,10 @@ static void handle_datagram(struct failover *f, const uint8_t *buf, size_t len,
 {
 	struct peer_msg m;
 	struct peer_sender *s;
+	struct peer_self self = { .node = f->set.node, .boot = f->boot_id };
 	char err[160];
 	enum peer_reject r;
+	bool restarted;
 
 	if (ttl != 255) {
 		snprintf(err, sizeof(err), "TTL %d, expected 255", ttl);
@@ -244,25 +206,26 @@ static void handle_datagram(struct failover *f, const uint8_t *buf, size_t len,
 		reject(f, r, from, err);
 		return;
 	}
-	if (from_self(f, from, &m))
+	/* our own advert looped back to us (a peers list naming this node): the
+	 * kernel never delivers a packet from the wire with our address as source */
+	if (m.boot == f->boot_id && f->have_self && addr_equal_ip(from, &f->self))
 		return;
-	if (m.group != f->set.group) {
+	if (m.group != f->set.group && !peer_names_self(&self, &m)) {
 		snprintf(err, sizeof(err), "group %u, ours %u", m.group, f->set.group);
 		reject(f, PEER_REJ_GROUP, from, err);
 		return;
 	}
-	s = peer_sender_find(f, from, f->set.npeers == 0);
-	if (!s) {
-		reject(f, PEER_REJ_UNKNOWN, from, "not in failover.peers");
+	r = peer_table_admit(&f->senders, &self, from, &m, ev_now(f->loop), &s, &restarted, err,
+			     sizeof(err));
+	if (r != PEER_OK) {
+		reject(f, r, from, err);
 		return;
 	}
-	if (peer_replay_check(&s->replay, m.epoch, m.seq) != PEER_OK) {
-		snprintf(err, sizeof(err), "epoch %llu seq %llu not newer than %llu/%llu",
-			 (unsigned long long)m.epoch, (unsigned long long)m.seq,
-			 (unsigned long long)s->replay.epoch, (unsigned long long)s->replay.seq);
-		reject(f, PEER_REJ_REPLAY, from, err);
-		return;
-	}
+	if (f->master == s && !s->heard)      /* a recycled entry */
+		f->master = NULL;
+	if (restarted)
+		log_notice("failover: peer %s restarted (new boot %016llx): accepted", m.node,
+			   (unsigned long long)m.boot);
 	f->received++;
 	note_gap(f, s, &m, arrival);
 	s->last_arrival = arrival;

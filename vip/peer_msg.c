@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/text.h"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -22,7 +24,7 @@
 #define OFF_FLAGS   7
 #define OFF_ADVERT  8
 #define OFF_RESV    10
-#define OFF_EPOCH   12
+#define OFF_BOOT    12
 #define OFF_SEQ     20
 #define OFF_DIGEST  28
 #define OFF_NODE    44
@@ -77,12 +79,26 @@ size_t peer_msg_encode(const struct peer_msg *m, const uint8_t *key, size_t keyl
 	out[OFF_STATE] = m->state;
 	out[OFF_FLAGS] = m->flags;
 	put16(out + OFF_ADVERT, m->advert_ms);
-	put64(out + OFF_EPOCH, m->epoch);
+	put64(out + OFF_BOOT, m->boot);
 	put64(out + OFF_SEQ, m->seq);
 	memcpy(out + OFF_DIGEST, m->vip_digest, PEER_DIGEST_LEN);
 	memcpy(out + OFF_NODE, m->node, nlen);
 	mac_compute(out, key, keylen, out + PEER_MSG_MAC_OFF);
 	return PEER_MSG_LEN;
+}
+
+/* The node name is an identity: printable ASCII (text_is_clean()), then only
+ * NUL padding. */
+static bool node_ok(const uint8_t *p)
+{
+	size_t n = strnlen((const char *)p, PEER_NODE_MAX);
+
+	if (!text_is_clean((const char *)p, n))
+		return false;
+	for (size_t i = n; i < PEER_NODE_MAX; i++)
+		if (p[i] != 0)
+			return false;
+	return true;
 }
 
 static enum peer_reject reject(enum peer_reject r, char *err, size_t errlen, const char *fmt,
@@ -110,10 +126,16 @@ enum peer_reject peer_msg_decode(const uint8_t *buf, size_t len, const uint8_t *
 		return reject(PEER_REJ_VERSION, err, errlen, "not a vigil advert (type %zu)",
 			      buf[OFF_TYPE], 0);
 	if (buf[OFF_VERSION] != PEER_MSG_VERSION)
-		return reject(PEER_REJ_VERSION, err, errlen, "version %zu, expected %zu",
-			      buf[OFF_VERSION], PEER_MSG_VERSION);
+		return reject(PEER_REJ_VERSION, err, errlen, "advert format version %zu, this "
+			      "vigild speaks version %zu (upgrade both nodes)", buf[OFF_VERSION],
+			      PEER_MSG_VERSION);
 	if (buf[OFF_STATE] >= PEER_STATE__COUNT)
 		return reject(PEER_REJ_VERSION, err, errlen, "unknown state %zu", buf[OFF_STATE], 0);
+	if (get64(buf + OFF_BOOT) == 0)
+		return reject(PEER_REJ_VERSION, err, errlen, "boot ID 0", 0, 0);
+	if (buf[OFF_NODE] == '\0' || !node_ok(buf + OFF_NODE))
+		return reject(PEER_REJ_VERSION, err, errlen,
+			      "node name empty or not printable ASCII", 0, 0);
 	memset(out, 0, sizeof(*out));
 	out->version = buf[OFF_VERSION];
 	out->group = buf[OFF_GROUP];
@@ -121,24 +143,11 @@ enum peer_reject peer_msg_decode(const uint8_t *buf, size_t len, const uint8_t *
 	out->state = buf[OFF_STATE];
 	out->flags = buf[OFF_FLAGS];
 	out->advert_ms = get16(buf + OFF_ADVERT);
-	out->epoch = get64(buf + OFF_EPOCH);
+	out->boot = get64(buf + OFF_BOOT);
 	out->seq = get64(buf + OFF_SEQ);
 	memcpy(out->vip_digest, buf + OFF_DIGEST, PEER_DIGEST_LEN);
 	memcpy(out->node, buf + OFF_NODE, PEER_NODE_MAX);
 	out->node[PEER_NODE_MAX] = '\0';
-	for (char *c = out->node; *c; c++)
-		if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
-			*c = '?';
-	return PEER_OK;
-}
-
-enum peer_reject peer_replay_check(struct peer_replay *r, uint64_t epoch, uint64_t seq)
-{
-	if (r->seen && (epoch < r->epoch || (epoch == r->epoch && seq <= r->seq)))
-		return PEER_REJ_REPLAY;
-	r->seen = true;
-	r->epoch = epoch;
-	r->seq = seq;
 	return PEER_OK;
 }
 
@@ -227,7 +236,7 @@ const char *peer_reject_str(enum peer_reject r)
 {
 	static const char *const names[] = {
 		"ok", "truncated", "oversized", "bad_mac", "version", "group", "replay",
-		"unknown_sender", "ttl",
+		"unknown_sender", "ttl", "reflected", "wrong_address", "table_full",
 	};
 
 	return (unsigned)r < PEER_REJ__COUNT ? names[r] : "?";

@@ -13,6 +13,10 @@ Run as a script, this file is also the helper that runs inside namespaces:
   netns.py smtp-sink IP PORT OUT [--starttls CERT KEY]   fake SMTP relay, appends mails
   netns.py name-server IP PORT NAME    TCP server that greets with NAME
   netns.py arp-watch IP OUT            log "t mac" for every ARP / NA announcing IP
+  netns.py advert-capture OUT SECONDS PORT   (in the switch) every IPv4 UDP datagram to
+                                       PORT entering a switch port, one JSON line each
+  netns.py advert-inject FILE          send the JSON lines of FILE ({src, dst, port, hex,
+                                       gap}) as raw IPv4/UDP with a spoofed source, TTL 255
 """
 import itertools
 import json
@@ -393,7 +397,50 @@ def arp_watch(ip, out):
             f.write(f"{time.monotonic():.4f} {p[8:14].hex(':')} {int.from_bytes(p[6:8], 'big')}\n")
 
 
+def advert_capture(out, seconds, port):
+    """What an attacker on the LAN sees (a mirror port): every IPv4/UDP datagram
+    to port entering the switch, with its source and destination."""
+    # ETH_P_ALL: a bridge port's frames reach only the taps for every protocol
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+    s.settimeout(0.1)
+    end = time.monotonic() + float(seconds)
+    with open(out, "w") as f:
+        while time.monotonic() < end:
+            try:
+                p, a = s.recvfrom(4096)
+            except socket.timeout:
+                continue
+            if (a[2] == socket.PACKET_OUTGOING or len(p) < 14 + 28 or p[12:14] != b"\x08\x00"
+                    or p[14 + 9] != 17):
+                continue
+            ip = p[14:]
+            ihl = (ip[0] & 15) * 4
+            udp = ip[ihl:]
+            if int.from_bytes(udp[2:4], "big") != int(port):
+                continue
+            f.write(json.dumps({"t": time.monotonic(), "src": socket.inet_ntoa(ip[12:16]),
+                                "dst": socket.inet_ntoa(ip[16:20]), "port": int(port),
+                                "ttl": ip[8], "hex": udp[8:].hex()}) + "\n")
+
+
+def advert_inject(path):
+    """Raw IPv4/UDP datagrams with whatever source the line says, TTL 255."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    for line in Path(path).read_text().splitlines():
+        d = json.loads(line)
+        payload = bytes.fromhex(d["hex"])
+        udp = (int(d["port"]).to_bytes(2, "big") * 2 + (8 + len(payload)).to_bytes(2, "big") +
+               b"\0\0" + payload)
+        hdr = (bytes([0x45, 0xc0]) + (20 + len(udp)).to_bytes(2, "big") + b"\0\0\0\0" +
+               bytes([255, 17]) + b"\0\0" + socket.inet_aton(d["src"]) +
+               socket.inet_aton(d["dst"]))
+        s.sendto(hdr + udp, (d["dst"], 0))
+        if d.get("gap"):
+            time.sleep(float(d["gap"]))
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"who-server": who_server, "prober": prober, "smtp-sink": smtp_sink,
-     "name-server": name_server, "arp-watch": arp_watch}[cmd](*args)
+     "name-server": name_server, "arp-watch": arp_watch, "advert-capture": advert_capture,
+     "advert-inject": advert_inject}[cmd](*args)

@@ -87,9 +87,10 @@ def test_standby_refused_without_peer(make_pair):
     assert lb1.state() == "master"
 
 
-def advert(key, node="lb1", prio=200, state=2, epoch=1, seq=1, group=GROUP):
-    body = (b"VG" + bytes([1, 1, group, prio, state, 0]) + struct.pack(">HH", 100, 0) +
-            struct.pack(">QQ", epoch, seq) + bytes(16) + node.encode().ljust(32, b"\0"))
+def advert(key, node="lb1", prio=200, state=2, boot=1, seq=1, group=GROUP):
+    """An advert of format version 2 (boot ID, sequence)."""
+    body = (b"VG" + bytes([2, 1, group, prio, state, 0]) + struct.pack(">HH", 100, 0) +
+            struct.pack(">QQ", boot, seq) + bytes(16) + node.encode().ljust(32, b"\0"))
     return body + hmac.new(key, body, hashlib.sha256).digest()
 
 
@@ -134,11 +135,13 @@ def test_forged_and_replayed_adverts(make_pair):
               advert(b"wrong key, same length as it....", node="lb2", prio=254))
     # a real advert of lb1, replayed
     send_from(bed, "client", bed["lb1"].ip, bed["lb2"].ip, real)
-    # right key, old epoch: a replay from an earlier life of lb1
-    send_from(bed, "client", bed["lb1"].ip, bed["lb2"].ip, advert(KEY.encode(), prio=0))
+    # right key, lb1's current boot, an old sequence: a replay
+    boot1 = int(lb1.fo()["boot"], 16)
+    send_from(bed, "client", bed["lb1"].ip, bed["lb2"].ip,
+              advert(KEY.encode(), prio=0, boot=boot1, seq=1))
     # right key but a stranger's address
     send_from(bed, "client", bed["client"].ip, bed["lb2"].ip,
-              advert(KEY.encode(), prio=0, epoch=1 << 62))
+              advert(KEY.encode(), prio=0, boot=1 << 62))
     # truncated
     send_from(bed, "client", bed["lb1"].ip, bed["lb2"].ip, real[:60])
     rej2 = wait_until(lambda: (lambda r: r if r["replay"] >= 2 else None)(

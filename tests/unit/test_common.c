@@ -10,6 +10,7 @@
 
 #include "common/addr.h"
 #include "common/buf.h"
+#include "common/text.h"
 
 static void test_parse_ip(void **state)
 {
@@ -110,6 +111,35 @@ static void test_buf_grows(void **state)
 	buf_free(&b);
 }
 
+static void test_text_clean(void **state)
+{
+	char out[64];
+	char small[8];
+
+	assert_string_equal(text_clean(out, sizeof(out), "250 OK ready", 100), "250 OK ready");
+	/* a forged log line: CR LF and an ANSI escape are escaped, not passed */
+	assert_string_equal(text_clean(out, sizeof(out), "ok\r\nvigild: master -> backup", 100),
+			    "ok\\x0d\\x0avigild: master -> backup");
+	assert_string_equal(text_clean(out, sizeof(out), "\x1b[31mred", 100), "\\x1b[31mred");
+	assert_string_equal(text_clean(out, sizeof(out), "a\\b", 100), "a\\\\b");
+	assert_string_equal(text_clean(out, sizeof(out), "caf\xc3\xa9\x7f", 100),
+			    "caf\\xc3\\xa9\\x7f");
+	/* srclen bounds the input, NUL ends it */
+	assert_string_equal(text_clean(out, sizeof(out), "abcdef", 3), "abc");
+	assert_string_equal(text_clean(out, sizeof(out), "ab\0cd", 5), "ab");
+	/* too long: bounded, marked, never split inside an escape */
+	assert_string_equal(text_clean(small, sizeof(small), "abcdefghij", 10), "abcd...");
+	assert_string_equal(text_clean(small, sizeof(small), "\n\n\n", 3), "\\x0a...");
+	assert_string_equal(text_clean(small, sizeof(small), "a\n\n", 3), "a...");
+	assert_int_equal(strlen(text_clean(small, sizeof(small), "\n\n", 2)), 7);
+	assert_string_equal(text_clean(small, sizeof(small), "abcdefg", 7), "abcdefg");
+	assert_string_equal(text_clean(small, 1, "abc", 3), "");
+	assert_true(text_is_clean("lb1.example", 32));
+	assert_false(text_is_clean("lb1\n", 32));
+	assert_false(text_is_clean("a\\b", 32));
+	assert_true(text_is_clean("ab\n", 2));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -120,6 +150,7 @@ int main(void)
 		cmocka_unit_test(test_json_escape),
 		cmocka_unit_test(test_prom_label),
 		cmocka_unit_test(test_buf_grows),
+		cmocka_unit_test(test_text_clean),
 	};
 	return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }

@@ -998,6 +998,40 @@ static void test_names(void **state)
 	assert_string_equal(cfg_check_type_name(CHECK_POP3S), "pop3s");
 }
 
+/* maxconn against the open file limit: never more than the descriptors allow. */
+static void test_maxconn_fit(void **state)
+{
+	static const char text[] =
+		"global: {maxconn: 5000}\n"
+		"services:\n"
+		"  - name: web\n"
+		"    vip: 192.0.2.10\n"
+		"    ports: [80]\n"
+		"    backends: [{name: a, address: 198.51.100.1}, {name: b, address: 198.51.100.2}]\n";
+	struct cfg_errors errs;
+	struct config *cfg = cfg_load_string("m.yaml", text, strlen(text), &errs);
+	char msg[256];
+
+	assert_non_null(cfg);
+	assert_true(cfg->global.maxconn_set);
+	assert_int_equal(cfg->global.maxconn, 5000);
+	assert_int_equal(cfg_probe_count(cfg), 2);
+	/* 2 x 5000 + 2 + 64 = 10066 */
+	assert_int_equal(cfg_maxconn_fit(5000, 10066, 2, msg, sizeof(msg)), 5000);
+	assert_string_equal(msg, "");
+	assert_int_equal(cfg_maxconn_fit(5000, 10065, 2, msg, sizeof(msg)), 4999);
+	assert_non_null(strstr(msg, "open file limit is 10065"));
+	/* the usual 1024 against the default 100000 */
+	assert_int_equal(cfg_maxconn_fit(100000, 1024, 2, msg, sizeof(msg)), (1024 - 66) / 2);
+	assert_int_equal(cfg_maxconn_fit(100000, 10, 2, msg, sizeof(msg)), 1);
+	cfg_free(cfg);
+	cfg = cfg_load_string("m.yaml", text + 24, strlen(text + 24), &errs);
+	assert_non_null(cfg);
+	assert_false(cfg->global.maxconn_set);
+	assert_int_equal(cfg->global.maxconn, 100000);
+	cfg_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1020,6 +1054,7 @@ int main(void)
 		cmocka_unit_test(test_tls_host),
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_maxconn_fit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
