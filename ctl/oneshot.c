@@ -173,22 +173,38 @@ static unsigned oneshot_count_source(const struct oneshot *s, const struct onesh
 	return n;
 }
 
-/* The connection to close for room: the oldest (of src, if given) that is not
- * sending its answer, else the oldest. NULL if there is none. */
+/* How willingly a connection in phase p is closed for room, lowest first: an
+ * incomplete request (the idle and the slow), then one answered and waiting
+ * for the client to close, last one still receiving its answer. */
+static int oneshot_phase_rank(enum client_phase p)
+{
+	switch (p) {
+	case PHASE_READ:
+		return 0;
+	case PHASE_LINGER:
+		return 1;
+	case PHASE_WRITE:
+		break;
+	}
+	return 2;
+}
+
+/* The connection to close for room: the oldest (of src, if given) of the
+ * lowest phase rank. NULL if there is none. */
 static struct oneshot_client *oneshot_victim(struct oneshot *s,
 					     const struct oneshot_source *src)
 {
-	struct oneshot_client *c, *oldest = NULL;
+	struct oneshot_client *c, *best = NULL;
 
 	TAILQ_FOREACH(c, &s->clients, link) {
 		if (src && !oneshot_source_equal(&c->src, src))
 			continue;
-		if (c->phase != PHASE_WRITE)
+		if (oneshot_phase_rank(c->phase) == 0)
 			return c;
-		if (!oldest)
-			oldest = c;
+		if (!best || oneshot_phase_rank(c->phase) < oneshot_phase_rank(best->phase))
+			best = c;
 	}
-	return oldest;
+	return best;
 }
 
 /* One line now and then about the connections closed to make room. */

@@ -14,8 +14,9 @@
  * max_per_source from one source (IPv4 address, IPv6 /64). Accepting never
  * pauses for them: a new connection always gets in, and the room is made by
  * closing the oldest connection of the same source (if the source is at its
- * limit) or else of the whole listener (if that is full); the oldest one that
- * is not in the middle of receiving its answer goes first. A legitimate
+ * limit) or else of the whole listener (if that is full): the oldest with an
+ * incomplete request goes first, then the oldest already answered, and one
+ * still receiving its answer only when nothing else is left. A legitimate
  * request completes in milliseconds, so the connections that grow old are the
  * slow and idle ones (the policy of nginx's and HAProxy's self-protection:
  * shed the oldest, never lock out the newcomer).
