@@ -43,6 +43,7 @@ static const struct oneshot_ops ctl_ops = {
 	.deadline_s = CTL_DEADLINE_S,
 	.max_clients = CTL_MAX_CLIENTS,
 	.linger = true,
+	.reserve_fd = true,
 	.complete = ctl_complete,
 	.handle = ctl_handle,
 };

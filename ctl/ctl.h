@@ -31,7 +31,8 @@
  * CTL_MAX_CLIENTS connections at once; a new one always gets in, closing the
  * oldest idle or slow one when full (see oneshot.h), so idle clients never
  * lock the operator out. The HTTP status listener has its own server and
- * limits and cannot take this socket's room.
+ * limits and cannot take this socket's room, and a spare fd is held for the
+ * day the proxy has used every other one.
  */
 #ifndef VIGIL_CTL_H
 #define VIGIL_CTL_H

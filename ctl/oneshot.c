@@ -3,6 +3,7 @@
 #include "ctl/oneshot.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@ struct oneshot {
 	const struct oneshot_ops *ops;
 	void *arg;
 	int fd;
+	int spare;                    /* the reserved fd (ops->reserve_fd), or -1 */
 	ev_io accept_w;
 	ev_timer resume;
 	struct oneshot_clients clients;
@@ -112,6 +114,9 @@ struct oneshot *oneshot_new(struct ev_loop *loop, int fd, const struct oneshot_o
 	s->ops = ops;
 	s->arg = arg;
 	s->fd = fd;
+	s->spare = -1;
+	if (ops->reserve_fd)
+		s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	TAILQ_INIT(&s->clients);
 	ev_io_init(&s->accept_w, oneshot_accept_cb, fd, EV_READ);
 	ev_timer_init(&s->resume, oneshot_resume_cb, ONESHOT_RESUME_S, 0.);
@@ -138,6 +143,8 @@ static void client_close(struct oneshot_client *c)
 	buf_free(&c->out);
 	free(c);
 	s->st.open--;
+	if (s->ops->reserve_fd && s->spare < 0 && s->fd >= 0)
+		s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 static void oneshot_destroy(struct oneshot *s)
@@ -156,6 +163,9 @@ void oneshot_free(struct oneshot *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
+	if (s->spare >= 0)
+		close(s->spare);
+	s->spare = -1;
 	if (s->in_handler) {
 		s->dead = true;
 		return;
@@ -265,6 +275,35 @@ static void client_add(struct oneshot *s, int fd, const struct oneshot_source *s
 	s->st.accepted++;
 }
 
+/* Out of fds: give up the spare to accept one client on it. 1 if one was
+ * accepted, else 0 (errno from accept). */
+static int oneshot_accept_reserved(struct oneshot *s)
+{
+	struct sockaddr_storage ss;
+	struct oneshot_source src;
+	socklen_t len = sizeof(ss);
+	int fd;
+
+	if (s->spare < 0)
+		return 0;
+	close(s->spare);
+	s->spare = -1;
+	fd = accept4(s->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+
+		s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		errno = e;
+		return 0;
+	}
+	log_warning("%s: out of file descriptors; accepted one client on the reserved one",
+		    s->ops->name);
+	s->st.reserve_used++;
+	oneshot_source_of((struct sockaddr *)&ss, len, &src);
+	client_add(s, fd, &src);
+	return 1;
+}
+
 static void oneshot_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct oneshot *s = container_of(w, struct oneshot, accept_w);
@@ -283,6 +322,8 @@ static void oneshot_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return;
+		if ((errno == EMFILE || errno == ENFILE) && oneshot_accept_reserved(s))
+			continue;
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 			s->st.accept_errors++;
 			log_warning("%s: accept: %s; pausing 1 s", s->ops->name, strerror(errno));

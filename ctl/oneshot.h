@@ -20,6 +20,10 @@
  * request completes in milliseconds, so the connections that grow old are the
  * slow and idle ones (the policy of nginx's and HAProxy's self-protection:
  * shed the oldest, never lock out the newcomer).
+ *
+ * With reserve_fd, a spare descriptor is held open and given up when accept
+ * fails for lack of fds (the proxy may use them all), so one client still
+ * gets in; the spare is taken again once a client has closed.
  */
 #ifndef VIGIL_ONESHOT_H
 #define VIGIL_ONESHOT_H
@@ -49,6 +53,8 @@ struct oneshot_ops {
 	unsigned max_clients;         /* connections open at once */
 	unsigned max_per_source;      /* from one source address; 0: no limit */
 	bool linger;                  /* after the answer: shut down writing, read to EOF, then close */
+	bool reserve_fd;              /* hold a spare fd, given up to accept one client when
+				       * the process is out of fds (the operator's slot) */
 	/* Length of the request at the start of in[0..len), 0 while incomplete. */
 	size_t (*complete)(const char *in, size_t len);
 	/* Append the answer to out; an empty out closes the connection silently.
@@ -64,6 +70,7 @@ struct oneshot_stats {
 	uint64_t evicted_source;      /* closed to make room: its source was at its limit */
 	uint64_t head_timeouts;       /* closed: no whole request within head_deadline_s */
 	uint64_t accept_errors;       /* accept() failed for lack of fds or memory */
+	uint64_t reserve_used;        /* clients accepted on the spare fd (reserve_fd) */
 	unsigned open;                /* connections open now */
 };
 

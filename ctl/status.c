@@ -221,6 +221,12 @@ static void metrics_listeners(const struct vigild *d, struct buf *out)
 			   "vigil_status_conns_rejected_total{listener=\"%s\",reason=\"accept_error\"} %" PRIu64 "\n",
 			   names[i], st[i].evicted_total, names[i], st[i].evicted_source,
 			   names[i], st[i].head_timeouts, names[i], st[i].accept_errors);
+	buf_puts(out, "# HELP vigil_status_conns_reserved_total Clients accepted on the fd "
+		 "held in reserve while the process was out of fds.\n"
+		 "# TYPE vigil_status_conns_reserved_total counter\n");
+	for (i = 0; i < 2; i++)
+		buf_printf(out, "vigil_status_conns_reserved_total{listener=\"%s\"} %" PRIu64 "\n",
+			   names[i], st[i].reserve_used);
 }
 
 void status_metrics(const struct vigild *d, struct buf *out)

@@ -328,3 +328,41 @@ def test_control_head_deadline_closes_dribbler(served):
     assert got == b""
     assert HEAD_DEADLINE - 0.3 <= elapsed < HEAD_DEADLINE + 1.5, elapsed
     assert rejected(metrics(hport), "control", "head_timeout") >= 1
+
+
+def test_control_answers_when_out_of_fds(vigild_factory, backends):
+    """When client connections have used every fd vigild may open, the control
+    socket still accepts the operator on the fd it holds in reserve (before:
+    accept failed with EMFILE and vigilctl timed out)."""
+    bes = backends(1)
+    port = free_port(VIP)
+    hport = free_port()
+    v = vigild_factory(base_config([service("s", VIP, [port], bes)],
+                                   status_listen=f"127.0.0.1:{hport}"))
+    wait_all_state(v, "s", ["be1"])
+    limit = v.fd_count() + 24
+    resource.prlimit(v.pid, resource.RLIMIT_NOFILE, (limit, limit))
+    clients = []
+    try:
+        deadline = time.monotonic() + 10 * SLOW
+        while v.fd_count() < limit and len(clients) < 200 and time.monotonic() < deadline:
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex((VIP, port))
+            clients.append(s)
+            time.sleep(0.01)
+        time.sleep(0.3)
+        assert v.fd_count() >= limit - 1, f"vigild holds {v.fd_count()} of {limit} fds"
+        for _ in range(3):
+            t, r = timed_vigilctl(v.sock, "status")
+            assert r.returncode == 0, r.stderr
+            assert t < 1.5 * SLOW, t
+        assert "out of file descriptors; accepted one client on the reserved one" in v.log()
+    finally:
+        for s in clients:
+            s.close()
+    # and with the fds back, everything is normal again
+    v.wait_for(lambda: v.fd_count() < limit - 8, 10, "client fds released")
+    assert v.ctl("status").returncode == 0
+    m = metrics(hport)
+    assert metric(m, "vigil_status_conns_reserved_total", listener="control") >= 3
