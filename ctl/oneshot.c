@@ -183,14 +183,26 @@ static unsigned oneshot_count_source(const struct oneshot *s, const struct onesh
 	return n;
 }
 
-/* How willingly a connection in phase p is closed for room, lowest first: an
- * incomplete request (the idle and the slow), then one answered and waiting
- * for the client to close, last one still receiving its answer. */
-static int oneshot_phase_rank(enum client_phase p)
+/* 1 if c's whole request already waits in its socket (read soon, not to be
+ * shed), peeked into the free tail of c->in without taking it. */
+static int client_request_waiting(struct oneshot_client *c)
 {
-	switch (p) {
-	case PHASE_READ:
+	size_t room = c->srv->ops->max_request - c->inlen;
+	ssize_t n = recv(c->fd, c->in + c->inlen, room, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n <= 0)
 		return 0;
+	return (size_t)n == room || c->srv->ops->complete(c->in, c->inlen + (size_t)n) > 0;
+}
+
+/* How willingly c is closed for room, lowest first: an incomplete request
+ * (the idle and the slow), then one answered and waiting for the client to
+ * close, last one receiving its answer or about to be answered. */
+static int client_shed_rank(struct oneshot_client *c)
+{
+	switch (c->phase) {
+	case PHASE_READ:
+		return client_request_waiting(c) ? 2 : 0;
 	case PHASE_LINGER:
 		return 1;
 	case PHASE_WRITE:
@@ -200,19 +212,23 @@ static int oneshot_phase_rank(enum client_phase p)
 }
 
 /* The connection to close for room: the oldest (of src, if given) of the
- * lowest phase rank. NULL if there is none. */
+ * lowest rank. NULL if there is none. */
 static struct oneshot_client *oneshot_victim(struct oneshot *s,
 					     const struct oneshot_source *src)
 {
 	struct oneshot_client *c, *best = NULL;
+	int rank, best_rank = 3;
 
 	TAILQ_FOREACH(c, &s->clients, link) {
 		if (src && !oneshot_source_equal(&c->src, src))
 			continue;
-		if (oneshot_phase_rank(c->phase) == 0)
+		rank = client_shed_rank(c);
+		if (rank == 0)
 			return c;
-		if (!best || oneshot_phase_rank(c->phase) < oneshot_phase_rank(best->phase))
+		if (rank < best_rank) {
 			best = c;
+			best_rank = rank;
+		}
 	}
 	return best;
 }

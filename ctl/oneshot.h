@@ -15,8 +15,9 @@
  * pauses for them: a new connection always gets in, and the room is made by
  * closing the oldest connection of the same source (if the source is at its
  * limit) or else of the whole listener (if that is full): the oldest with an
- * incomplete request goes first, then the oldest already answered, and one
- * still receiving its answer only when nothing else is left. A legitimate
+ * incomplete request goes first (one whose request already waits in its
+ * socket is not incomplete), then the oldest already answered, and one about
+ * to get or still receiving its answer only when nothing else is left. A legitimate
  * request completes in milliseconds, so the connections that grow old are the
  * slow and idle ones (the policy of nginx's and HAProxy's self-protection:
  * shed the oldest, never lock out the newcomer).

@@ -212,12 +212,51 @@ static void test_sheds_oldest_idle(void **state)
 	ev_loop_destroy(loop);
 }
 
+/* An old connection whose whole request already waits in its socket is
+ * answered, not shed: the next oldest goes. */
+static void test_waiting_request_not_shed(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	struct oneshot *os;
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), a1, a2, a3;
+	char buf[16];
+
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 16), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+	os = oneshot_new(loop, lfd, &small_ops, NULL);
+	assert_non_null(os);
+	answered = 0;
+	a1 = client_from("127.0.0.5", ntohs(sa.sin_port));
+	spin(loop);
+	a2 = client_from("127.0.0.5", ntohs(sa.sin_port));
+	spin(loop);
+	/* a1's request and a3's connection arrive before the loop looks */
+	assert_int_equal(send(a1, "hi\n", 3, 0), 3);
+	a3 = client_from("127.0.0.5", ntohs(sa.sin_port));
+	usleep(20000);
+	spin(loop);
+	assert_int_equal(recv(a1, buf, sizeof(buf), MSG_DONTWAIT), 3);
+	assert_int_equal(answered, 1);
+	assert_true(closed_by_server(a2));
+	assert_false(closed_by_server(a3));
+	oneshot_free(os);
+	close(a1);
+	close(a2);
+	close(a3);
+	ev_loop_destroy(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_source_keys),
 		cmocka_unit_test(test_admit),
 		cmocka_unit_test(test_sheds_oldest_idle),
+		cmocka_unit_test(test_waiting_request_not_shed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
