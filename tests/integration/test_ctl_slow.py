@@ -54,13 +54,13 @@ def rejected(m, listener, reason):
 
 
 def timed_get(hport, path="/status", timeout=3.0):
-    """Latency of one GET (inf when it failed or timed out) and its status."""
+    """Latency of one GET (inf unless it answered 200) and its status."""
     t0 = time.monotonic()
     try:
         status = http_get("127.0.0.1", hport, path, timeout=timeout)[0]
     except OSError:
         return float("inf"), 0
-    return time.monotonic() - t0, status
+    return (time.monotonic() - t0 if status == 200 else float("inf")), status
 
 
 def p90(xs):
@@ -185,7 +185,6 @@ def test_slow_clients_do_not_starve_status(served):
         for _ in range(20):
             t, status = timed_get(hport)
             lat.append(t)
-            assert status in (0, 200)
             time.sleep(0.1)
         assert p90(lat) < 0.1 * SLOW, f"GET /status latencies {sorted(lat)}"
         assert max(lat) < 1.0 * SLOW, f"GET /status latencies {sorted(lat)}"
@@ -198,7 +197,7 @@ def test_slow_clients_do_not_starve_status(served):
     assert d.closed_by_server > 0
 
 
-def test_idle_connections_do_not_lock_out_new_ones(served, nofile):
+def test_idle_connections_do_not_lock_out_new_ones(nofile, served):
     """2,000 idle connections from 100 source addresses: new requests answer,
     and the listener holds no more than its limit (the oldest are shed)."""
     v, hport = served
