@@ -16,7 +16,7 @@
 #include "daemon/vigild.h"
 #include "lb/lb.h"
 
-#define CTL_BACKLOG 16
+#define CTL_BACKLOG 128
 
 struct ctl_server {
 	struct vigild *d;
@@ -37,10 +37,13 @@ static void ctl_handle(void *arg, enum oneshot_event ev, const char *in, size_t 
 		       struct buf *out);
 
 static const struct oneshot_ops ctl_ops = {
+	.name = "control socket",
 	.max_request = CTL_LINE_MAX,
+	.head_deadline_s = CTL_HEAD_DEADLINE_S,
 	.deadline_s = CTL_DEADLINE_S,
 	.max_clients = CTL_MAX_CLIENTS,
 	.linger = true,
+	.reserve_fd = true,
 	.complete = ctl_complete,
 	.handle = ctl_handle,
 };
@@ -319,4 +322,9 @@ void ctl_server_free(struct ctl_server *s)
 		unlink(s->path);
 	free(s->path);
 	free(s);
+}
+
+void ctl_server_get_stats(const struct ctl_server *s, struct oneshot_stats *out)
+{
+	oneshot_get_stats(s ? s->os : NULL, out);
 }

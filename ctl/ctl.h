@@ -25,9 +25,14 @@
  *	> weight smtp mx9 3
  *	< error: service smtp has no backend "mx9"
  *
- * The server never blocks its loop: non-blocking accept, read and write, a
- * 5 s deadline per client, at most CTL_MAX_CLIENTS at once (accepting pauses
- * beyond that).
+ * The server never blocks its loop: non-blocking accept, read and write,
+ * state per connection. The request line must arrive within
+ * CTL_HEAD_DEADLINE_S of accept, the answer gets CTL_DEADLINE_S. At most
+ * CTL_MAX_CLIENTS connections at once; a new one always gets in, closing the
+ * oldest idle or slow one when full (see oneshot.h), so idle clients never
+ * lock the operator out. The HTTP status listener has its own server and
+ * limits and cannot take this socket's room, and a spare fd is held for the
+ * day the proxy has used every other one.
  */
 #ifndef VIGIL_CTL_H
 #define VIGIL_CTL_H
@@ -39,10 +44,12 @@
 
 struct vigild;
 struct ctl_server;
+struct oneshot_stats;
 
 #define CTL_LINE_MAX 4096       /* longest request line, terminator included */
 #define CTL_NAME_MAX 256        /* longest service / backend name, NUL included */
-#define CTL_MAX_CLIENTS 64
+#define CTL_MAX_CLIENTS 32
+#define CTL_HEAD_DEADLINE_S 2.0
 #define CTL_DEADLINE_S 5.0
 #define CTL_DEFAULT_SOCKET "/run/vigil/control.sock"
 
@@ -89,5 +96,7 @@ struct ctl_server *ctl_server_new(struct vigild *d, const char *path, char *err,
  * Safe to call from inside a command (e.g. a reload): the work is finished
  * before the memory goes. */
 void ctl_server_free(struct ctl_server *s);
+/* The connection counters of s (all zero for NULL). */
+void ctl_server_get_stats(const struct ctl_server *s, struct oneshot_stats *out);
 
 #endif

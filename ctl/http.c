@@ -14,7 +14,7 @@
 #include "ctl/status.h"
 #include "daemon/vigild.h"
 
-#define HTTP_BACKLOG 64
+#define HTTP_BACKLOG 1024   /* accepting never pauses for the limits; this absorbs bursts */
 
 struct status_http {
 	struct vigild *d;
@@ -25,9 +25,12 @@ static void http_handle(void *arg, enum oneshot_event ev, const char *in, size_t
 			struct buf *out);
 
 static const struct oneshot_ops http_ops = {
+	.name = "status listener",
 	.max_request = HTTP_HEAD_MAX,
+	.head_deadline_s = HTTP_HEAD_DEADLINE_S,
 	.deadline_s = HTTP_DEADLINE_S,
 	.max_clients = HTTP_MAX_CLIENTS,
+	.max_per_source = HTTP_MAX_PER_SOURCE,
 	.linger = true,
 	.complete = http_head_len,
 	.handle = http_handle,
@@ -157,6 +160,11 @@ struct status_http *status_http_new(struct vigild *d, const struct addr *listen_
 		return NULL;
 	}
 	return h;
+}
+
+void status_http_get_stats(const struct status_http *h, struct oneshot_stats *out)
+{
+	oneshot_get_stats(h ? h->os : NULL, out);
 }
 
 void status_http_free(struct status_http *h)

@@ -12,6 +12,9 @@
 #include "daemon/vigild.h"
 #include "lb/lb.h"
 #include "checks/check.h"
+#include "ctl/ctl.h"
+#include "ctl/http.h"
+#include "ctl/oneshot.h"
 #include "vip/failover.h"
 
 static const char *const failover_states[] = {
@@ -197,6 +200,46 @@ static void metrics_process(const struct vigild *d, struct buf *out)
 	metrics_checks(d, out);
 }
 
+/* The control socket's and the status listener's own connections. */
+static void metrics_listeners(const struct vigild *d, struct buf *out)
+{
+	struct oneshot_stats st[2];
+	static const char *const names[2] = { "control", "status" };
+	size_t i;
+
+	ctl_server_get_stats(d->ctl, &st[0]);
+	status_http_get_stats(d->http, &st[1]);
+	buf_puts(out, "# HELP vigil_status_conns_open Connections open on the control socket "
+		 "and the status listener.\n# TYPE vigil_status_conns_open gauge\n");
+	for (i = 0; i < 2; i++)
+		buf_printf(out, "vigil_status_conns_open{listener=\"%s\"} %u\n", names[i],
+			   st[i].open);
+	buf_puts(out, "# HELP vigil_status_conns_accepted_total Connections accepted by the "
+		 "control socket and the status listener.\n"
+		 "# TYPE vigil_status_conns_accepted_total counter\n");
+	for (i = 0; i < 2; i++)
+		buf_printf(out, "vigil_status_conns_accepted_total{listener=\"%s\"} %" PRIu64 "\n",
+			   names[i], st[i].accepted);
+	buf_puts(out, "# HELP vigil_status_conns_rejected_total Connections closed by the "
+		 "limits: to make room (total_limit, source_limit), or with no whole request "
+		 "in time (head_timeout), or when accept failed (accept_error).\n"
+		 "# TYPE vigil_status_conns_rejected_total counter\n");
+	for (i = 0; i < 2; i++)
+		buf_printf(out,
+			   "vigil_status_conns_rejected_total{listener=\"%s\",reason=\"total_limit\"} %" PRIu64 "\n"
+			   "vigil_status_conns_rejected_total{listener=\"%s\",reason=\"source_limit\"} %" PRIu64 "\n"
+			   "vigil_status_conns_rejected_total{listener=\"%s\",reason=\"head_timeout\"} %" PRIu64 "\n"
+			   "vigil_status_conns_rejected_total{listener=\"%s\",reason=\"accept_error\"} %" PRIu64 "\n",
+			   names[i], st[i].evicted_total, names[i], st[i].evicted_source,
+			   names[i], st[i].head_timeouts, names[i], st[i].accept_errors);
+	buf_puts(out, "# HELP vigil_status_conns_reserved_total Clients accepted on the fd "
+		 "held in reserve while the process was out of fds.\n"
+		 "# TYPE vigil_status_conns_reserved_total counter\n");
+	for (i = 0; i < 2; i++)
+		buf_printf(out, "vigil_status_conns_reserved_total{listener=\"%s\"} %" PRIu64 "\n",
+			   names[i], st[i].reserve_used);
+}
+
 void status_metrics(const struct vigild *d, struct buf *out)
 {
 	size_t i, n = status_nservices(d);
@@ -205,6 +248,7 @@ void status_metrics(const struct vigild *d, struct buf *out)
 	for (i = 0; i < n; i++)
 		svcs[i] = lb_service(d->lb, i);
 	metrics_process(d, out);
+	metrics_listeners(d, out);
 	status_metrics_services(svcs, n, out);
 	if (d->fo)
 		failover_metrics(d->fo, out);
