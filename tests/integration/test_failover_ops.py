@@ -179,8 +179,9 @@ def test_tracked_service_down_moves_the_vip(make_pair):
     pair = make_pair()
     bed, lb1, lb2 = pair.bed, pair["lb1"], pair["lb2"]
     t0 = time.monotonic()
-    for be in ("be1", "be2"):    # lb1 alone loses its way to the backends
-        bed["lb1"].ip_cmd("route", "add", "prohibit", f"{bed[be].ip}/32")
+    for be in ("be1", "be2"):    # lb1 alone loses its way to the backends (EHOSTUNREACH:
+        # the backend's side; "prohibit" would be EACCES, a local policy, not charged)
+        bed["lb1"].ip_cmd("route", "add", "unreachable", f"{bed[be].ip}/32")
     wait_until(lambda: lb1.fo()["priority"] == 90, 3, "lb1's priority to drop")
     assert lb1.fo()["services_down"] == ["web"]
     lb2.wait_state("master", 2)
@@ -188,7 +189,7 @@ def test_tracked_service_down_moves_the_vip(make_pair):
     pair.prober.wait_answer(bed["lb2"].ip, 2, after=t0)
     assert "preempt" in lb2.fo()["reason"]
     for be in ("be1", "be2"):
-        bed["lb1"].ip_cmd("route", "del", "prohibit", f"{bed[be].ip}/32")
+        bed["lb1"].ip_cmd("route", "del", "unreachable", f"{bed[be].ip}/32")
     lb1.wait_state("master", 3)
 
 
