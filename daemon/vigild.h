@@ -19,6 +19,7 @@ struct checker;
 struct ctl_server;
 struct status_http;
 struct failover;
+struct notify;
 
 struct vigild {
 	struct ev_loop *loop;
@@ -29,6 +30,7 @@ struct vigild {
 	struct ctl_server *ctl;
 	struct status_http *http;
 	struct failover *fo;          /* NULL without a failover section */
+	struct notify *notify;        /* failover.notify: programs and mails */
 	double started;               /* wall clock seconds */
 	uint64_t reloads, reload_failures;
 	bool stopping;

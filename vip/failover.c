@@ -18,7 +18,6 @@ static void settings_free(struct fo_settings *s)
 {
 	free(s->peers);
 	free(s->vips);
-	notify_conf_free(&s->notify);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -83,7 +82,6 @@ static int settings_load(struct fo_settings *s, const struct config *cfg,
 	s->track_services = fc->track_services;
 	s->track_weight = fc->track_weight;
 	settings_vips(s, cfg);
-	notify_conf_copy(&s->notify, fc);
 	return 0;
 }
 
@@ -134,8 +132,8 @@ static void first_state(struct failover *f)
 		peer_set_state(f, PEER_BACKUP, "start-up");
 }
 
-struct failover *failover_new(struct ev_loop *loop, const struct config *cfg, char *err,
-			      size_t errlen)
+struct failover *failover_new(struct ev_loop *loop, const struct config *cfg,
+			      const struct failover_hooks *hooks, char *err, size_t errlen)
 {
 	struct failover *f = xcalloc(1, sizeof(*f));
 
@@ -149,7 +147,8 @@ struct failover *failover_new(struct ev_loop *loop, const struct config *cfg, ch
 	if (settings_load(&f->set, cfg, NULL, err, errlen) < 0)
 		goto fail;
 	f->user = cfg->global.user ? xstrdup(cfg->global.user) : NULL;
-	f->notify = notify_new(loop);
+	if (hooks)
+		f->hooks = *hooks;
 	peer_timers_init(f);
 	if (peer_io_open(f, err, errlen) < 0)
 		goto fail;
@@ -189,7 +188,6 @@ void failover_free(struct failover *f)
 	if (ev_is_active(&f->watcher_child))
 		ev_child_stop(f->loop, &f->watcher_child);
 	watcher_stop(&f->watcher);
-	notify_free(f->notify);
 	settings_free(&f->set);
 	for (size_t i = 0; i < f->nsvc_down; i++)
 		free(f->svc_down[i]);

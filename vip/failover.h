@@ -1,5 +1,6 @@
 /* failover.h - the IP failover of one node: the peer protocol, the VIPs on
- * failover.interface, notifications. What the daemon and ctl/ call.
+ * failover.interface; state changes go out through the daemon's hook (to
+ * notify/). What the daemon and ctl/ call.
  *
  * States: init -> backup -> master, fault (interface down, no usable
  * address); "standalone" is the daemon's word for no failover section.
@@ -19,13 +20,31 @@
 
 struct failover;
 
+/* One state change, as the daemon's hook sees it (for notifications). */
+struct failover_change {
+	const char *node;
+	const char *new_state;
+	const char *old_state;
+	const char *reason;
+	double when;                  /* wall clock, seconds */
+};
+
+/* Called after every state change (the strings live for the call only). */
+typedef void failover_change_fn(const struct failover_change *c, void *arg);
+
+/* What failover tells the rest of the daemon; wired by the daemon. */
+struct failover_hooks {
+	failover_change_fn *changed;  /* NULL: nobody listens */
+	void *arg;
+};
+
 /* Start failover for cfg->failover (cfg->has_failover must be set): fork the
  * watcher, open sockets (call before the privilege drop), remove stale VIPs
  * of a previous run, enter backup (or fault). The user to run the watcher as
  * is cfg->global.user. NULL with err on failure. cfg need not outlive f. */
-struct failover *failover_new(struct ev_loop *loop, const struct config *cfg, char *err,
-			      size_t errlen);
-/* Reload: take priorities, timers, peers, notify and the VIP set from cfg.
+struct failover *failover_new(struct ev_loop *loop, const struct config *cfg,
+			      const struct failover_hooks *hooks, char *err, size_t errlen);
+/* Reload: take priorities, timers, peers and the VIP set from cfg.
  * Keys that need a restart (interface, group, port) keep their old value
  * with a logged warning. 0, or -1 with err (nothing changed). */
 int failover_apply(struct failover *f, const struct config *cfg, char *err, size_t errlen);

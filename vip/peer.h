@@ -15,7 +15,6 @@
 #include "vip/failover.h"
 #include "vip/garp.h"
 #include "vip/heartbeat.h"
-#include "vip/notify.h"
 #include "vip/peer_msg.h"
 #include "vip/watcher.h"
 
@@ -43,7 +42,6 @@ struct fo_settings {
 	struct peer_vip *vips;
 	size_t nvips;
 	uint8_t digest[PEER_DIGEST_LEN];
-	struct notify_conf notify;
 };
 
 /* One node we hear from. */
@@ -100,7 +98,7 @@ struct failover {
 	char reason[160];
 	double changed_at;            /* wall clock of the last transition */
 
-	struct notify *notify;
+	struct failover_hooks hooks;  /* the daemon's: state changes */
 };
 
 /* ---- peer.c: the state machine ---- */

@@ -96,8 +96,48 @@ def test_notify_exec_that_hangs_is_killed(make_pair, tmp_path):
     # the failover goes on while the program hangs
     assert lb1.ctl("standby").returncode == 0
     lb2.wait_state("master", 1)
-    wait_until(lambda: "killing it" in lb1.log(), 15, "the hung program to be killed")
-    wait_until(lambda: "killed by signal 9" in lb1.log(), 2, "the kill to be reaped")
+    wait_until(lambda: "killing its process group" in lb1.log(), 15,
+               "the hung program to be killed")
+    wait_until(lambda: "killed by signal 15" in lb1.log(), 2, "the kill to be reaped")
+
+
+def _gone(pid):
+    """True once pid has exited (a zombie waiting for its reaper counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_notify_exec_timeout_kills_the_process_group(make_pair, tmp_path):
+    """A hung notify program that started a background job and ignores
+    SIGTERM: after the timeout the whole group goes (SIGTERM, then SIGKILL
+    after the grace), the background job included."""
+    pids = tmp_path / "pids"
+    script = tmp_path / "spawner.sh"
+    script.write_text("#!/bin/sh\n"
+                      f"[ \"$1\" = master ] || exit 0\n"
+                      "sleep 300 &\n"
+                      f"echo \"$$ $!\" > {pids}.tmp && mv {pids}.tmp {pids}\n"
+                      "trap '' TERM\n"
+                      "while :; do sleep 1; done\n")
+    os.chmod(script, 0o755)
+    pair = make_pair(lb1_fo={"notify": {"exec": str(script)}})
+    lb1 = pair["lb1"]
+    shell, bg = map(int, wait_until(lambda: pids.exists() and pids.read_text().split(), 3,
+                                    "the program's pids"))
+    assert not _gone(shell) and not _gone(bg)
+    try:
+        wait_until(lambda: "still running after" in lb1.log(), 15, "the timeout")
+        # the background job dies on SIGTERM, the shell (ignoring it) on SIGKILL
+        wait_until(lambda: _gone(bg), 2, f"background job {bg} to be killed")
+        wait_until(lambda: _gone(shell), 5, f"notify program {shell} to be killed")
+        wait_until(lambda: "killed by signal 9" in lb1.log(), 2, "the kill to be reaped")
+    finally:
+        for pid in (bg, shell):        # never leave our own test processes behind
+            if not _gone(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _with_notify(config, notify):
