@@ -124,18 +124,26 @@ int vigild_failover_priority(const struct vigild *d)
 	return d->fo ? failover_priority(d->fo) : 0;
 }
 
-int vigild_standby(struct vigild *d, char *err, size_t errlen)
+int vigild_standby(struct vigild *d, uint32_t group, char *err, size_t errlen)
 {
 	if (d->fo)
-		return failover_standby(d->fo, err, errlen);
+		return failover_standby(d->fo, group, err, errlen);
 	snprintf(err, errlen, "no failover configured");
 	return -1;
 }
 
-int vigild_takeover(struct vigild *d, char *err, size_t errlen)
+int vigild_takeover(struct vigild *d, uint32_t group, char *err, size_t errlen)
 {
 	if (d->fo)
-		return failover_takeover(d->fo, err, errlen);
+		return failover_takeover(d->fo, group, err, errlen);
+	snprintf(err, errlen, "no failover configured");
+	return -1;
+}
+
+int vigild_resume(struct vigild *d, uint32_t group, char *err, size_t errlen)
+{
+	if (d->fo)
+		return failover_resume(d->fo, group, err, errlen);
 	snprintf(err, errlen, "no failover configured");
 	return -1;
 }

@@ -57,8 +57,10 @@ int vigild_reload(struct vigild *d, struct buf *err);
  * and the effective priority (0 if none). */
 const char *vigild_failover_state(const struct vigild *d);
 int vigild_failover_priority(const struct vigild *d);
-/* vigilctl standby / takeover: 0, or -1 with the reason in err. */
-int vigild_standby(struct vigild *d, char *err, size_t errlen);
-int vigild_takeover(struct vigild *d, char *err, size_t errlen);
+/* vigilctl standby / takeover / resume for group (0: the configured one):
+ * 0, or -1 with the reason in err. */
+int vigild_standby(struct vigild *d, uint32_t group, char *err, size_t errlen);
+int vigild_takeover(struct vigild *d, uint32_t group, char *err, size_t errlen);
+int vigild_resume(struct vigild *d, uint32_t group, char *err, size_t errlen);
 
 #endif

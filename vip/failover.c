@@ -360,17 +360,61 @@ static struct peer_sender *live_master(const struct failover *f)
 	return NULL;
 }
 
-static bool peer_alive(const struct failover *f)
+/* Why s cannot take the VIPs over, or NULL if it can: its last advert
+ * says backup or master, not in standby, priority above 0. */
+static const char *peer_unable(const struct peer_sender *s)
 {
-	for (size_t i = 0; i < f->nsenders; i++)
-		if (f->senders[i].heard &&
-		    ev_now(f->loop) - f->senders[i].last_seen < peer_master_down(f))
-			return true;
-	return false;
+	const struct peer_msg *m = &s->last;
+
+	if (m->flags & PEER_F_STANDBY)
+		return "is in standby itself";
+	if (m->priority == 0)
+		return "is resigning (priority 0)";
+	if (m->state != PEER_BACKUP && m->state != PEER_MASTER)
+		return m->state == PEER_FAULT ? "is in fault" : "is still starting";
+	return NULL;
 }
 
-int failover_standby(struct failover *f, char *err, size_t errlen)
+/* 0 if a peer heard within master-down can take the VIPs over; else -1
+ * with the reason (the last peer heard that cannot) in err. */
+static int able_peer(const struct failover *f, char *err, size_t errlen)
 {
+	const struct peer_sender *alive = NULL;
+	const char *why = NULL;
+
+	for (size_t i = 0; i < f->nsenders; i++) {
+		const struct peer_sender *s = &f->senders[i];
+
+		if (!s->heard || ev_now(f->loop) - s->last_seen >= peer_master_down(f))
+			continue;
+		why = peer_unable(s);
+		if (!why)
+			return 0;
+		alive = s;
+	}
+	if (!alive)
+		snprintf(err, errlen, "no peer is alive to take the VIPs over; refusing to drop "
+			 "them (stop vigild to force it)");
+	else
+		snprintf(err, errlen, "peer %s %s: nobody would hold the VIPs; refusing (run "
+			 "'vigilctl resume' there first)", alive->last.node, why);
+	return -1;
+}
+
+/* 0 when group is 0 (none given) or ours, else -1 with err. */
+static int our_group(const struct failover *f, uint32_t group, char *err, size_t errlen)
+{
+	if (group == 0 || group == f->set.group)
+		return 0;
+	snprintf(err, errlen, "no failover group %u on this node (it has group %u)", group,
+		 f->set.group);
+	return -1;
+}
+
+int failover_standby(struct failover *f, uint32_t group, char *err, size_t errlen)
+{
+	if (our_group(f, group, err, errlen) < 0)
+		return -1;
 	if (f->stopping) {
 		snprintf(err, errlen, "shutting down");
 		return -1;
@@ -379,9 +423,8 @@ int failover_standby(struct failover *f, char *err, size_t errlen)
 		snprintf(err, errlen, "in fault (%s): nothing to hand over", f->reason);
 		return -1;
 	}
-	if (f->state == PEER_MASTER && !peer_alive(f)) {
-		snprintf(err, errlen, "no peer is alive to take the VIPs over; refusing to drop "
-			 "them (stop vigild to force it)");
+	if (able_peer(f, err, errlen) < 0) {
+		log_warning("failover: vigilctl standby refused: %s", err);
 		return -1;
 	}
 	f->standby = true;
@@ -394,12 +437,14 @@ int failover_standby(struct failover *f, char *err, size_t errlen)
 	return 0;
 }
 
-int failover_takeover(struct failover *f, char *err, size_t errlen)
+int failover_takeover(struct failover *f, uint32_t group, char *err, size_t errlen)
 {
 	struct peer_sender *m = live_master(f);
 	char why[160], who[160];
 	bool was_forced = f->forced, was_standby = f->standby;
 
+	if (our_group(f, group, err, errlen) < 0)
+		return -1;
 	if (f->stopping || f->state == PEER_FAULT) {
 		snprintf(err, errlen, "%s", f->stopping ? "shutting down" : "in fault");
 		return -1;
@@ -425,6 +470,30 @@ int failover_takeover(struct failover *f, char *err, size_t errlen)
 	return 0;
 }
 
+int failover_resume(struct failover *f, uint32_t group, char *err, size_t errlen)
+{
+	const char *was = f->standby ? "standby" : f->forced ? "takeover" : NULL;
+
+	if (our_group(f, group, err, errlen) < 0)
+		return -1;
+	if (f->stopping) {
+		snprintf(err, errlen, "shutting down");
+		return -1;
+	}
+	if (!was) {
+		log_info("failover: vigilctl resume: neither in standby nor after takeover; "
+			 "nothing to change");
+		return 0;
+	}
+	f->standby = false;
+	f->forced = false;
+	log_notice("failover: vigilctl resume: %s ended, normal election again", was);
+	/* the advert with our priority lets preempt act on either side; as a
+	 * backup without a live master, the master-down timer claims the VIPs */
+	peer_priority_changed(f, "vigilctl resume");
+	return 0;
+}
+
 /* ---- status and metrics ---- */
 
 static void json_senders(const struct failover *f, struct buf *out)
@@ -445,8 +514,10 @@ static void json_senders(const struct failover *f, struct buf *out)
 		buf_json_str(out, s->last.node);
 		buf_puts(out, ", \"state\": ");
 		buf_json_str(out, peer_state_str(s->last.state));
-		buf_printf(out, ", \"priority\": %u, \"last_seen_ms\": %.0f, \"vip_set_match\": %s}",
-			   s->last.priority, (ev_now(f->loop) - s->last_seen) * 1000,
+		buf_printf(out, ", \"priority\": %u, \"standby\": %s, \"last_seen_ms\": %.0f, "
+			   "\"vip_set_match\": %s}", s->last.priority,
+			   (s->last.flags & PEER_F_STANDBY) ? "true" : "false",
+			   (ev_now(f->loop) - s->last_seen) * 1000,
 			   s->digest_warned ? "false" : "true");
 	}
 	buf_puts(out, "]");
@@ -469,8 +540,9 @@ void failover_status_text(const struct failover *f, struct buf *out)
 			buf_puts(out, "never heard");
 			continue;
 		}
-		buf_printf(out, "%s %s priority %u, last advert %.0f ms ago%s", s->last.node,
-			   peer_state_str(s->last.state), s->last.priority,
+		buf_printf(out, "%s %s%s priority %u, last advert %.0f ms ago%s", s->last.node,
+			   peer_state_str(s->last.state),
+			   (s->last.flags & PEER_F_STANDBY) ? " (standby)" : "", s->last.priority,
 			   (ev_now(f->loop) - s->last_seen) * 1000,
 			   s->digest_warned ? ", VIP set differs" : "");
 	}

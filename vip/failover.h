@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <ev.h>
 
@@ -54,12 +55,19 @@ void failover_service_avail(struct failover *f, const char *service, bool availa
 const char *failover_state_str(const struct failover *f);
 /* The priority this node advertises now (0 in standby, 255 after takeover). */
 int failover_priority(const struct failover *f);
+/* The operator commands name a group: 0 (none given) or the configured one;
+ * any other is refused. */
 /* vigilctl standby: advertise priority 0, hand the VIPs to the peer, stay
- * backup until takeover or restart. 0, or -1 with err. */
-int failover_standby(struct failover *f, char *err, size_t errlen);
+ * backup until resume, takeover or restart. Refused unless a peer was heard
+ * within master-down and is able to take over: backup or master, not in
+ * standby itself, priority above 0. 0, or -1 with err. */
+int failover_standby(struct failover *f, uint32_t group, char *err, size_t errlen);
 /* vigilctl takeover: claim the VIPs now (after the duplicate-address check
  * unless our authenticated peer holds them). 0, or -1 with err. */
-int failover_takeover(struct failover *f, char *err, size_t errlen);
+int failover_takeover(struct failover *f, uint32_t group, char *err, size_t errlen);
+/* vigilctl resume: end standby or takeover; the configured priority and the
+ * normal election (preempt, master-down) apply again. 0, or -1 with err. */
+int failover_resume(struct failover *f, uint32_t group, char *err, size_t errlen);
 /* Graceful stop (SIGTERM): a priority-0 advert, then the VIPs go; no state
  * changes after this. */
 void failover_shutdown(struct failover *f);
