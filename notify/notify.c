@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,7 +25,7 @@ extern char **environ;
 /* A running notify.exec program; its pid is also its process group. */
 struct notify_job {
 	struct notify *n;
-	struct notify_job *next;
+	LIST_ENTRY(notify_job) link;
 	pid_t pid;
 	bool exited;                  /* the program itself was reaped */
 	bool terminating;             /* the timeout fired: SIGTERM sent to the group */
@@ -36,7 +37,7 @@ struct notify_job {
 /* One e-mail: its attempts and the pause between them. */
 struct notify_mail {
 	struct notify *n;
-	struct notify_mail *next;
+	LIST_ENTRY(notify_mail) link;
 	struct notify_conf conf;
 	char *text;
 	char *subject;
@@ -52,8 +53,8 @@ struct notify {
 	struct ev_loop *loop;
 	struct probe_ctx *probes;     /* the client core's shared state (TLS, closers) */
 	struct notify_conf conf;
-	struct notify_job *jobs;
-	struct notify_mail *mails;
+	LIST_HEAD(, notify_job) jobs;
+	LIST_HEAD(, notify_mail) mails;
 };
 
 void notify_conf_copy(struct notify_conf *dst, const struct failover_conf *fc)
@@ -97,6 +98,8 @@ struct notify *notify_new(struct ev_loop *loop)
 
 	n->loop = loop;
 	n->probes = probe_ctx_new(loop);
+	LIST_INIT(&n->jobs);
+	LIST_INIT(&n->mails);
 	return n;
 }
 
@@ -111,13 +114,7 @@ void notify_apply(struct notify *n, const struct config *cfg)
 
 static void job_free(struct notify_job *j)
 {
-	struct notify_job **pp;
-
-	for (pp = &j->n->jobs; *pp; pp = &(*pp)->next)
-		if (*pp == j) {
-			*pp = j->next;
-			break;
-		}
+	LIST_REMOVE(j, link);
 	ev_child_stop(j->n->loop, &j->child);
 	ev_timer_stop(j->n->loop, &j->timeout);
 	free(j->what);
@@ -217,8 +214,7 @@ static void run_exec(struct notify *n, const char *path, const struct notify_eve
 	ev_child_start(n->loop, &j->child);
 	ev_timer_init(&j->timeout, job_timeout_cb, NOTIFY_EXEC_TIMEOUT_MS / 1000.0, 0.);
 	ev_timer_start(n->loop, &j->timeout);
-	j->next = n->jobs;
-	n->jobs = j;
+	LIST_INSERT_HEAD(&n->jobs, j, link);
 }
 
 /* ---- notify.email ---- */
@@ -267,13 +263,7 @@ void notify_mail_text(const struct notify_conf *c, const struct notify_event *ev
 
 static void mail_free(struct notify_mail *m)
 {
-	struct notify_mail **pp;
-
-	for (pp = &m->n->mails; *pp; pp = &(*pp)->next)
-		if (*pp == m) {
-			*pp = m->next;
-			break;
-		}
+	LIST_REMOVE(m, link);
 	ev_timer_stop(m->n->loop, &m->timer);
 	mail_send_free(m->send);
 	notify_conf_free(&m->conf);
@@ -357,8 +347,7 @@ static void send_mail(struct notify *n, const struct notify_conf *c,
 	m->subject = xstrdup(subj.data);
 	buf_free(&subj);
 	ev_timer_init(&m->timer, mail_timer_cb, 0., 0.);
-	m->next = n->mails;
-	n->mails = m;
+	LIST_INSERT_HEAD(&n->mails, m, link);
 	mail_attempt(m);
 }
 
@@ -376,11 +365,13 @@ void notify_send(struct notify *n, const struct notify_event *ev)
 
 size_t notify_pending(const struct notify *n)
 {
+	const struct notify_job *j;
+	const struct notify_mail *m;
 	size_t k = 0;
 
-	for (struct notify_job *j = n->jobs; j; j = j->next)
+	LIST_FOREACH(j, &n->jobs, link)
 		k++;
-	for (struct notify_mail *m = n->mails; m; m = m->next)
+	LIST_FOREACH(m, &n->mails, link)
 		k++;
 	return k;
 }
@@ -389,12 +380,12 @@ void notify_free(struct notify *n)
 {
 	if (!n)
 		return;
-	while (n->jobs) {
-		kill(-n->jobs->pid, SIGKILL);
-		job_free(n->jobs);
+	while (!LIST_EMPTY(&n->jobs)) {
+		kill(-LIST_FIRST(&n->jobs)->pid, SIGKILL);
+		job_free(LIST_FIRST(&n->jobs));
 	}
-	while (n->mails)
-		mail_free(n->mails);
+	while (!LIST_EMPTY(&n->mails))
+		mail_free(LIST_FIRST(&n->mails));
 	probe_ctx_free(n->probes);
 	notify_conf_free(&n->conf);
 	free(n);
