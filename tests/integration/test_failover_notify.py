@@ -182,6 +182,42 @@ def test_notify_email_relay_times_out(make_pair, tmp_path):
     assert lb1.ctl("status").returncode == 0
 
 
+def test_notify_email_through_real_postfix(make_pair, tmp_path):
+    """The mail client against a real MTA: postfix (STARTTLS offered) runs in
+    lb1's namespace on its loopback; both of lb1's mails are accepted over
+    TLS in complete, polite sessions (EHLO twice, no pipelining, QUIT)."""
+    from realservers import POSTFIX_MASTER, Postfix, make_certs, missing
+    if "postfix" in missing():
+        pytest.skip("postfix is not installed")
+    pf = Postfix(make_certs(tmp_path / "certs"))
+    try:
+        pair = make_pair(start=False)
+        node = pair.bed["lb1"]
+        pf.log_file = open(pf.dir / "postfix.out", "ab")
+        pf.proc = subprocess.Popen(["ip", "netns", "exec", node.ns, POSTFIX_MASTER, "-c",
+                                    str(pf.dir / "conf"), "-d"], stdout=pf.log_file,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True)
+        wait_until(lambda: pf.proc.poll() is not None or node.sh(
+            "ss", "-Hltn", f"sport = :{pf.port}").stdout.strip(), 20, "postfix to listen")
+        assert pf.proc.poll() is None, pf.log()[-2000:]
+        email = {"smtp": f"127.0.0.1:{pf.port}", "from": "vigil@example.com",
+                 "to": ["ops@example.com"]}
+        lb1 = pair["lb1"]
+        lb1.write_config(_with_notify(lb1.config, {"email": email}))
+        pair.start()
+        wait_until(lambda: lb1.log().count("delivered") >= 2, 10, "both mails delivered")
+        # starttls=1 and the second EHLO: the mail went over TLS
+        wait_until(lambda: pf.maillog().count("ehlo=2 starttls=1 mail=1 rcpt=1 data=1 quit=1")
+                   >= 2, 5, "postfix to log both sessions")
+        log = pf.maillog()
+        assert log.count("from=<vigil@example.com>") >= 2, log[-2000:]
+        assert "improper command pipelining" not in log, log[-2000:]
+        assert "lost connection" not in log, log[-2000:]
+    finally:
+        pf.cleanup()
+
+
 def test_notify_exec_that_hangs_is_killed(make_pair, tmp_path):
     script = tmp_path / "hang.sh"
     script.write_text("#!/bin/sh\nexec sleep 60\n")
