@@ -104,7 +104,8 @@ struct failover {
 /* ---- peer.c: the state machine ---- */
 
 /* The only writer of f->state: logs, adds / removes VIPs, starts the GARP
- * burst, (re)arms timers, sends an advert, runs notifications. */
+ * burst, (re)arms timers, sends an advert, calls the daemon's change hook
+ * (notifications). */
 void peer_set_state(struct failover *f, enum peer_state st, const char *why);
 /* Become master after the duplicate check when probe is set; stays backup
  * (returns -1, who says why) when another host answers. */
