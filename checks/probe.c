@@ -173,10 +173,17 @@ static bool connect_error_is_local(int err)
 void probe_start(struct probe *p, const struct check_conf *conf,
 		 const struct addr *dst, const struct addr *src)
 {
+	probe_start_proto(p, probe_proto_for(conf->type), conf, dst, src);
+}
+
+void probe_start_proto(struct probe *p, const struct probe_proto *proto,
+		       const struct check_conf *conf, const struct addr *dst,
+		       const struct addr *src)
+{
 	struct ev_loop *loop = probe_ctx_loop(p->ctx);
 
 	p->conf = conf;
-	p->proto = probe_proto_for(conf->type);
+	p->proto = proto;
 	p->dst = *dst;
 	p->started_ms = now_ms();
 	p->step = 0;

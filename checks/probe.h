@@ -135,6 +135,12 @@ void probe_init(struct probe *p, struct probe_ctx *ctx, probe_done_fn done);
  * src. conf must stay valid until the result. The probe must be idle. */
 void probe_start(struct probe *p, const struct check_conf *conf,
 		 const struct addr *dst, const struct addr *src);
+/* The same with the caller's own protocol hooks (a client dialogue other
+ * than a check, e.g. notification mail); conf gives the deadline
+ * (timeout_ms) and the TLS settings (verify, ca_file, host). */
+void probe_start_proto(struct probe *p, const struct probe_proto *proto,
+		       const struct check_conf *conf, const struct addr *dst,
+		       const struct addr *src);
 /* Stop a running probe without a result, closing at once. */
 void probe_abort(struct probe *p);
 /* Drop the saved TLS session: the next handshake is a full, verified one. */

@@ -115,9 +115,11 @@ static void ctl_exec_failover(struct vigild *d, const struct ctl_cmd *cmd, struc
 	int rc;
 
 	if (cmd->op == CTL_STANDBY)
-		rc = vigild_standby(d, err, sizeof(err));
+		rc = vigild_standby(d, cmd->group, err, sizeof(err));
+	else if (cmd->op == CTL_RESUME)
+		rc = vigild_resume(d, cmd->group, err, sizeof(err));
 	else
-		rc = vigild_takeover(d, err, sizeof(err));
+		rc = vigild_takeover(d, cmd->group, err, sizeof(err));
 	if (rc == 0)
 		buf_puts(out, "ok\n");
 	else
@@ -144,6 +146,7 @@ void ctl_exec(struct vigild *d, const struct ctl_cmd *cmd, struct buf *out)
 		break;
 	case CTL_STANDBY:
 	case CTL_TAKEOVER:
+	case CTL_RESUME:
 		ctl_exec_failover(d, cmd, out);
 		break;
 	case CTL_RELOAD:

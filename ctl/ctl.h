@@ -12,8 +12,10 @@
  *	disable SERVICE BACKEND maintenance: out of rotation, not probed
  *	enable SERVICE BACKEND  back into rotation (subject to checks)
  *	weight SERVICE BACKEND N    runtime weight, N in 0..256
- *	standby                 hand the VIPs to the peer
- *	takeover                claim the VIPs now
+ *	standby [GROUP]         hand the VIPs to the peer (refused unless a peer
+ *	                        is alive and able to take over)
+ *	takeover [GROUP]        claim the VIPs now
+ *	resume [GROUP]          end standby / takeover: normal election again
  *	reload                  load the configuration file again
  *
  * Anything the client sends after the first line is read and ignored.
@@ -62,6 +64,7 @@ enum ctl_op {
 	CTL_STANDBY,
 	CTL_TAKEOVER,
 	CTL_RELOAD,
+	CTL_RESUME,
 };
 
 /* One parsed request. */
@@ -71,6 +74,7 @@ struct ctl_cmd {
 	char svc[CTL_NAME_MAX];       /* drain/disable/enable/weight */
 	char be[CTL_NAME_MAX];
 	uint32_t weight;              /* weight: 0..256 */
+	uint32_t group;               /* standby/takeover/resume: 1..255, 0 = not given */
 };
 
 /* Parse one request line (terminator optional). 0, or -1 with the reason in err.

@@ -1,6 +1,7 @@
 /* ctl_parse.c - the control protocol's request line: parse and format (pure). */
 #include "ctl/ctl.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,15 +16,17 @@ static const struct {
 	const char *name;
 	enum ctl_op op;
 	size_t nargs;                 /* words after the command word */
+	bool group;                   /* ... or one more: an optional GROUP */
 } ctl_cmds[] = {
-	{ "status", CTL_STATUS, 0 },
-	{ "drain", CTL_DRAIN, 2 },
-	{ "disable", CTL_DISABLE, 2 },
-	{ "enable", CTL_ENABLE, 2 },
-	{ "weight", CTL_WEIGHT, 3 },
-	{ "standby", CTL_STANDBY, 0 },
-	{ "takeover", CTL_TAKEOVER, 0 },
-	{ "reload", CTL_RELOAD, 0 },
+	{ "status", CTL_STATUS, 0, false },
+	{ "drain", CTL_DRAIN, 2, false },
+	{ "disable", CTL_DISABLE, 2, false },
+	{ "enable", CTL_ENABLE, 2, false },
+	{ "weight", CTL_WEIGHT, 3, false },
+	{ "standby", CTL_STANDBY, 0, true },
+	{ "takeover", CTL_TAKEOVER, 0, true },
+	{ "reload", CTL_RELOAD, 0, false },
+	{ "resume", CTL_RESUME, 0, true },
 };
 
 static int is_blank(char c)
@@ -138,6 +141,21 @@ static int ctl_parse_weight(const char *s, uint32_t *out, char *err, size_t errl
 	return 0;
 }
 
+static int ctl_parse_group(const char *s, uint32_t *out, char *err, size_t errlen)
+{
+	uint32_t v = 0;
+	const char *p;
+
+	for (p = s; *p >= '0' && *p <= '9' && v <= 255; p++)
+		v = v * 10 + (uint32_t)(*p - '0');
+	if (p == s || *p != '\0' || v < 1 || v > 255) {
+		snprintf(err, errlen, "GROUP must be a failover group 1..255, not \"%.32s\"", s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 static int ctl_status_args(const struct ctl_words *ws, struct ctl_cmd *out,
 			   char *err, size_t errlen)
 {
@@ -169,9 +187,11 @@ int ctl_parse(const char *line, struct ctl_cmd *out, char *err, size_t errlen)
 	out->op = ctl_cmds[i].op;
 	if (out->op == CTL_STATUS)
 		return ctl_status_args(&ws, out, err, errlen);
+	if (ctl_cmds[i].group && ws.n == 2)
+		return ctl_parse_group(ws.w[1], &out->group, err, errlen);
 	if (ws.n != ctl_cmds[i].nargs + 1) {
 		snprintf(err, errlen, "usage: %s%s", ctl_cmds[i].name,
-			 ctl_cmds[i].nargs == 0 ? "" :
+			 ctl_cmds[i].group ? " [GROUP]" : ctl_cmds[i].nargs == 0 ? "" :
 			 ctl_cmds[i].nargs == 2 ? " SERVICE BACKEND" : " SERVICE BACKEND N");
 		return -1;
 	}
@@ -219,4 +239,6 @@ void ctl_format(const struct ctl_cmd *cmd, struct buf *out)
 	}
 	if (cmd->op == CTL_WEIGHT)
 		buf_printf(out, " %u", cmd->weight);
+	if (ctl_cmds[i].group && cmd->group)
+		buf_printf(out, " %u", cmd->group);
 }

@@ -7,6 +7,7 @@
 #include "ctl/ctl.h"
 #include "ctl/http.h"
 #include "lb/lb.h"
+#include "notify/notify.h"
 #include "vip/failover.h"
 
 #include <errno.h>
@@ -119,6 +120,7 @@ int vigild_reload(struct vigild *d, struct buf *err)
 	}
 	d->cfg = cfg;
 	checker_sync(d->checker, d->lb);
+	notify_apply(d->notify, cfg);
 	if (d->fo && failover_apply(d->fo, cfg, why, sizeof(why)) < 0)
 		log_error("failover: %s; its previous settings stay", why);
 	else if (!d->fo && cfg->has_failover)
@@ -144,20 +146,39 @@ int vigild_failover_priority(const struct vigild *d)
 	return d->fo ? failover_priority(d->fo) : 0;
 }
 
-int vigild_standby(struct vigild *d, char *err, size_t errlen)
+int vigild_standby(struct vigild *d, uint32_t group, char *err, size_t errlen)
 {
 	if (d->fo)
-		return failover_standby(d->fo, err, errlen);
+		return failover_standby(d->fo, group, err, errlen);
 	snprintf(err, errlen, "no failover configured");
 	return -1;
 }
 
-int vigild_takeover(struct vigild *d, char *err, size_t errlen)
+int vigild_takeover(struct vigild *d, uint32_t group, char *err, size_t errlen)
 {
 	if (d->fo)
-		return failover_takeover(d->fo, err, errlen);
+		return failover_takeover(d->fo, group, err, errlen);
 	snprintf(err, errlen, "no failover configured");
 	return -1;
+}
+
+int vigild_resume(struct vigild *d, uint32_t group, char *err, size_t errlen)
+{
+	if (d->fo)
+		return failover_resume(d->fo, group, err, errlen);
+	snprintf(err, errlen, "no failover configured");
+	return -1;
+}
+
+/* Every failover state change is notified (failover.notify). */
+static void failover_changed_cb(const struct failover_change *c, void *arg)
+{
+	struct vigild *d = arg;
+	struct notify_event ev = { .node = c->node, .new_state = c->new_state,
+				   .old_state = c->old_state, .reason = c->reason,
+				   .when = c->when };
+
+	notify_send(d->notify, &ev);
 }
 
 /* The checks tell failover (track.services) when a service's last backend
@@ -293,13 +314,18 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 	if (cfg->global.has_status_listen && !d->http)
 		return -1;
 	lb_set_avail_hook(d->lb, failover_avail_cb, d);
+	d->notify = notify_new(d->loop);
+	notify_apply(d->notify, cfg);
 	if (cfg->has_failover) {
-		d->fo = failover_new(d->loop, cfg, err, sizeof(err));
+		struct failover_hooks hooks = {
+			.changed = failover_changed_cb, .released = vip_released_cb, .arg = d,
+		};
+
+		d->fo = failover_new(d->loop, cfg, &hooks, err, sizeof(err));
 		if (!d->fo) {
 			log_error("failover: %s", err);
 			return -1;
 		}
-		failover_set_released_hook(d->fo, vip_released_cb, d);
 		failover_sync_avail(d);
 	}
 	if (cfg->global.user) {
@@ -325,6 +351,7 @@ void vigild_cleanup(struct vigild *d)
 		ev_timer_stop(d->loop, &d->drain_timer);
 	}
 	failover_free(d->fo);
+	notify_free(d->notify);
 	status_http_free(d->http);
 	ctl_server_free(d->ctl);
 	checker_free(d->checker);

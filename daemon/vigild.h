@@ -19,6 +19,7 @@ struct checker;
 struct ctl_server;
 struct status_http;
 struct failover;
+struct notify;
 
 struct vigild {
 	struct ev_loop *loop;
@@ -29,6 +30,7 @@ struct vigild {
 	struct ctl_server *ctl;
 	struct status_http *http;
 	struct failover *fo;          /* NULL without a failover section */
+	struct notify *notify;        /* failover.notify: programs and mails */
 	double started;               /* wall clock seconds */
 	uint64_t reloads, reload_failures;
 	uint64_t nofile;              /* open file limit (soft), for maxconn and status */
@@ -56,8 +58,10 @@ int vigild_reload(struct vigild *d, struct buf *err);
  * and the effective priority (0 if none). */
 const char *vigild_failover_state(const struct vigild *d);
 int vigild_failover_priority(const struct vigild *d);
-/* vigilctl standby / takeover: 0, or -1 with the reason in err. */
-int vigild_standby(struct vigild *d, char *err, size_t errlen);
-int vigild_takeover(struct vigild *d, char *err, size_t errlen);
+/* vigilctl standby / takeover / resume for group (0: the configured one):
+ * 0, or -1 with the reason in err. */
+int vigild_standby(struct vigild *d, uint32_t group, char *err, size_t errlen);
+int vigild_takeover(struct vigild *d, uint32_t group, char *err, size_t errlen);
+int vigild_resume(struct vigild *d, uint32_t group, char *err, size_t errlen);
 
 #endif

@@ -20,7 +20,6 @@ static void settings_free(struct fo_settings *s)
 {
 	free(s->peers);
 	free(s->vips);
-	notify_conf_free(&s->notify);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -85,7 +84,6 @@ static int settings_load(struct fo_settings *s, const struct config *cfg,
 	s->track_services = fc->track_services;
 	s->track_weight = fc->track_weight;
 	settings_vips(s, cfg);
-	notify_conf_copy(&s->notify, fc);
 	return 0;
 }
 
@@ -143,8 +141,8 @@ static void first_state(struct failover *f)
 		peer_set_state(f, PEER_BACKUP, "start-up");
 }
 
-struct failover *failover_new(struct ev_loop *loop, const struct config *cfg, char *err,
-			      size_t errlen)
+struct failover *failover_new(struct ev_loop *loop, const struct config *cfg,
+			      const struct failover_hooks *hooks, char *err, size_t errlen)
 {
 	struct failover *f = xcalloc(1, sizeof(*f));
 
@@ -159,7 +157,8 @@ struct failover *failover_new(struct ev_loop *loop, const struct config *cfg, ch
 	if (settings_load(&f->set, cfg, NULL, err, errlen) < 0)
 		goto fail;
 	f->user = cfg->global.user ? xstrdup(cfg->global.user) : NULL;
-	f->notify = notify_new(loop);
+	if (hooks)
+		f->hooks = *hooks;
 	peer_timers_init(f);
 	if (peer_io_open(f, err, errlen) < 0)
 		goto fail;
@@ -199,7 +198,6 @@ void failover_free(struct failover *f)
 	if (ev_is_active(&f->watcher_child))
 		ev_child_stop(f->loop, &f->watcher_child);
 	watcher_stop(&f->watcher);
-	notify_free(f->notify);
 	settings_free(&f->set);
 	for (size_t i = 0; i < f->nsvc_down; i++)
 		free(f->svc_down[i]);
@@ -330,13 +328,6 @@ int failover_apply(struct failover *f, const struct config *cfg, char *err, size
 
 /* ---- inputs from the daemon and the operator ---- */
 
-void failover_set_released_hook(struct failover *f,
-				void (*cb)(const struct addr *ip, void *arg), void *arg)
-{
-	f->released = cb;
-	f->released_arg = arg;
-}
-
 void failover_service_avail(struct failover *f, const char *service, bool available)
 {
 	size_t i;
@@ -381,17 +372,61 @@ static struct peer_sender *live_master(const struct failover *f)
 	return NULL;
 }
 
-static bool peer_alive(const struct failover *f)
+/* Why s cannot take the VIPs over, or NULL if it can: its last advert
+ * says backup or master, not in standby, priority above 0. */
+static const char *peer_unable(const struct peer_sender *s)
 {
-	for (size_t i = 0; i < f->senders.n; i++)
-		if (f->senders.s[i].heard &&
-		    ev_now(f->loop) - f->senders.s[i].last_seen < peer_master_down(f))
-			return true;
-	return false;
+	const struct peer_msg *m = &s->last;
+
+	if (m->flags & PEER_F_STANDBY)
+		return "is in standby itself";
+	if (m->priority == 0)
+		return "is resigning (priority 0)";
+	if (m->state != PEER_BACKUP && m->state != PEER_MASTER)
+		return m->state == PEER_FAULT ? "is in fault" : "is still starting";
+	return NULL;
 }
 
-int failover_standby(struct failover *f, char *err, size_t errlen)
+/* 0 if a peer heard within master-down can take the VIPs over; else -1
+ * with the reason (the last peer heard that cannot) in err. */
+static int able_peer(const struct failover *f, char *err, size_t errlen)
 {
+	const struct peer_sender *alive = NULL;
+	const char *why = NULL;
+
+	for (size_t i = 0; i < f->senders.n; i++) {
+		const struct peer_sender *s = &f->senders.s[i];
+
+		if (!s->heard || ev_now(f->loop) - s->last_seen >= peer_master_down(f))
+			continue;
+		why = peer_unable(s);
+		if (!why)
+			return 0;
+		alive = s;
+	}
+	if (!alive)
+		snprintf(err, errlen, "no peer is alive to take the VIPs over; refusing to drop "
+			 "them (stop vigild to force it)");
+	else
+		snprintf(err, errlen, "peer %s %s: nobody would hold the VIPs; refusing (run "
+			 "'vigilctl resume' there first)", alive->last.node, why);
+	return -1;
+}
+
+/* 0 when group is 0 (none given) or ours, else -1 with err. */
+static int our_group(const struct failover *f, uint32_t group, char *err, size_t errlen)
+{
+	if (group == 0 || group == f->set.group)
+		return 0;
+	snprintf(err, errlen, "no failover group %u on this node (it has group %u)", group,
+		 f->set.group);
+	return -1;
+}
+
+int failover_standby(struct failover *f, uint32_t group, char *err, size_t errlen)
+{
+	if (our_group(f, group, err, errlen) < 0)
+		return -1;
 	if (f->stopping) {
 		snprintf(err, errlen, "shutting down");
 		return -1;
@@ -400,9 +435,8 @@ int failover_standby(struct failover *f, char *err, size_t errlen)
 		snprintf(err, errlen, "in fault (%s): nothing to hand over", f->reason);
 		return -1;
 	}
-	if (f->state == PEER_MASTER && !peer_alive(f)) {
-		snprintf(err, errlen, "no peer is alive to take the VIPs over; refusing to drop "
-			 "them (stop vigild to force it)");
+	if (able_peer(f, err, errlen) < 0) {
+		log_warning("failover: vigilctl standby refused: %s", err);
 		return -1;
 	}
 	f->standby = true;
@@ -415,12 +449,14 @@ int failover_standby(struct failover *f, char *err, size_t errlen)
 	return 0;
 }
 
-int failover_takeover(struct failover *f, char *err, size_t errlen)
+int failover_takeover(struct failover *f, uint32_t group, char *err, size_t errlen)
 {
 	struct peer_sender *m = live_master(f);
 	char why[160], who[160];
 	bool was_forced = f->forced, was_standby = f->standby;
 
+	if (our_group(f, group, err, errlen) < 0)
+		return -1;
 	if (f->stopping || f->state == PEER_FAULT) {
 		snprintf(err, errlen, "%s", f->stopping ? "shutting down" : "in fault");
 		return -1;
@@ -446,6 +482,30 @@ int failover_takeover(struct failover *f, char *err, size_t errlen)
 	return 0;
 }
 
+int failover_resume(struct failover *f, uint32_t group, char *err, size_t errlen)
+{
+	const char *was = f->standby ? "standby" : f->forced ? "takeover" : NULL;
+
+	if (our_group(f, group, err, errlen) < 0)
+		return -1;
+	if (f->stopping) {
+		snprintf(err, errlen, "shutting down");
+		return -1;
+	}
+	if (!was) {
+		log_info("failover: vigilctl resume: neither in standby nor after takeover; "
+			 "nothing to change");
+		return 0;
+	}
+	f->standby = false;
+	f->forced = false;
+	log_notice("failover: vigilctl resume: %s ended, normal election again", was);
+	/* the advert with our priority lets preempt act on either side; as a
+	 * backup without a live master, the master-down timer claims the VIPs */
+	peer_priority_changed(f, "vigilctl resume");
+	return 0;
+}
+
 /* ---- status and metrics ---- */
 
 static void json_senders(const struct failover *f, struct buf *out)
@@ -466,9 +526,10 @@ static void json_senders(const struct failover *f, struct buf *out)
 		buf_json_str(out, s->last.node);
 		buf_puts(out, ", \"state\": ");
 		buf_json_str(out, peer_state_str(s->last.state));
-		buf_printf(out, ", \"priority\": %u, \"last_seen_ms\": %.0f, \"vip_set_match\": %s"
-			   ", \"boot\": \"%016" PRIx64 "\", \"restarts\": %" PRIu64 "}",
-			   s->last.priority, (ev_now(f->loop) - s->last_seen) * 1000,
+		buf_printf(out, ", \"priority\": %u, \"standby\": %s, \"last_seen_ms\": %.0f, "
+			   "\"vip_set_match\": %s, \"boot\": \"%016" PRIx64 "\", \"restarts\": %" PRIu64
+			   "}", s->last.priority, (s->last.flags & PEER_F_STANDBY) ? "true" : "false",
+			   (ev_now(f->loop) - s->last_seen) * 1000,
 			   s->digest_warned ? "false" : "true", s->last.boot, s->replay.restarts);
 	}
 	buf_puts(out, "]");
@@ -491,8 +552,9 @@ void failover_status_text(const struct failover *f, struct buf *out)
 			buf_puts(out, "never heard");
 			continue;
 		}
-		buf_printf(out, "%s %s priority %u, last advert %.0f ms ago%s", s->last.node,
-			   peer_state_str(s->last.state), s->last.priority,
+		buf_printf(out, "%s %s%s priority %u, last advert %.0f ms ago%s", s->last.node,
+			   peer_state_str(s->last.state),
+			   (s->last.flags & PEER_F_STANDBY) ? " (standby)" : "", s->last.priority,
 			   (ev_now(f->loop) - s->last_seen) * 1000,
 			   s->digest_warned ? ", VIP set differs" : "");
 	}

@@ -1,5 +1,6 @@
 /* failover.h - the IP failover of one node: the peer protocol, the VIPs on
- * failover.interface, notifications. What the daemon and ctl/ call.
+ * failover.interface; state changes go out through the daemon's hook (to
+ * notify/). What the daemon and ctl/ call.
  *
  * States: init -> backup -> master, fault (interface down, no usable
  * address); "standalone" is the daemon's word for no failover section.
@@ -11,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <ev.h>
 
@@ -19,33 +21,57 @@
 
 struct failover;
 
+/* One state change, as the daemon's hook sees it (for notifications). */
+struct failover_change {
+	const char *node;
+	const char *new_state;
+	const char *old_state;
+	const char *reason;
+	double when;                  /* wall clock, seconds */
+};
+
+/* Called after every state change (the strings live for the call only). */
+typedef void failover_change_fn(const struct failover_change *c, void *arg);
+
+/* What failover tells the rest of the daemon; wired by the daemon. */
+struct failover_hooks {
+	failover_change_fn *changed;  /* NULL: nobody listens */
+	/* This node no longer holds VIP ip (backup, fault, standby, stop, or a
+	 * reload dropped it); called after the address is gone. The daemon wires
+	 * lb/ here, which closes the connections that came in on it. */
+	void (*released)(const struct addr *ip, void *arg);
+	void *arg;                    /* for every hook */
+};
+
 /* Start failover for cfg->failover (cfg->has_failover must be set): fork the
  * watcher, open sockets (call before the privilege drop), remove stale VIPs
  * of a previous run, enter backup (or fault). The user to run the watcher as
  * is cfg->global.user. NULL with err on failure. cfg need not outlive f. */
-struct failover *failover_new(struct ev_loop *loop, const struct config *cfg, char *err,
-			      size_t errlen);
-/* Reload: take priorities, timers, peers, notify and the VIP set from cfg.
+struct failover *failover_new(struct ev_loop *loop, const struct config *cfg,
+			      const struct failover_hooks *hooks, char *err, size_t errlen);
+/* Reload: take priorities, timers, peers and the VIP set from cfg.
  * Keys that need a restart (interface, group, port) keep their old value
  * with a logged warning. 0, or -1 with err (nothing changed). */
 int failover_apply(struct failover *f, const struct config *cfg, char *err, size_t errlen);
-/* Who hears that this node no longer holds VIP ip (backup, fault, standby,
- * stop, or a reload dropped it): the daemon wires lb/ here, which closes
- * the connections that came in on it. Called after the address is gone. */
-void failover_set_released_hook(struct failover *f,
-				void (*cb)(const struct addr *ip, void *arg), void *arg);
 /* The checks say service has (not) a backend up; drives track.services. */
 void failover_service_avail(struct failover *f, const char *service, bool available);
 /* "init", "backup", "master" or "fault". */
 const char *failover_state_str(const struct failover *f);
 /* The priority this node advertises now (0 in standby, 255 after takeover). */
 int failover_priority(const struct failover *f);
+/* The operator commands name a group: 0 (none given) or the configured one;
+ * any other is refused. */
 /* vigilctl standby: advertise priority 0, hand the VIPs to the peer, stay
- * backup until takeover or restart. 0, or -1 with err. */
-int failover_standby(struct failover *f, char *err, size_t errlen);
+ * backup until resume, takeover or restart. Refused unless a peer was heard
+ * within master-down and is able to take over: backup or master, not in
+ * standby itself, priority above 0. 0, or -1 with err. */
+int failover_standby(struct failover *f, uint32_t group, char *err, size_t errlen);
 /* vigilctl takeover: claim the VIPs now (after the duplicate-address check
  * unless our authenticated peer holds them). 0, or -1 with err. */
-int failover_takeover(struct failover *f, char *err, size_t errlen);
+int failover_takeover(struct failover *f, uint32_t group, char *err, size_t errlen);
+/* vigilctl resume: end standby or takeover; the configured priority and the
+ * normal election (preempt, master-down) apply again. 0, or -1 with err. */
+int failover_resume(struct failover *f, uint32_t group, char *err, size_t errlen);
 /* Graceful stop (SIGTERM): a priority-0 advert, then the VIPs go; no state
  * changes after this. */
 void failover_shutdown(struct failover *f);

@@ -55,8 +55,8 @@ void peer_add_vips(struct failover *f)
 
 void peer_vip_released(struct failover *f, const struct peer_vip *v)
 {
-	if (f->released)
-		f->released(&v->ip, f->released_arg);
+	if (f->hooks.released)
+		f->hooks.released(&v->ip, f->hooks.arg);
 }
 
 void peer_del_vips(struct failover *f)
@@ -214,7 +214,7 @@ static void enter_fault(struct failover *f)
 void peer_set_state(struct failover *f, enum peer_state st, const char *why)
 {
 	enum peer_state old = f->state;
-	struct notify_event ev;
+	struct failover_change ch;
 
 	if (st == old)
 		return;
@@ -235,10 +235,11 @@ void peer_set_state(struct failover *f, enum peer_state st, const char *why)
 	else if (st == PEER_FAULT)
 		enter_fault(f);
 	peer_hb_refresh(f);
-	ev = (struct notify_event){ .node = f->set.node, .new_state = peer_state_str(st),
-				    .old_state = peer_state_str(old), .reason = why,
-				    .when = f->changed_at };
-	notify_send(f->notify, &f->set.notify, &ev);
+	ch = (struct failover_change){ .node = f->set.node, .new_state = peer_state_str(st),
+				       .old_state = peer_state_str(old), .reason = why,
+				       .when = f->changed_at };
+	if (f->hooks.changed)
+		f->hooks.changed(&ch, f->hooks.arg);
 }
 
 int peer_claim(struct failover *f, bool probe, const char *why, char *who, size_t wholen)

@@ -15,7 +15,6 @@
 #include "vip/failover.h"
 #include "vip/garp.h"
 #include "vip/heartbeat.h"
-#include "vip/notify.h"
 #include "vip/peer_msg.h"
 #include "vip/peer_table.h"
 #include "vip/watcher.h"
@@ -43,7 +42,6 @@ struct fo_settings {
 	struct peer_vip *vips;
 	size_t nvips;
 	uint8_t digest[PEER_DIGEST_LEN];
-	struct notify_conf notify;
 };
 
 struct failover {
@@ -87,16 +85,14 @@ struct failover {
 	char reason[160];
 	double changed_at;            /* wall clock of the last transition */
 
-	struct notify *notify;
-
-	void (*released)(const struct addr *ip, void *arg);   /* failover_set_released_hook */
-	void *released_arg;
+	struct failover_hooks hooks;  /* the daemon's: state changes, VIPs released */
 };
 
 /* ---- peer.c: the state machine ---- */
 
 /* The only writer of f->state: logs, adds / removes VIPs, starts the GARP
- * burst, (re)arms timers, sends an advert, runs notifications. */
+ * burst, (re)arms timers, sends an advert, calls the daemon's change hook
+ * (notifications). */
 void peer_set_state(struct failover *f, enum peer_state st, const char *why);
 /* Become master after the duplicate check when probe is set; stays backup
  * (returns -1, who says why) when another host answers. */

@@ -5,11 +5,16 @@ import os
 import pwd
 import signal
 import subprocess
+import time
+
+from pathlib import Path
 
 import pytest
 
 from failover_bed import VIP
 from netns import PY, have_netns, wait_until
+
+FAKE_RELAY = Path(__file__).resolve().parent / "fakes" / "fake_relay.py"
 
 pytestmark = [pytest.mark.netns,
               pytest.mark.skipif(have_netns() is not None, reason=str(have_netns()))]
@@ -87,6 +92,132 @@ def test_notify_email_retried_until_the_relay_answers(make_pair, tmp_path):
     assert "delivered" in pair["lb1"].log()
 
 
+def mail_pair(make_pair, tmp_path, mode, port, cert=()):
+    """A pair whose lb1 mails one recipient through the fake relay in mode
+    (fakes/fake_relay.py) on the client node; returns (pair, relay log path)."""
+    pair = make_pair(start=False)
+    node, out = pair.bed["client"], tmp_path / f"relay-{mode}.jsonl"
+    node.popen([PY, FAKE_RELAY, node.ip, port, mode, out, *cert],
+               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until(lambda: node.sh("ss", "-Hltn", f"sport = :{port}").stdout.strip(), 5,
+               "fake relay")
+    email = {"smtp": f"{node.ip}:{port}", "from": "vigil@example.com",
+             "to": ["ops@example.com"]}
+    pair["lb1"].write_config(_with_notify(pair["lb1"].config, {"email": email}))
+    pair.start()
+    return pair, out
+
+
+def relay_cmds(out):
+    return [json.loads(l) for l in out.read_text().splitlines()] if out.exists() else []
+
+
+def test_notify_email_refuses_replies_injected_before_starttls(make_pair, tmp_path):
+    """The relay pipelines a forged dialogue after its 220 to STARTTLS: those
+    plaintext bytes are never taken as replies after TLS, so no MAIL FROM is
+    sent on the strength of them and the mail is not reported delivered."""
+    pair, out = mail_pair(make_pair, tmp_path, "inject", 2527, make_cert(tmp_path))
+    lb1 = pair["lb1"]
+    wait_until(lambda: "retrying" in lb1.log() or "delivered" in lb1.log(), 6,
+               "the first attempt to end")
+    time.sleep(0.5)
+    log = lb1.log()
+    # (the old client took the forged replies after TLS and logged the mail
+    # delivered, although no MAIL FROM ever reached the relay)
+    assert "delivered" not in log
+    cmds = relay_cmds(out)
+    assert any(c["cmd"] == "STARTTLS" for c in cmds), cmds
+    assert not any(c["cmd"].upper().startswith(("MAIL", "RCPT", "DATA")) for c in cmds), cmds
+    # refused at once (the forged bytes came with the 220), or, had they
+    # come in a later segment, they would have broken the TLS handshake
+    assert "unexpected bytes after its STARTTLS reply" in log or "TLS handshake" in log, log
+    assert lb1.state() == "master"
+
+
+def test_notify_email_bare_reply_lines(make_pair, tmp_path):
+    """A relay whose every reply is a bare code ("220", "250", "354"): the
+    mail goes through, without STARTTLS (a bare 250 offers no extension)."""
+    pair, out = mail_pair(make_pair, tmp_path, "bare", 2528)
+    wait_until(lambda: "delivered" in pair["lb1"].log(), 5, "the mail delivered")
+    cmds = [c["cmd"] for c in relay_cmds(out)]
+    assert "STARTTLS" not in cmds and "MAIL FROM:<vigil@example.com>" in cmds, cmds
+    assert "RCPT TO:<ops@example.com>" in cmds and any(c.startswith("<text ") for c in cmds)
+
+
+def test_notify_email_bare_250_not_read_past_its_end(make_pair, tmp_path):
+    """A bare "250" EHLO reply followed by unterminated bytes "STARTTLS": those
+    bytes are not part of the 250 line, so the client must not start TLS on
+    them (the old client looked 4 bytes into the line, past its end)."""
+    pair, out = mail_pair(make_pair, tmp_path, "bareext", 2529)
+    lb1 = pair["lb1"]
+    wait_until(lambda: "retrying" in lb1.log() or "delivered" in lb1.log(), 5,
+               "the first attempt to end")
+    cmds = [c["cmd"] for c in relay_cmds(out)]
+    assert cmds and cmds[0].startswith("EHLO"), cmds
+    assert "STARTTLS" not in cmds, cmds
+    assert "unexpected bytes after its EHLO reply" in lb1.log()
+
+
+def test_notify_email_relay_refuses(make_pair, tmp_path):
+    pair, out = mail_pair(make_pair, tmp_path, "refuse", 2530)
+    lb1 = pair["lb1"]
+    wait_until(lambda: "550 5.7.1 relaying denied; retrying" in lb1.log(), 5, "the refusal")
+    cmds = [c["cmd"] for c in relay_cmds(out)]
+    assert "MAIL FROM:<vigil@example.com>" in cmds and not any(
+        c.startswith(("RCPT", "DATA")) for c in cmds), cmds
+    # the goodbye is polite: QUIT after the refusal
+    wait_until(lambda: "QUIT" in [c["cmd"] for c in relay_cmds(out)], 2, "QUIT")
+    assert "delivered" not in lb1.log()
+
+
+def test_notify_email_relay_times_out(make_pair, tmp_path):
+    """A relay that accepts and never answers: the attempt ends at the 10 s
+    deadline (the loop never waits on it) and is retried."""
+    pair, out = mail_pair(make_pair, tmp_path, "silent", 2531)
+    lb1 = pair["lb1"]
+    assert lb1.state() == "master" and lb1.fo()["adverts"]["sent"] > 0
+    wait_until(lambda: "retrying" in lb1.log(), 13, "the attempt to time out")
+    line = [l for l in lb1.log().splitlines() if "retrying" in l][0]
+    assert "no banner within 10000 ms" in line, line
+    assert lb1.ctl("status").returncode == 0
+
+
+def test_notify_email_through_real_postfix(make_pair, tmp_path):
+    """The mail client against a real MTA: postfix (STARTTLS offered) runs in
+    lb1's namespace on its loopback; both of lb1's mails are accepted over
+    TLS in complete, polite sessions (EHLO twice, no pipelining, QUIT)."""
+    from realservers import POSTFIX_MASTER, Postfix, make_certs, missing
+    if "postfix" in missing():
+        pytest.skip("postfix is not installed")
+    pf = Postfix(make_certs(tmp_path / "certs"))
+    try:
+        pair = make_pair(start=False)
+        node = pair.bed["lb1"]
+        pf.log_file = open(pf.dir / "postfix.out", "ab")
+        pf.proc = subprocess.Popen(["ip", "netns", "exec", node.ns, POSTFIX_MASTER, "-c",
+                                    str(pf.dir / "conf"), "-d"], stdout=pf.log_file,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True)
+        wait_until(lambda: pf.proc.poll() is not None or node.sh(
+            "ss", "-Hltn", f"sport = :{pf.port}").stdout.strip(), 20, "postfix to listen")
+        assert pf.proc.poll() is None, pf.log()[-2000:]
+        email = {"smtp": f"127.0.0.1:{pf.port}", "from": "vigil@example.com",
+                 "to": ["ops@example.com"]}
+        lb1 = pair["lb1"]
+        lb1.write_config(_with_notify(lb1.config, {"email": email}))
+        pair.start()
+        wait_until(lambda: lb1.log().count("delivered") >= 2, 10, "both mails delivered")
+        # starttls=1 and the second EHLO: the mail went over TLS
+        wait_until(lambda: pf.maillog().count("ehlo=2 starttls=1 mail=1 rcpt=1 data=1 quit=1")
+                   >= 2, 5, "postfix to log both sessions")
+        log = pf.maillog()
+        assert log.count("from=<vigil@example.com>") >= 2, log[-2000:]
+        assert "improper command pipelining" not in log, log[-2000:]
+        assert "lost connection" not in log, log[-2000:]
+    finally:
+        pf.cleanup()
+
+
 def test_notify_exec_that_hangs_is_killed(make_pair, tmp_path):
     script = tmp_path / "hang.sh"
     script.write_text("#!/bin/sh\nexec sleep 60\n")
@@ -96,8 +227,48 @@ def test_notify_exec_that_hangs_is_killed(make_pair, tmp_path):
     # the failover goes on while the program hangs
     assert lb1.ctl("standby").returncode == 0
     lb2.wait_state("master", 1)
-    wait_until(lambda: "killing it" in lb1.log(), 15, "the hung program to be killed")
-    wait_until(lambda: "killed by signal 9" in lb1.log(), 2, "the kill to be reaped")
+    wait_until(lambda: "killing its process group" in lb1.log(), 15,
+               "the hung program to be killed")
+    wait_until(lambda: "killed by signal 15" in lb1.log(), 2, "the kill to be reaped")
+
+
+def _gone(pid):
+    """True once pid has exited (a zombie waiting for its reaper counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_notify_exec_timeout_kills_the_process_group(make_pair, tmp_path):
+    """A hung notify program that started a background job and ignores
+    SIGTERM: after the timeout the whole group goes (SIGTERM, then SIGKILL
+    after the grace), the background job included."""
+    pids = tmp_path / "pids"
+    script = tmp_path / "spawner.sh"
+    script.write_text("#!/bin/sh\n"
+                      f"[ \"$1\" = master ] || exit 0\n"
+                      "sleep 300 &\n"
+                      f"echo \"$$ $!\" > {pids}.tmp && mv {pids}.tmp {pids}\n"
+                      "trap '' TERM\n"
+                      "while :; do sleep 1; done\n")
+    os.chmod(script, 0o755)
+    pair = make_pair(lb1_fo={"notify": {"exec": str(script)}})
+    lb1 = pair["lb1"]
+    shell, bg = map(int, wait_until(lambda: pids.exists() and pids.read_text().split(), 3,
+                                    "the program's pids"))
+    assert not _gone(shell) and not _gone(bg)
+    try:
+        wait_until(lambda: "still running after" in lb1.log(), 15, "the timeout")
+        # the background job dies on SIGTERM, the shell (ignoring it) on SIGKILL
+        wait_until(lambda: _gone(bg), 2, f"background job {bg} to be killed")
+        wait_until(lambda: _gone(shell), 5, f"notify program {shell} to be killed")
+        wait_until(lambda: "killed by signal 9" in lb1.log(), 2, "the kill to be reaped")
+    finally:
+        for pid in (bg, shell):        # never leave our own test processes behind
+            if not _gone(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _with_notify(config, notify):

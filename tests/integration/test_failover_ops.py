@@ -66,6 +66,9 @@ def test_standby_and_takeover(make_pair):
     time.sleep(3 * master_down_ms(150) / 1000)
     assert lb1.state() == "backup" and bed["lb2"].has(VIP) and not bed["lb1"].has(VIP)
     # lb2 cannot go standby: nobody would take over
+    r = lb2.ctl("standby")
+    assert r.returncode == 1 and "peer lb1 is in standby itself" in r.stderr, r.stderr
+    assert lb2.state() == "master" and bed["lb2"].has(VIP)
     r = lb1.ctl("takeover")
     assert r.returncode == 0, r.stderr
     lb1.wait_state("master", 1)
@@ -79,12 +82,79 @@ def test_standby_and_takeover(make_pair):
 
 def test_standby_refused_without_peer(make_pair):
     pair = make_pair()
-    lb1, lb2 = pair["lb1"], pair["lb2"]
+    bed, lb1, lb2 = pair.bed, pair["lb1"], pair["lb2"]
     assert lb2.stop() == 0
     time.sleep(master_down_ms(150) / 1000 + 0.1)
     r = lb1.ctl("standby")
-    assert r.returncode == 1 and "no peer" in r.stderr
-    assert lb1.state() == "master"
+    assert r.returncode == 1 and "no peer is alive" in r.stderr, r.stderr
+    assert lb1.state() == "master" and lb1.fo()["standby"] is False
+    assert lb1.fo()["priority"] == 150 and bed["lb1"].has(VIP)
+    assert "standby refused" in lb1.log()
+
+
+def test_standby_refused_while_peer_in_standby_then_resume(make_pair):
+    """lb2 goes standby (lb1 holds the VIP); lb1's standby would leave nobody
+    to hold it: refused, and the VIP stays served by lb1. After lb2 resumes,
+    lb1's standby hands over; lb1's resume takes the VIP back (preempt)."""
+    pair = make_pair()
+    bed, lb1, lb2 = pair.bed, pair["lb1"], pair["lb2"]
+    r = lb2.ctl("standby")
+    assert r.returncode == 0, r.stderr
+    wait_until(lambda: lb1.fo()["peers"][0]["priority"] == 0, 2, "lb1 to hear lb2's standby")
+    t0 = time.monotonic()
+    r = lb1.ctl("standby")
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "peer lb2 is in standby itself" in r.stderr and "resume" in r.stderr, r.stderr
+    assert lb1.fo()["peers"][0]["standby"] is True
+    # the VIP stays held and served: no outage, for several master-down times
+    time.sleep(4 * master_down_ms(150) / 1000)
+    assert lb1.state() == "master" and lb1.fo()["standby"] is False
+    assert bed["lb1"].has(VIP) and not bed["lb2"].has(VIP)
+    gap = pair.prober.outage(t0)
+    assert gap is not None and gap < 1.0, gap   # (a probe every 10 ms; margin for load)
+    assert pair.prober.last_who() == bed["lb1"].ip
+    # a group that is not ours is refused; ours (51) is accepted
+    r = lb2.ctl("resume", "52")
+    assert r.returncode == 1 and "no failover group 52" in r.stderr, r.stderr
+    r = lb2.ctl("resume", str(GROUP))
+    assert r.returncode == 0, r.stderr
+    assert lb2.fo()["standby"] is False and lb2.fo()["priority"] == 100
+    wait_until(lambda: lb1.fo()["peers"][0]["priority"] == 100, 2, "lb1 to hear the resume")
+    assert lb1.fo()["peers"][0]["standby"] is False
+    assert lb2.state() == "backup"      # lb1 has the higher priority: nothing moves
+    r = lb1.ctl("standby")
+    assert r.returncode == 0, r.stderr
+    lb2.wait_state("master", 1)
+    lb1.wait_state("backup", 1)
+    # resume: lb1 is back at 150 > 100 and preempts
+    t1 = time.monotonic()
+    r = lb1.ctl("resume")
+    assert r.returncode == 0, r.stderr
+    lb1.wait_state("master", 2)
+    lb2.wait_state("backup", 1)
+    assert lb1.fo()["priority"] == 150 and lb1.fo()["standby"] is False
+    pair.prober.wait_answer(bed["lb1"].ip, 2, after=t1)
+    assert bed["lb1"].has(VIP) and not bed["lb2"].has(VIP)
+
+
+def test_resume_ends_takeover(make_pair):
+    """After takeover on the lower-priority node, resume drops its priority
+    back and the normal election (preempt) gives the VIP to lb1 again."""
+    pair = make_pair()
+    bed, lb1, lb2 = pair.bed, pair["lb1"], pair["lb2"]
+    r = lb2.ctl("takeover")
+    assert r.returncode == 0, r.stderr
+    lb2.wait_state("master", 1)
+    lb1.wait_state("backup", 1)
+    assert lb2.fo()["priority"] == 255 and lb2.fo()["forced"] is True
+    r = lb2.ctl("resume")
+    assert r.returncode == 0, r.stderr
+    assert lb2.fo()["forced"] is False and lb2.fo()["priority"] == 100
+    lb1.wait_state("master", 2)
+    lb2.wait_state("backup", 1)
+    assert bed["lb1"].has(VIP) and not bed["lb2"].has(VIP)
+    # resume with nothing to end is fine
+    assert lb1.ctl("resume").returncode == 0 and lb1.state() == "master"
 
 
 def advert(key, node="lb1", prio=200, state=2, boot=1, seq=1, group=GROUP):

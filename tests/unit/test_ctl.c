@@ -64,6 +64,47 @@ static void test_parse_commands(void **state)
 	assert_int_equal(c.op, CTL_RELOAD);
 }
 
+/* standby, takeover and resume take an optional failover GROUP. */
+static void test_parse_failover_group(void **state)
+{
+	struct ctl_cmd c;
+	struct buf b;
+
+	parse_ok("resume\n", &c);
+	assert_int_equal(c.op, CTL_RESUME);
+	assert_int_equal(c.group, 0);
+	parse_ok("standby", &c);
+	assert_int_equal(c.group, 0);
+	parse_ok("standby 51\n", &c);
+	assert_int_equal(c.op, CTL_STANDBY);
+	assert_int_equal(c.group, 51);
+	parse_ok("takeover 255", &c);
+	assert_int_equal(c.op, CTL_TAKEOVER);
+	assert_int_equal(c.group, 255);
+	parse_ok("resume 1", &c);
+	assert_int_equal(c.op, CTL_RESUME);
+	assert_int_equal(c.group, 1);
+	parse_err("resume 0\n", "GROUP must be a failover group 1..255");
+	parse_err("standby 256\n", "1..255");
+	parse_err("takeover lb1\n", "1..255");
+	parse_err("standby 99999999999999999999\n", "1..255");
+	parse_err("resume 51 52\n", "usage: resume [GROUP]");
+	parse_err("standby 51 x\n", "usage: standby [GROUP]");
+	/* ctl_format -> ctl_parse keeps the group */
+	buf_init(&b);
+	memset(&c, 0, sizeof(c));
+	c.op = CTL_RESUME;
+	c.group = 51;
+	ctl_format(&c, &b);
+	assert_string_equal(b.data, "resume 51");
+	buf_reset(&b);
+	c.op = CTL_STANDBY;
+	c.group = 0;
+	ctl_format(&c, &b);
+	assert_string_equal(b.data, "standby");
+	buf_free(&b);
+}
+
 static void test_parse_errors(void **state)
 {
 	parse_err("", "empty request");
@@ -214,6 +255,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_commands),
 		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_parse_failover_group),
 		cmocka_unit_test(test_parse_long_word),
 		cmocka_unit_test(test_quote_roundtrip),
 		cmocka_unit_test(test_http_head_len),

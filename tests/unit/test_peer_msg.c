@@ -93,6 +93,36 @@ static void test_roundtrip_long_node(void **state)
 	assert_int_equal(got.priority, 0);
 }
 
+/* The flags byte (offset 7) carries standby, forced and yield; vigilctl
+ * standby relies on the peer's standby bit. Every combination survives, with
+ * the state beside it. */
+static void test_flags_roundtrip(void **state)
+{
+	struct peer_msg m, got;
+	uint8_t out[PEER_MSG_LEN];
+	char err[128];
+
+	for (unsigned fl = 0; fl < 8; fl++) {
+		vector_msg(&m);
+		m.flags = (uint8_t)fl;
+		m.state = (fl & PEER_F_STANDBY) ? PEER_BACKUP : PEER_MASTER;
+		m.priority = (fl & PEER_F_STANDBY) ? 0 : (fl & PEER_F_FORCED) ? 255 : 150;
+		peer_msg_encode(&m, key, KEYLEN, out);
+		assert_int_equal(out[7], fl);
+		assert_int_equal(peer_msg_decode(out, sizeof(out), key, KEYLEN, &got, err,
+						 sizeof(err)), PEER_OK);
+		assert_int_equal(got.flags, fl);
+		assert_int_equal(got.state, m.state);
+		assert_int_equal(got.priority, m.priority);
+	}
+	/* a flipped standby bit does not pass the MAC */
+	vector_msg(&m);
+	peer_msg_encode(&m, key, KEYLEN, out);
+	out[7] ^= PEER_F_STANDBY;
+	assert_int_equal(peer_msg_decode(out, sizeof(out), key, KEYLEN, &got, err, sizeof(err)),
+			 PEER_REJ_BAD_MAC);
+}
+
 static void test_truncated_and_oversized(void **state)
 {
 	uint8_t big[PEER_MSG_LEN + 1];
@@ -305,6 +335,7 @@ int main(void)
 		cmocka_unit_test(test_encode_vector),
 		cmocka_unit_test(test_decode_vector),
 		cmocka_unit_test(test_roundtrip_long_node),
+		cmocka_unit_test(test_flags_roundtrip),
 		cmocka_unit_test(test_truncated_and_oversized),
 		cmocka_unit_test(test_bad_mac),
 		cmocka_unit_test(test_version),

@@ -1,5 +1,4 @@
-/* test_vip_frames.c - pure pieces of vip/: GARP / ND frames, SMTP replies,
- * the notification mail. */
+/* test_vip_frames.c - pure pieces of vip/: GARP / ND frames. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,8 +8,6 @@
 
 #include "common/buf.h"
 #include "vip/garp.h"
-#include "vip/notify.h"
-#include "vip/smtp.h"
 
 static const uint8_t mac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 
@@ -63,56 +60,12 @@ static void test_dad_ns(void **state)
 	assert_memory_equal(f + 48, vip, 16);
 }
 
-static void test_smtp_reply_line(void **state)
-{
-	int code = 0;
-
-	assert_int_equal(smtp_reply_line("250-sink.example", &code), 0);
-	assert_int_equal(code, 250);
-	assert_int_equal(smtp_reply_line("250 STARTTLS", &code), 1);
-	assert_int_equal(smtp_reply_line("354", &code), 1);
-	assert_int_equal(code, 354);
-	assert_int_equal(smtp_reply_line("hello", &code), -1);
-	assert_int_equal(smtp_reply_line("25", &code), -1);
-	assert_int_equal(smtp_reply_line("2500 x", &code), -1);
-	assert_int_equal(smtp_reply_line("650 x", &code), -1);
-}
-
-static void test_mail_text(void **state)
-{
-	char *to[] = { "ops@example.com", "oncall@example.com" };
-	struct notify_conf c = { .has_email = true, .from = "vigil@example.com", .to = to,
-				 .nto = 2 };
-	struct notify_event ev = { .node = "lb1", .new_state = "master", .old_state = "backup",
-				   .reason = ".dot first\nsecond line", .when = 0 };
-	struct buf b;
-
-	buf_init(&b);
-	notify_mail_text(&c, &ev, &b);
-	assert_non_null(strstr(b.data, "Subject: [vigil] lb1: backup -> master\r\n"));
-	assert_non_null(strstr(b.data, "To: ops@example.com, oncall@example.com\r\n"));
-	assert_non_null(strstr(b.data, "time:   1970-01-01 00:00:00 UTC\r\n"));
-	assert_non_null(strstr(b.data, "reason: .dot first\r\n"));
-	/* a line starting with a dot is stuffed, every line ends in CRLF */
-	buf_reset(&b);
-	ev.reason = "x\n.";
-	notify_mail_text(&c, &ev, &b);
-	assert_non_null(strstr(b.data, "\r\n..\r\n"));
-	for (size_t i = 0; i < b.len; i++)
-		if (b.data[i] == '\n')
-			assert_int_equal(b.data[i - 1], '\r');
-	assert_int_equal(b.data[b.len - 1], '\n');
-	buf_free(&b);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_garp_arp),
 		cmocka_unit_test(test_unsolicited_na),
 		cmocka_unit_test(test_dad_ns),
-		cmocka_unit_test(test_smtp_reply_line),
-		cmocka_unit_test(test_mail_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,48 +1,60 @@
-/* notify.c - notify.exec (fork/exec with argv, timeout, ev_child) and
- * notify.email (smtp.c, retried), never blocking the loop.
+/* notify.c - notify.exec (posix_spawn into its own process group, timeout,
+ * ev_child) and notify.email (mail.c, retried), never blocking the loop.
  */
-#include "vip/notify.h"
+#include "notify/notify.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "checks/probe.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "vip/smtp.h"
+#include "notify/mail.h"
 
-/* A running notify.exec program. */
+extern char **environ;
+
+/* A running notify.exec program; its pid is also its process group. */
 struct notify_job {
 	struct notify *n;
-	struct notify_job *next;
+	LIST_ENTRY(notify_job) link;
 	pid_t pid;
+	bool exited;                  /* the program itself was reaped */
+	bool terminating;             /* the timeout fired: SIGTERM sent to the group */
 	ev_child child;
-	ev_timer timeout;
+	ev_timer timeout;             /* the timeout, then the grace before SIGKILL */
 	char *what;
 };
 
 /* One e-mail: its attempts and the pause between them. */
 struct notify_mail {
 	struct notify *n;
-	struct notify_mail *next;
+	LIST_ENTRY(notify_mail) link;
 	struct notify_conf conf;
 	char *text;
 	char *subject;
 	unsigned attempt;
-	struct smtp *smtp;            /* the attempt in flight, or NULL */
-	ev_timer retry;
+	struct mail_send *send;       /* the attempt in flight (or just ended), or NULL */
+	bool ended;                   /* send ended: handle the outcome on the timer */
+	bool ok;
+	char detail[REPLY_TEXT_MAX];
+	ev_timer timer;               /* outcome of an attempt, or the pause before a retry */
 };
 
 struct notify {
 	struct ev_loop *loop;
-	struct notify_job *jobs;
-	struct notify_mail *mails;
+	struct probe_ctx *probes;     /* the client core's shared state (TLS, closers) */
+	struct notify_conf conf;
+	LIST_HEAD(, notify_job) jobs;
+	LIST_HEAD(, notify_mail) mails;
 };
 
 void notify_conf_copy(struct notify_conf *dst, const struct failover_conf *fc)
@@ -85,20 +97,24 @@ struct notify *notify_new(struct ev_loop *loop)
 	struct notify *n = xcalloc(1, sizeof(*n));
 
 	n->loop = loop;
+	n->probes = probe_ctx_new(loop);
+	LIST_INIT(&n->jobs);
+	LIST_INIT(&n->mails);
 	return n;
+}
+
+void notify_apply(struct notify *n, const struct config *cfg)
+{
+	notify_conf_free(&n->conf);
+	if (cfg->has_failover)
+		notify_conf_copy(&n->conf, &cfg->failover);
 }
 
 /* ---- notify.exec ---- */
 
 static void job_free(struct notify_job *j)
 {
-	struct notify_job **pp;
-
-	for (pp = &j->n->jobs; *pp; pp = &(*pp)->next)
-		if (*pp == j) {
-			*pp = j->next;
-			break;
-		}
+	LIST_REMOVE(j, link);
 	ev_child_stop(j->n->loop, &j->child);
 	ev_timer_stop(j->n->loop, &j->timeout);
 	free(j->what);
@@ -117,37 +133,63 @@ static void job_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	else
 		log_warning("failover: notify.exec %s: killed by signal %d", j->what,
 			    WTERMSIG(st));
-	job_free(j);
+	j->exited = true;
+	ev_child_stop(loop, w);
+	/* after a timeout, what the program started gets its SIGKILL too */
+	if (!j->terminating)
+		job_free(j);
 }
 
+/* The timeout: SIGTERM to the group; after the grace: SIGKILL to the group. */
 static void job_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct notify_job *j = container_of(w, struct notify_job, timeout);
 
-	log_warning("failover: notify.exec %s: still running after %d ms, killing it", j->what,
-		    NOTIFY_EXEC_TIMEOUT_MS);
-	kill(j->pid, SIGKILL);
+	if (!j->terminating) {
+		log_warning("failover: notify.exec %s: still running after %d ms, killing its "
+			    "process group (SIGTERM, SIGKILL after %d ms)", j->what,
+			    NOTIFY_EXEC_TIMEOUT_MS, NOTIFY_EXEC_GRACE_MS);
+		j->terminating = true;
+		kill(-j->pid, SIGTERM);
+		ev_timer_set(w, NOTIFY_EXEC_GRACE_MS / 1000.0, 0.);
+		ev_timer_start(loop, w);
+		return;
+	}
+	if (kill(-j->pid, SIGKILL) == 0)
+		log_warning("failover: notify.exec %s: process group still there after SIGTERM, "
+			    "sent SIGKILL", j->what);
+	if (j->exited)
+		job_free(j);
 }
 
-/* In the child: plain signals, stdin from /dev/null, then exec. */
-static void __attribute__((noreturn)) exec_child(const char *path, char *const argv[])
+/* Start path in a new process group, signals at their defaults and
+ * unblocked, stdin from /dev/null. The pid, or -1 with errno. */
+static pid_t spawn_group(const char *path, char *const argv[])
 {
-	sigset_t none;
-	int fd = open("/dev/null", O_RDONLY);
+	posix_spawnattr_t attr;
+	posix_spawn_file_actions_t fa;
+	sigset_t none, all;
+	pid_t pid = -1;
+	int rc;
 
-	for (int s = 1; s < NSIG; s++)
-		signal(s, SIG_DFL);
 	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (fd >= 0) {
-		dup2(fd, 0);
-		if (fd > 2)
-			close(fd);
+	sigfillset(&all);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+				 POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	rc = posix_spawn(&pid, path, &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (rc != 0) {
+		errno = rc;
+		return -1;
 	}
-	setpgid(0, 0);
-	execv(path, argv);
-	fprintf(stderr, "notify.exec %s: %s\n", path, strerror(errno));
-	_exit(127);
+	return pid;
 }
 
 static void run_exec(struct notify *n, const char *path, const struct notify_event *ev)
@@ -159,13 +201,11 @@ static void run_exec(struct notify *n, const char *path, const struct notify_eve
 	pid_t pid;
 
 	snprintf(what, sizeof(what), "%s %s %s %s", path, ev->new_state, ev->old_state, ev->node);
-	pid = fork();
+	pid = spawn_group(path, argv);
 	if (pid < 0) {
-		log_error("failover: notify.exec %s: fork: %s", what, strerror(errno));
+		log_error("failover: notify.exec %s: cannot start: %s", what, strerror(errno));
 		return;
 	}
-	if (pid == 0)
-		exec_child(path, argv);
 	j = xcalloc(1, sizeof(*j));
 	j->n = n;
 	j->pid = pid;
@@ -174,8 +214,7 @@ static void run_exec(struct notify *n, const char *path, const struct notify_eve
 	ev_child_start(n->loop, &j->child);
 	ev_timer_init(&j->timeout, job_timeout_cb, NOTIFY_EXEC_TIMEOUT_MS / 1000.0, 0.);
 	ev_timer_start(n->loop, &j->timeout);
-	j->next = n->jobs;
-	n->jobs = j;
+	LIST_INSERT_HEAD(&n->jobs, j, link);
 }
 
 /* ---- notify.email ---- */
@@ -224,62 +263,71 @@ void notify_mail_text(const struct notify_conf *c, const struct notify_event *ev
 
 static void mail_free(struct notify_mail *m)
 {
-	struct notify_mail **pp;
-
-	for (pp = &m->n->mails; *pp; pp = &(*pp)->next)
-		if (*pp == m) {
-			*pp = m->next;
-			break;
-		}
-	ev_timer_stop(m->n->loop, &m->retry);
-	smtp_abort(m->smtp);
+	LIST_REMOVE(m, link);
+	ev_timer_stop(m->n->loop, &m->timer);
+	mail_send_free(m->send);
 	notify_conf_free(&m->conf);
 	free(m->text);
 	free(m->subject);
 	free(m);
 }
 
-static void mail_attempt(struct notify_mail *m);
-
-static void mail_done(bool ok, const char *detail, void *arg)
+/* From inside the client core: note the outcome, act on it from the loop. */
+static void mail_ended(struct mail_send *s, bool ok, const char *detail, void *arg)
 {
 	struct notify_mail *m = arg;
+
+	m->ended = true;
+	m->ok = ok;
+	snprintf(m->detail, sizeof(m->detail), "%s", detail);
+	ev_timer_set(&m->timer, 0., 0.);
+	ev_timer_start(m->n->loop, &m->timer);
+}
+
+/* An attempt ended: delivered, retry later, or give up. */
+static void mail_outcome(struct notify_mail *m)
+{
 	char relay[ADDR_STRLEN];
 
-	m->smtp = NULL;
+	m->ended = false;
+	mail_send_free(m->send);
+	m->send = NULL;
 	addr_str(&m->conf.smtp, relay, sizeof(relay));
-	if (ok) {
-		log_info("failover: notify.email \"%s\" to %zu recipient%s via %s: delivered",
-			 m->subject, m->conf.nto, m->conf.nto == 1 ? "" : "s", relay);
+	if (m->ok) {
+		log_info("failover: notify.email \"%s\" to %zu recipient%s via %s: delivered (%s)",
+			 m->subject, m->conf.nto, m->conf.nto == 1 ? "" : "s", relay, m->detail);
 		mail_free(m);
 		return;
 	}
 	if (m->attempt >= NOTIFY_SMTP_TRIES) {
 		log_error("failover: notify.email \"%s\" via %s: %s; giving up after %u attempts",
-			  m->subject, relay, detail, m->attempt);
+			  m->subject, relay, m->detail, m->attempt);
 		mail_free(m);
 		return;
 	}
 	log_warning("failover: notify.email \"%s\" via %s: %s; retrying in %d ms", m->subject,
-		    relay, detail, NOTIFY_SMTP_RETRY_MS);
-	ev_timer_set(&m->retry, NOTIFY_SMTP_RETRY_MS / 1000.0, 0.);
-	ev_timer_start(m->n->loop, &m->retry);
-}
-
-static void mail_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	mail_attempt(container_of(w, struct notify_mail, retry));
+		    relay, m->detail, NOTIFY_SMTP_RETRY_MS);
+	ev_timer_set(&m->timer, NOTIFY_SMTP_RETRY_MS / 1000.0, 0.);
+	ev_timer_start(m->n->loop, &m->timer);
 }
 
 static void mail_attempt(struct notify_mail *m)
 {
-	char err[256];
+	struct mail_msg msg = { .relay = m->conf.smtp, .from = m->conf.from, .to = m->conf.to,
+				.nto = m->conf.nto, .text = m->text };
 
 	m->attempt++;
-	m->smtp = smtp_start(m->n->loop, &m->conf.smtp, m->conf.from, m->conf.to, m->conf.nto,
-			     m->text, NOTIFY_SMTP_TIMEOUT_MS, mail_done, m, err, sizeof(err));
-	if (!m->smtp)
-		mail_done(false, err, m);
+	m->send = mail_send_start(m->n->probes, &msg, NOTIFY_SMTP_TIMEOUT_MS, mail_ended, m);
+}
+
+static void mail_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct notify_mail *m = container_of(w, struct notify_mail, timer);
+
+	if (m->ended)
+		mail_outcome(m);
+	else
+		mail_attempt(m);
 }
 
 static void send_mail(struct notify *n, const struct notify_conf *c,
@@ -298,31 +346,32 @@ static void send_mail(struct notify *n, const struct notify_conf *c,
 	buf_printf(&subj, "%s: %s -> %s", ev->node, ev->old_state, ev->new_state);
 	m->subject = xstrdup(subj.data);
 	buf_free(&subj);
-	ev_timer_init(&m->retry, mail_retry_cb, 0., 0.);
-	m->next = n->mails;
-	n->mails = m;
+	ev_timer_init(&m->timer, mail_timer_cb, 0., 0.);
+	LIST_INSERT_HEAD(&n->mails, m, link);
 	mail_attempt(m);
 }
 
 /* ---- both ---- */
 
-void notify_send(struct notify *n, const struct notify_conf *c, const struct notify_event *ev)
+void notify_send(struct notify *n, const struct notify_event *ev)
 {
 	if (!n)
 		return;
-	if (c->exec)
-		run_exec(n, c->exec, ev);
-	if (c->has_email && c->nto)
-		send_mail(n, c, ev);
+	if (n->conf.exec)
+		run_exec(n, n->conf.exec, ev);
+	if (n->conf.has_email && n->conf.nto)
+		send_mail(n, &n->conf, ev);
 }
 
 size_t notify_pending(const struct notify *n)
 {
+	const struct notify_job *j;
+	const struct notify_mail *m;
 	size_t k = 0;
 
-	for (struct notify_job *j = n->jobs; j; j = j->next)
+	LIST_FOREACH(j, &n->jobs, link)
 		k++;
-	for (struct notify_mail *m = n->mails; m; m = m->next)
+	LIST_FOREACH(m, &n->mails, link)
 		k++;
 	return k;
 }
@@ -331,11 +380,13 @@ void notify_free(struct notify *n)
 {
 	if (!n)
 		return;
-	while (n->jobs) {
-		kill(n->jobs->pid, SIGKILL);
-		job_free(n->jobs);
+	while (!LIST_EMPTY(&n->jobs)) {
+		kill(-LIST_FIRST(&n->jobs)->pid, SIGKILL);
+		job_free(LIST_FIRST(&n->jobs));
 	}
-	while (n->mails)
-		mail_free(n->mails);
+	while (!LIST_EMPTY(&n->mails))
+		mail_free(LIST_FIRST(&n->mails));
+	probe_ctx_free(n->probes);
+	notify_conf_free(&n->conf);
 	free(n);
 }

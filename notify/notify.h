@@ -1,7 +1,10 @@
 /* notify.h - tell people about failover state changes: a program run with
  * argv (NEW_STATE OLD_STATE NODE) and an e-mail through an SMTP relay.
- * Never blocks the loop: children are reaped with ev_child and killed after a
- * timeout; SMTP is a non-blocking client with STARTTLS and a few retries.
+ * Never blocks the loop. The program runs in a process group of its own,
+ * reaped with ev_child; after NOTIFY_EXEC_TIMEOUT_MS the whole group gets
+ * SIGTERM, and SIGKILL NOTIFY_EXEC_GRACE_MS later, so nothing it started
+ * outlives it. The mail goes through the outbound client core (mail.h), with
+ * a few retries.
  */
 #ifndef VIGIL_NOTIFY_H
 #define VIGIL_NOTIFY_H
@@ -16,6 +19,7 @@
 #include "config/config.h"
 
 #define NOTIFY_EXEC_TIMEOUT_MS 10000
+#define NOTIFY_EXEC_GRACE_MS 2000
 #define NOTIFY_SMTP_TIMEOUT_MS 10000
 #define NOTIFY_SMTP_TRIES 3
 #define NOTIFY_SMTP_RETRY_MS 2000
@@ -45,10 +49,14 @@ void notify_conf_copy(struct notify_conf *dst, const struct failover_conf *fc);
 void notify_conf_free(struct notify_conf *c);
 
 struct notify *notify_new(struct ev_loop *loop);
-/* Kill running programs, abandon mail in flight, free. NULL is fine. */
+/* Kill running programs (their process groups), abandon mail in flight,
+ * free. NULL is fine. */
 void notify_free(struct notify *n);
-/* Start the program and the e-mail that c asks for; returns at once. */
-void notify_send(struct notify *n, const struct notify_conf *c, const struct notify_event *ev);
+/* Take cfg's failover.notify settings (start-up and reload); programs and
+ * mails in flight keep the settings they started with. */
+void notify_apply(struct notify *n, const struct config *cfg);
+/* Start the program and the e-mail that the settings ask for; returns at once. */
+void notify_send(struct notify *n, const struct notify_event *ev);
 /* Programs and mails still in flight (for tests and status). */
 size_t notify_pending(const struct notify *n);
 
