@@ -1,5 +1,6 @@
 /* reply.c - pure parsers of SMTP, IMAP and POP3 replies (see reply.h). */
 #include "checks/reply.h"
+#include "common/text.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -21,18 +22,8 @@ size_t reply_line(const char *buf, size_t len, size_t *textlen)
 
 void reply_sanitize(char *dst, size_t dstlen, const char *src, size_t n)
 {
-	size_t i;
-
-	if (dstlen == 0)
-		return;
-	if (n > dstlen - 1)
-		n = dstlen - 1;
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)src[i];
-
-		dst[i] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
-	}
-	dst[n] = '\0';
+	if (dstlen > 0)
+		text_clean(dst, dstlen, src, n);
 }
 
 /* Quote a bad line into err: `what: "line"`. */

@@ -17,6 +17,14 @@ int text_is_clean(const char *s, size_t n)
 	return 1;
 }
 
+int text_is_printable(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n && s[i]; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
 /* Escape src into dst while the output stays below limit bytes (NUL not
  * counted); returns how many input bytes went in, *olen the output length. */
 static size_t emit(char *dst, size_t limit, const unsigned char *p, size_t srclen, size_t *olen)

@@ -21,4 +21,8 @@ char *text_clean(char *dst, size_t dstlen, const void *src, size_t srclen);
  * text_clean() would copy it unchanged. */
 int text_is_clean(const char *s, size_t n);
 
+/* True when s (up to n bytes, or its NUL) is printable ASCII: text that
+ * text_clean() produced, or that needs no cleaning to be shown. */
+int text_is_printable(const char *s, size_t n);
+
 #endif

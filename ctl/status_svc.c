@@ -43,15 +43,20 @@ static void field_copy(char *dst, size_t dstlen, const char *src, size_t srclen)
 	dst[n] = '\0';
 }
 
-/* The check's result and its detail - a server's reply, remote text: cleaned
- * here, the one edge where it reaches the JSON, the dashboard and the table. */
+/* The check's result and its detail. A server's reply is remote text: the
+ * reply parsers clean it (text_clean) where it enters, before it reaches a log
+ * line; it is checked again here, the edge of the JSON, the dashboard and the
+ * table, and cleaned if anything else ever put raw bytes in it. */
 static void be_check(const struct backend *b, char *last, size_t lastlen,
 		     char *detail, size_t detaillen)
 {
 	field_copy(last, lastlen, b->check_last, sizeof(b->check_last));
 	if (!last[0])
 		field_copy(last, lastlen, "none", 5);
-	text_clean(detail, detaillen, b->check_detail, sizeof(b->check_detail));
+	if (text_is_printable(b->check_detail, sizeof(b->check_detail)))
+		field_copy(detail, detaillen, b->check_detail, sizeof(b->check_detail));
+	else
+		text_clean(detail, detaillen, b->check_detail, sizeof(b->check_detail));
 }
 
 static struct check_stats be_check_stats(const struct backend *b)

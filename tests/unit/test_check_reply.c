@@ -38,10 +38,13 @@ static void test_reply_line(void **state)
 
 static void test_sanitize(void **state)
 {
-	char out[8];
+	char out[16], big[64];
 
+	/* control and 8-bit bytes escaped (text_clean), cut with "..." */
 	reply_sanitize(out, sizeof(out), "a\x01\xff" "bcdefghij", 12);
-	assert_string_equal(out, "a??bcde");
+	assert_string_equal(out, "a\\x01\\xffbcd...");
+	reply_sanitize(big, sizeof(big), "250 ok\r\nforged: line", 21);
+	assert_string_equal(big, "250 ok\\x0d\\x0aforged: line");
 	reply_sanitize(out, sizeof(out), "", 0);
 	assert_string_equal(out, "");
 }
