@@ -80,15 +80,16 @@ bench: all
 
 # The soak (tests/soak/soak.py): bounded by SOAK_SECONDS, cleans up after itself,
 # exits non-zero on any corrupted transfer, misrouted connection, leak or report.
+# SOAK_ARGS passes more options (e.g. --json FILE, --idle N; see soak.py --help).
 SOAK_SECONDS ?= 600
 ASAN_BUILD = $(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
 soak: all
-	VIGIL_BUILD=$(BUILD) SOAK_SECONDS=$(SOAK_SECONDS) nice /usr/bin/python3 tests/soak/soak.py
+	VIGIL_BUILD=$(BUILD) SOAK_SECONDS=$(SOAK_SECONDS) nice /usr/bin/python3 tests/soak/soak.py $(SOAK_ARGS)
 
 soak-asan:
 	$(ASAN_BUILD)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	VIGIL_BUILD=build-asan VIGIL_SANITIZED=1 SOAK_SECONDS=$(SOAK_SECONDS) nice /usr/bin/python3 tests/soak/soak.py
+	VIGIL_BUILD=build-asan VIGIL_SANITIZED=1 SOAK_SECONDS=$(SOAK_SECONDS) nice /usr/bin/python3 tests/soak/soak.py $(SOAK_ARGS)
 
 demo: all
 	bash examples/demo.sh
