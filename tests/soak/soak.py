@@ -42,6 +42,7 @@ import random
 import re
 import resource
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -887,6 +888,9 @@ def main():
     args = ap.parse_args()
     if not vigil.VIGILD.exists():
         sys.exit(f"{vigil.VIGILD} missing: run make first")
+    # SIGTERM (e.g. make interrupted) unwinds through the finally below, so
+    # everything started is stopped and removed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     soak = Soak(args)
     ok = False
     try:
