@@ -70,10 +70,15 @@ def log(msg):
 
 
 def raise_fd_limit(want):
-    """Soft (and, as root, hard) RLIMIT_NOFILE to at least want; vigild inherits it."""
+    """Soft (and, where allowed, hard) RLIMIT_NOFILE to at least want (bounded:
+    never above want unless it already was); vigild inherits it."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard < want and os.geteuid() == 0:
-        hard = want
+    if hard < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+            return want
+        except (ValueError, OSError):    # not allowed to raise the hard limit
+            pass
     new = min(max(soft, want), hard)
     resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
     return new
@@ -570,6 +575,9 @@ class Soak:
     def run(self):
         a = self.args
         limit = raise_fd_limit(2 * a.idle + 4096)
+        if 2 * a.idle + 1024 > limit:   # not root and a low hard limit: fewer idle clients
+            a.idle = max(0, (limit - 1024) // 2)
+            log(f"RLIMIT_NOFILE {limit}: only {a.idle} idle clients")
         log(f"fd limit {limit}; build {vigil.BUILD}; sanitized {vigil.SANITIZED}; "
             f"{a.seconds} s; tmp {self.tmp}")
         self.start_backends()
