@@ -4,6 +4,8 @@
 #   make test         unit + integration tests (pytest drives everything)
 #   make check-asan   the same suite under AddressSanitizer + UBSan (build-asan/)
 #   make bench        side-by-side benchmarks, see bench/README.md
+#   make soak         SOAK_SECONDS (600) of flaps, reloads, failovers and 16 MiB
+#                     transfers against build/vigild; make soak-asan: the ASan build
 
 CC      ?= cc
 BUILD   ?= build
@@ -34,7 +36,7 @@ TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # keep the test objects (make would delete them as intermediates)
 .SECONDARY: $(TEST_OBJ)
 
-.PHONY: all clean test unit check check-asan bench demo
+.PHONY: all clean test unit check check-asan bench demo soak soak-asan
 all: $(BUILD)/vigild $(BUILD)/vigilctl $(TEST_BIN)
 
 $(BUILD)/%.o: %.c
@@ -75,6 +77,19 @@ check-asan:
 
 bench: all
 	bash bench/run.sh
+
+# The soak (tests/soak/soak.py): bounded by SOAK_SECONDS, cleans up after itself,
+# exits non-zero on any corrupted transfer, misrouted connection, leak or report.
+# SOAK_ARGS passes more options (e.g. --json FILE, --idle N; see soak.py --help).
+SOAK_SECONDS ?= 600
+ASAN_BUILD = $(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
+soak: all
+	VIGIL_BUILD=$(BUILD) SOAK_SECONDS=$(SOAK_SECONDS) nice /usr/bin/python3 tests/soak/soak.py $(SOAK_ARGS)
+
+soak-asan:
+	$(ASAN_BUILD)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	VIGIL_BUILD=build-asan VIGIL_SANITIZED=1 SOAK_SECONDS=$(SOAK_SECONDS) nice /usr/bin/python3 tests/soak/soak.py $(SOAK_ARGS)
 
 demo: all
 	bash examples/demo.sh
