@@ -12,6 +12,7 @@
 
 #include <openssl/err.h>
 
+#include "common/proxy_hdr.h"
 #include "common/util.h"
 
 #define STEP_AGAIN 0x100              /* progress made: run the next phase now */
@@ -226,6 +227,28 @@ static int tls_want(SSL *ssl, int ret)
 	}
 }
 
+/* The PROXY header of a probe (a connection of our own: v2 LOCAL, v1
+ * UNKNOWN), sent at once after connect. It is far smaller than a fresh
+ * socket's send buffer, so a short write means the socket failed. 0, or
+ * STEP_DONE after finishing the probe. */
+static int send_proxy_hdr(struct probe *p)
+{
+	uint8_t hdr[PROXY_HDR_MAX];
+	int len = proxy_hdr_encode(p->send_proxy == SEND_PROXY_V1 ? PROXY_HDR_V1 : PROXY_HDR_V2,
+				   NULL, NULL, hdr, sizeof(hdr));
+	ssize_t n = send(p->fd, hdr, (size_t)len, MSG_NOSIGNAL);
+
+	if (n == len)
+		return 0;
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		probe_finish(p, CHECK_ERR_CONNECT, PROBE_CLOSE_NOW, "write (PROXY header): %s",
+			     strerror(errno));
+	else
+		probe_finish(p, CHECK_ERR_LOCAL, PROBE_CLOSE_NOW, "write (PROXY header): "
+			     "%zd of %d bytes taken by a new socket", n < 0 ? 0 : n, len);
+	return STEP_DONE;
+}
+
 static int do_connect(struct probe *p)
 {
 	char err[REPLY_TEXT_MAX];
@@ -240,6 +263,8 @@ static int do_connect(struct probe *p)
 		probe_finish(p, CHECK_ERR_CONNECT, PROBE_CLOSE_NOW, "connect: %s", strerror(soerr));
 		return STEP_DONE;
 	}
+	if (p->send_proxy != SEND_PROXY_NONE && send_proxy_hdr(p) == STEP_DONE)
+		return STEP_DONE;
 	if (!p->proto->implicit_tls) {
 		p->phase = PROBE_RECV;
 		p->proto->start(p);
