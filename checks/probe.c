@@ -227,17 +227,31 @@ static int tls_want(SSL *ssl, int ret)
 	}
 }
 
-/* The PROXY header of a probe (a connection of our own: v2 LOCAL, v1
- * UNKNOWN), sent at once after connect. It is far smaller than a fresh
- * socket's send buffer, so a short write means the socket failed. 0, or
- * STEP_DONE after finishing the probe. */
+/* The PROXY header of a probe, a connection of our own: v2 LOCAL; v1 a
+ * TCP4/TCP6 line naming the probe's own two ends, as the spec recommends
+ * for health checks because some servers (postfix) reject "PROXY UNKNOWN",
+ * which is only the fallback when the local address cannot be read. Sent at
+ * once after connect: it is far smaller than a fresh socket's send buffer,
+ * so a short write means the socket failed. 0, or STEP_DONE after
+ * finishing the probe. */
 static int send_proxy_hdr(struct probe *p)
 {
 	uint8_t hdr[PROXY_HDR_MAX];
-	int len = proxy_hdr_encode(p->send_proxy == SEND_PROXY_V1 ? PROXY_HDR_V1 : PROXY_HDR_V2,
-				   NULL, NULL, hdr, sizeof(hdr));
-	ssize_t n = send(p->fd, hdr, (size_t)len, MSG_NOSIGNAL);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct addr self;
+	bool known = false;
+	int len;
+	ssize_t n;
 
+	if (p->send_proxy == SEND_PROXY_V1 &&
+	    getsockname(p->fd, (struct sockaddr *)&ss, &sl) == 0) {
+		addr_from_sockaddr(&self, (struct sockaddr *)&ss, sl);
+		known = true;
+	}
+	len = proxy_hdr_encode(p->send_proxy == SEND_PROXY_V1 ? PROXY_HDR_V1 : PROXY_HDR_V2,
+			       known ? &self : NULL, known ? &p->dst : NULL, hdr, sizeof(hdr));
+	n = send(p->fd, hdr, (size_t)len, MSG_NOSIGNAL);
 	if (n == len)
 		return 0;
 	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
