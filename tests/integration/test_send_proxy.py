@@ -187,3 +187,24 @@ def test_bad_version_is_a_config_error(tmp_path):
     assert r.returncode != 0
     assert f"{cfg}:5:17: services[0].send_proxy: unknown PROXY protocol version \"v3\"" \
         in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_ipv6_client(vigild_factory, pbackends, version):
+    """An IPv6 VIP (::1) in front of an IPv4 backend: the header is TCP6 with
+    the client's IPv6 address and port, whatever the backend's family."""
+    (be,) = pbackends("echo", "be1")
+    with socket.socket(socket.AF_INET6) as probe:
+        probe.bind(("::1", 0))
+        port = probe.getsockname()[1]
+    cfg = base_config([service("s6", "::1", [port], [be], send_proxy=version,
+                               check=check_conf())])
+    v = vigild_factory(cfg)
+    wait_all_state(v, "s6", ["be1"])
+    with socket.create_connection(("::1", port), timeout=5 * SLOW) as s:
+        s.sendall(b"hi6\r\n")
+        cport = s.getsockname()[1]
+        assert recv_line(s) == f"FROM ::1:{cport} TO ::1:{port} {version} GOT hi6"
+    h = [h for h in be.srv.headers if h.command == "PROXY" and h.dst[0] == "::1"]
+    assert len(h) == 1 and h[0].family == "TCP6"
+    assert be.srv.rejects == []
