@@ -200,11 +200,12 @@ def main():
             for p in reversed(started):
                 p.stop()
     load = os.getloadavg()
+    cmd = res["vigil"][0]["cmd"].replace(str(procs.ROOT) + "/", "")
     lines = table(res) + [
         "",
         time.strftime("Run %Y-%m-%d %H:%M UTC", time.gmtime()) +
         f", {os.cpu_count()} cores, load average {load[0]:.1f} at the end; {args.reps} "
-        f"repetitions of {args.secs} s each, order rotated. `{res['vigil'][0]['cmd'].replace(str(procs.ROOT) + '/', '')}` "
+        f"repetitions of {args.secs} s each, order rotated. `{cmd}` "
         "(port varies) through each system; nginx (one worker) serves the same 128-byte "
         "object on a plain listener and on a `proxy_protocol` one. vigil: one vigild with "
         "two services, the second with `send_proxy: v2`; HAProxy 2.6: one process, "

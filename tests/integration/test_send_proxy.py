@@ -12,7 +12,8 @@ from vigil import (SLOW, Backend, base_config, check_conf, connect, connect_from
 
 VIP = "127.0.0.10"
 SOURCES = ["127.0.0.2", "127.0.0.3", "127.0.0.77", "127.1.2.3"]
-SPLICE_MODES = [pytest.param({}, id="splice"), pytest.param({"VIGIL_NO_SPLICE": "1"}, id="buffered")]
+SPLICE_MODES = [pytest.param({}, id="splice"),
+                pytest.param({"VIGIL_NO_SPLICE": "1"}, id="buffered")]
 
 
 @pytest.fixture
@@ -208,3 +209,29 @@ def test_ipv6_client(vigild_factory, pbackends, version):
     h = [h for h in be.srv.headers if h.command == "PROXY" and h.dst[0] == "::1"]
     assert len(h) == 1 and h[0].family == "TCP6"
     assert be.srv.rejects == []
+
+
+def test_reload_changes_version(vigild_factory, pbackends):
+    """A reload that changes send_proxy applies to the kept backend's next
+    connections: v2, then v1, then none (the strict backend rejects it)."""
+    (be,) = pbackends("echo", "be1")
+    port = free_port(VIP)
+
+    def cfg(version):
+        return base_config([service("s", VIP, [port], [be], send_proxy=version,
+                                    check=check_conf())])
+
+    v = vigild_factory(cfg("v2"))
+    wait_all_state(v, "s", ["be1"])
+    for n, version in enumerate(["v2", "v1", "none"]):
+        if n:
+            v.write_config(cfg(version))
+            v.ctl("reload")
+            wait_for(lambda: v.status()["reloads"] == n, 5, what=f"reload {n}")
+        with connect_from("127.0.0.6", VIP, port) as s:
+            s.sendall(b"ping\r\n")
+            reply = recv_line(s)
+        if version == "none":
+            assert reply.startswith("554 5.7.0 PROXY header required"), reply
+        else:
+            assert reply.endswith(f" {version} GOT ping"), reply
