@@ -8,11 +8,13 @@ anything the spec does not allow, and records what it learned.
 
 "smtp": after the header, a server that speaks first: "220 NAME from SRC v2",
 EHLO -> 250, QUIT -> 221; other lines are echoed as "ECHO line".
+"sink": reads to EOF, answers "LEN SHA256 SRC:PORT".
 "echo": a client-first server: waits for the client's line, answers
 "FROM SRC:PORT TO DST:PORT v2 GOT line", then echoes every line.
 Without a valid header either answers "554 5.7.0 PROXY header required
 (REASON)" and closes, as nginx, postfix and dovecot reject such a client.
 """
+import hashlib
 import ipaddress
 import socket
 from dataclasses import dataclass
@@ -133,6 +135,18 @@ def _who(h):
     return f"{h.src[0]}:{h.src[1]}" if h.command == "PROXY" else "local"
 
 
+def _sink(sock, h):
+    """Read to EOF, answer "LEN SHA256 SRC" and close."""
+    digest, n = hashlib.sha256(), 0
+    while True:
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            break
+        digest.update(chunk)
+        n += len(chunk)
+    sock.sendall(f"{n} {digest.hexdigest()} {_who(h)}\n".encode())
+
+
 def proxy_backend(style):
     def behaviour(sock, srv):
         sock.settimeout(10)
@@ -145,6 +159,9 @@ def proxy_backend(style):
             return
         with srv.lock:
             srv.headers.append(h)
+        if style == "sink":
+            _sink(sock, h)
+            return
         if style == "smtp":
             sock.sendall(f"220 {srv.name} from {_who(h)} v{h.version}\r\n".encode())
         for line in _lines(sock):

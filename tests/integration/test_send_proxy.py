@@ -2,6 +2,8 @@
 a PROXY header sent before the client's bytes, in both relay modes, for
 client-first and server-first protocols; probes of such a backend send a
 LOCAL / UNKNOWN header so a backend that requires one stays up."""
+import hashlib
+import os
 import socket
 
 import pytest
@@ -235,3 +237,20 @@ def test_reload_changes_version(vigild_factory, pbackends):
             assert reply.startswith("554 5.7.0 PROXY header required"), reply
         else:
             assert reply.endswith(f" {version} GOT ping"), reply
+
+
+@pytest.mark.parametrize("env", SPLICE_MODES)
+def test_bulk_upload_after_header(vigild_factory, pbackends, env):
+    """4 MiB sent at once after connect: the header, then every byte intact
+    (in splice mode the first buffer-full goes with the header, the rest
+    through the pipe again)."""
+    (be,) = pbackends("sink", "be1")
+    v, port = start(vigild_factory, [be], env=env, send_proxy="v2")
+    data = os.urandom(4 << 20)
+    with connect_from("127.0.0.8", VIP, port, timeout=20) as s:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        reply = recv_line(s)
+        cport = s.getsockname()[1]
+    assert reply == f"{len(data)} {hashlib.sha256(data).hexdigest()} 127.0.0.8:{cport}"
+    assert v.backend("s", "be1")["bytes_in"] == len(data)
