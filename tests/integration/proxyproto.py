@@ -16,7 +16,6 @@ Without a valid header either answers "554 5.7.0 PROXY header required
 """
 import hashlib
 import ipaddress
-import socket
 from dataclasses import dataclass
 
 V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"

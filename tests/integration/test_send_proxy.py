@@ -1,7 +1,8 @@
 """send_proxy: v1 | v2 (issue 8): the backend learns the client's address from
 a PROXY header sent before the client's bytes, in both relay modes, for
 client-first and server-first protocols; probes of such a backend send a
-LOCAL / UNKNOWN header so a backend that requires one stays up."""
+header too (v2 LOCAL, v1 the probe's own ends) so a backend that requires
+one stays up."""
 import hashlib
 import os
 import socket
