@@ -2,7 +2,9 @@
 # run.sh - what `make bench` runs: the data-path benchmark (bench.py), the
 # callgrind instruction counts (callgrind.sh, splice and buffered relay), then
 # the "## Data path" section of bench/RESULTS.md (report.py); then the
-# health-check probe benchmark (bench_checks.py, "## Health-check probes").
+# health-check probe benchmark (bench_checks.py, "## Health-check probes");
+# then the PROXY protocol cost (proxy_bench.py, "## PROXY protocol";
+# BENCH_PROXY=0 skips it).
 # BENCH_CHECKS=0 skips the probe benchmark. BENCH_FAILOVER=1 (root, network
 # namespaces) also runs the failover benchmark against keepalived
 # (bench/failover_bench.py, "## Failover"; about 10 minutes).
@@ -37,6 +39,11 @@ if [ "${BENCH_CHECKS:-1}" != 0 ]; then
 	checks_args=()
 	[ -z "$record" ] || checks_args+=(--no-write)
 	$PY -B bench/bench_checks.py "${checks_args[@]}"
+fi
+if [ "${BENCH_PROXY:-1}" != 0 ]; then
+	proxy_args=(--reps "${BENCH_REPS:-3}" --secs "${BENCH_SECS:-5}")
+	[ -z "$record" ] || proxy_args+=(--no-write)
+	$PY -B bench/proxy_bench.py "${proxy_args[@]}"
 fi
 if [ "${BENCH_FAILOVER:-0}" != 0 ]; then
 	$PY -B bench/failover_bench.py outage --reps 5 --adv 100,20

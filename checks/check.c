@@ -233,6 +233,7 @@ static void check_start(struct check *ck)
 	ev_timer_set(&ck->slot, (ck->conf.timeout_ms / 4 > CHECK_SLOT_MIN_MS ?
 				 ck->conf.timeout_ms / 4 : CHECK_SLOT_MIN_MS) / 1000., 0.);
 	ev_timer_start(ck->checker->loop, &ck->slot);
+	ck->probe.send_proxy = ck->b->send_proxy;
 	probe_start(&ck->probe, &ck->conf, &dst, ck->has_source ? &ck->source : NULL);
 }
 

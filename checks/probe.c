@@ -12,6 +12,7 @@
 
 #include <openssl/err.h>
 
+#include "common/proxy_hdr.h"
 #include "common/util.h"
 
 #define MAX_STEPS 256                 /* phase changes per event, a safety bound */
@@ -270,6 +271,42 @@ static bool tls_want(SSL *ssl, int ret, enum step *wait)
 	}
 }
 
+/* The PROXY header of a probe, a connection of our own: v2 LOCAL; v1 a
+ * TCP4/TCP6 line naming the probe's own two ends, as the spec recommends
+ * for health checks because some servers (postfix) reject "PROXY UNKNOWN",
+ * which is only the fallback when the local address cannot be read. Sent at
+ * once after connect: it is far smaller than a fresh socket's send buffer,
+ * so a short write means the socket failed. True when sent; false after
+ * finishing the probe. */
+static bool send_proxy_hdr(struct probe *p)
+{
+	uint8_t hdr[PROXY_HDR_MAX];
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct addr self;
+	bool known = false;
+	int len;
+	ssize_t n;
+
+	if (p->send_proxy == SEND_PROXY_V1 &&
+	    getsockname(p->fd, (struct sockaddr *)&ss, &sl) == 0) {
+		addr_from_sockaddr(&self, (struct sockaddr *)&ss, sl);
+		known = true;
+	}
+	len = proxy_hdr_encode(p->send_proxy == SEND_PROXY_V1 ? PROXY_HDR_V1 : PROXY_HDR_V2,
+			       known ? &self : NULL, known ? &p->dst : NULL, hdr, sizeof(hdr));
+	n = send(p->fd, hdr, (size_t)len, MSG_NOSIGNAL);
+	if (n == len)
+		return true;
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		probe_finish(p, CHECK_ERR_CONNECT, PROBE_CLOSE_NOW, "write (PROXY header): %s",
+			     strerror(errno));
+	else
+		probe_finish(p, CHECK_ERR_LOCAL, PROBE_CLOSE_NOW, "write (PROXY header): "
+			     "%zd of %d bytes taken by a new socket", n < 0 ? 0 : n, len);
+	return false;
+}
+
 static enum step do_connect(struct probe *p)
 {
 	char err[REPLY_TEXT_MAX];
@@ -285,6 +322,8 @@ static enum step do_connect(struct probe *p)
 		probe_finish(p, CHECK_ERR_CONNECT, PROBE_CLOSE_NOW, "%s", strerror(soerr));
 		return STEP_DONE;
 	}
+	if (p->send_proxy != SEND_PROXY_NONE && !send_proxy_hdr(p))
+		return STEP_DONE;
 	if (!p->proto->implicit_tls) {
 		p->phase = PROBE_RECV;
 		p->proto->start(p);

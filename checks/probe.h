@@ -88,6 +88,9 @@ struct probe {
 	const struct probe_proto *proto;
 	const struct check_conf *conf; /* the owner's copy; stable during a probe */
 	struct addr dst;               /* address and port probed */
+	enum send_proxy send_proxy;    /* set by the owner: a PROXY header first,
+					  before TLS too (v2 LOCAL, v1 the probe's
+					  own addresses) */
 	enum probe_phase phase;
 	int fd;
 	SSL *ssl;

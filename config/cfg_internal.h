@@ -131,6 +131,7 @@ void cfg_fld_ignore(struct cfg_ctx *c, const struct ynode *v, const char *path,
 extern const char *const cfg_sched_names[];
 extern const char *const cfg_check_type_names[];
 extern const char *const cfg_on_down_names[];
+extern const char *const cfg_send_proxy_names[];
 extern const char *const cfg_log_level_names[];
 
 /* ---- the schema (config_load.c) and cross-field checks (config_check.c) ---- */

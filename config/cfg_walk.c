@@ -21,6 +21,7 @@ const char *const cfg_check_type_names[] = {
 	"tcp", "http", "https", "smtp", "imap", "imaps", "pop3", "pop3s", NULL,
 };
 const char *const cfg_on_down_names[] = { "keep", "close", NULL };
+const char *const cfg_send_proxy_names[] = { "none", "v1", "v2", NULL };
 const char *const cfg_log_level_names[] = {
 	"debug", "info", "notice", "warning", "error", NULL,
 };
@@ -104,6 +105,11 @@ const char *cfg_sched_name(enum sched_kind k)
 const char *cfg_check_type_name(enum check_type t)
 {
 	return (unsigned)t <= CHECK_POP3S ? cfg_check_type_names[t] : "?";
+}
+
+const char *cfg_send_proxy_name(enum send_proxy p)
+{
+	return (unsigned)p <= SEND_PROXY_V2 ? cfg_send_proxy_names[p] : "?";
 }
 
 uint16_t cfg_backend_port(const struct backend_conf *b, uint16_t svc_port)

@@ -34,6 +34,9 @@ enum check_type {
 
 enum on_down { ON_DOWN_KEEP, ON_DOWN_CLOSE };
 
+/* PROXY protocol header sent to a backend before the client's bytes. */
+enum send_proxy { SEND_PROXY_NONE, SEND_PROXY_V1, SEND_PROXY_V2 };
+
 struct check_conf {
 	enum check_type type;        /* default tcp */
 	uint32_t interval_ms;        /* default 2000 */
@@ -67,6 +70,8 @@ struct backend_conf {
 	uint32_t weight;             /* 0..256, default 1 */
 	uint32_t maxconn;            /* 0: unlimited */
 	bool backup;
+	enum send_proxy send_proxy;    /* in effect: its own send_proxy:, else the service's */
+	bool send_proxy_set;         /* the backend names send_proxy: itself */
 };
 
 struct service_conf {
@@ -81,6 +86,7 @@ struct service_conf {
 	uint32_t backlog;            /* listen(2) backlog, default 1024 */
 	bool has_source;
 	struct addr source;          /* optional source address for backend connections */
+	enum send_proxy send_proxy;  /* default none; backends may override */
 	struct timeouts_conf timeouts;
 	struct check_conf check;
 	struct backend_conf *backends;
@@ -156,6 +162,8 @@ int cfg_parse_duration(const char *s, uint32_t *ms);
 
 const char *cfg_sched_name(enum sched_kind k);
 const char *cfg_check_type_name(enum check_type t);
+/* "none", "v1", "v2". */
+const char *cfg_send_proxy_name(enum send_proxy p);
 /* The backend's port for a client that connected to service port svc_port. */
 uint16_t cfg_backend_port(const struct backend_conf *b, uint16_t svc_port);
 

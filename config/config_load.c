@@ -94,6 +94,18 @@ static const struct cfg_field timeouts_fields[] = {
 	{ 0 },
 };
 
+#define SEND_PROXY_WHAT "PROXY protocol version"
+
+/* A backend's own send_proxy: (dst: the backend), overriding the service's. */
+static void fld_backend_send_proxy(struct cfg_ctx *c, const struct ynode *v, const char *path,
+				   const struct cfg_field *f, void *dst)
+{
+	struct backend_conf *b = dst;
+
+	cfg_fld_enum(c, v, path, f, &b->send_proxy);
+	b->send_proxy_set = true;
+}
+
 static const struct cfg_field backend_fields[] = {
 	{ .key = "name", .fn = cfg_fld_name, .off = offsetof(struct backend_conf, name),
 	  .required = true, .what = "a backend name" },
@@ -104,6 +116,8 @@ static const struct cfg_field backend_fields[] = {
 	U32("maxconn", struct backend_conf, maxconn, 0, UINT32_MAX,
 	    "an integer 0..4294967295, 0 for unlimited"),
 	BOOL("backup", struct backend_conf, backup),
+	{ .key = "send_proxy", .fn = fld_backend_send_proxy, .names = cfg_send_proxy_names,
+	  .what = SEND_PROXY_WHAT },
 	{ 0 },
 };
 
@@ -244,6 +258,7 @@ static const struct cfg_field service_fields[] = {
 	SVC_MAXCONN,
 	SVC_BACKLOG,
 	{ .key = "source", .fn = fld_source, .what = "an IP address, e.g. 198.51.100.1" },
+	ENUM("send_proxy", struct service_conf, send_proxy, cfg_send_proxy_names, SEND_PROXY_WHAT),
 	SVC_ON_DOWN,
 	SVC_TIMEOUTS,
 	SVC_CHECK,
@@ -445,6 +460,14 @@ void cfg_service_clear(struct service_conf *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* Backends without a send_proxy: of their own take the service's. */
+static void inherit_send_proxy(struct service_conf *s)
+{
+	for (size_t i = 0; i < s->nbackends; i++)
+		if (!s->backends[i].send_proxy_set)
+			s->backends[i].send_proxy = s->send_proxy;
+}
+
 /* services: each a copy of the defaults template, then its own keys. */
 static void load_services(struct cfg_ctx *c, const struct ynode *v, struct config *cfg,
 			  const struct service_conf *tmpl)
@@ -462,6 +485,7 @@ static void load_services(struct cfg_ctx *c, const struct ynode *v, struct confi
 		cfg_check_copy(&s->check, &tmpl->check);
 		cfg_path_idx(ipath, sizeof(ipath), "services", i);
 		cfg_walk_map(c, v->kids[i], ipath, service_fields, s);
+		inherit_send_proxy(s);
 		cfg_check_service(c, v->kids[i], ipath, s);
 	}
 }

@@ -18,6 +18,7 @@ struct backend *backend_new(const struct backend_conf *bc)
 	b->port = bc->port;
 	b->maxconn = bc->maxconn;
 	b->backup = bc->backup;
+	b->send_proxy = bc->send_proxy;
 	b->weight = bc->weight;
 	b->healthy = false;             /* no traffic before a probe passed */
 	b->admin = ADMIN_NONE;

@@ -29,6 +29,7 @@ struct backend {
 	uint16_t port;                /* 0: the client's service port */
 	uint32_t maxconn;             /* 0: unlimited */
 	bool backup;
+	enum send_proxy send_proxy;   /* PROXY header before the client's bytes and probes */
 	uint32_t weight;              /* runtime weight: config, or vigilctl weight */
 	bool weight_set_by_ctl;       /* a reload keeps a weight set by vigilctl */
 

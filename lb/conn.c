@@ -5,6 +5,7 @@
 #include "lb/lb_internal.h"
 #include "checks/check.h"
 #include "common/log.h"
+#include "common/proxy_hdr.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -24,6 +25,7 @@
  * seconds (1..10 s), and the connection goes after 6 unanswered ones. */
 #define KEEPALIVE_PROBES    6
 #define KEEPALIVE_INTVL_MAX 10
+_Static_assert(BUF_SIZE > PROXY_HDR_MAX, "the PROXY header fits the buffer");
 
 enum { UP, DOWN };                  /* UP: client -> backend, DOWN: backend -> client */
 
@@ -36,6 +38,7 @@ struct half {
 	bool splice;                /* zero copy through the pipe, else the buffer */
 	bool eof;                   /* the source sent FIN */
 	bool shut;                  /* FIN passed on to the destination */
+	bool splice_after;          /* buffered only for the PROXY header: splice once drained */
 };
 
 struct conn {
@@ -80,6 +83,10 @@ static void half_release(struct lb *lb, struct half *h)
 	h->pipe.rd = h->pipe.wr = -1;
 	free(h->buf);
 	h->buf = NULL;
+	if (h->splice_after && h->pending == 0) {
+		h->splice = true;
+		h->splice_after = false;
+	}
 }
 
 static void conn_unlink(struct conn *c)
@@ -415,6 +422,54 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	conn_idle_arm(c);
 }
 
+/* ---- PROXY protocol header (send_proxy) ---- */
+
+/* Put the PROXY header for the backend at the head of the client -> backend
+ * buffer, followed by whatever the client has sent so far, so that the
+ * first write carries both in one system call; a server that speaks first
+ * gets the header alone at once. In splice mode that direction goes through
+ * the buffer until the header is out, then back to splice. Returns -1 when
+ * the connection was closed. */
+static int conn_proxy_start(struct conn *c)
+{
+	struct half *h = &c->half[UP];
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct addr client, vip;
+	ssize_t n;
+	int hl;
+
+	if (getpeername(c->cfd, (struct sockaddr *)&ss, &len) < 0) {
+		conn_close(c, "client gone before the PROXY header");
+		return -1;
+	}
+	addr_from_sockaddr(&client, (struct sockaddr *)&ss, len);
+	len = sizeof(ss);
+	if (getsockname(c->cfd, (struct sockaddr *)&ss, &len) < 0) {
+		conn_close(c, "client gone before the PROXY header");
+		return -1;
+	}
+	addr_from_sockaddr(&vip, (struct sockaddr *)&ss, len);
+	h->buf = xmalloc(BUF_SIZE);
+	hl = proxy_hdr_encode(c->be->send_proxy == SEND_PROXY_V1 ? PROXY_HDR_V1 : PROXY_HDR_V2,
+			      &client, &vip, (uint8_t *)h->buf, BUF_SIZE);
+	h->splice_after = h->splice;
+	h->splice = false;
+	h->off = 0;
+	h->pending = (uint32_t)hl;
+	n = read(c->cfd, h->buf + hl, BUF_SIZE - (size_t)hl);
+	if (n > 0) {
+		h->pending += (uint32_t)n;
+		account(c, UP, (size_t)n);
+	} else if (n == 0) {
+		h->eof = true;
+	} else if (errno != EAGAIN && errno != EINTR) {
+		conn_abort(c, UP, errno);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- connecting to a backend ---- */
 
 /* SO_KEEPALIVE with an idle time of ms (whole seconds; 0: leave it off). */
@@ -485,6 +540,8 @@ static void conn_established(struct conn *c)
 	ev_io_init(&c->b_r, conn_backend_read_cb, c->bfd, EV_READ);
 	ev_io_start(loop, &c->b_r);
 	conn_idle_arm(c);
+	if (c->be->send_proxy != SEND_PROXY_NONE && conn_proxy_start(c) < 0)
+		return;
 	/* the client has most likely sent its request already: move it now
 	 * rather than after another trip through epoll */
 	conn_pump(c, UP);

@@ -105,6 +105,7 @@ static void backends_build(struct service *s, const struct service_conf *sc, str
 		if (b) {
 			b->maxconn = bc->maxconn;
 			b->backup = bc->backup;
+			b->send_proxy = bc->send_proxy;
 			if (!b->weight_set_by_ctl)
 				b->weight = bc->weight;
 		} else {

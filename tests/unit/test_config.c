@@ -68,6 +68,10 @@ static const struct bad_case bad_cases[] = {
 	{ "backend_address_port.yaml", {
 		"6:30: services[0].backends[0].address: \"198.51.100.11:25\" is not an IP address (expected an IP address, e.g. 198.51.100.11)",
 	} },
+	{ "backend_send_proxy_bad.yaml", {
+		"7:57: services[0].backends[0].send_proxy: unknown PROXY protocol version \"true\" (expected none, v1, v2)",
+		"8:57: services[0].backends[1].send_proxy: wrong type: a list (expected one of none, v1, v2)",
+	} },
 	{ "backend_dup_name.yaml", {
 		"7:16: services[0].backends[1].name: duplicate backend name \"mx1\" (already used by backends[0])",
 	} },
@@ -272,14 +276,17 @@ static const struct bad_case bad_cases[] = {
 	{ "two_documents.yaml", {
 		"7:1: a second YAML document (expected one document per file)",
 	} },
+	{ "send_proxy_unknown.yaml", {
+		"7:17: services[0].send_proxy: unknown PROXY protocol version \"v3\" (expected none, v1, v2)",
+	} },
 	{ "unknown_backend_key.yaml", {
-		"6:45: services[0].backends[0].wieght: unknown key (expected one of: name, address, port, weight, maxconn, backup)",
+		"6:45: services[0].backends[0].wieght: unknown key (expected one of: name, address, port, weight, maxconn, backup, send_proxy)",
 	} },
 	{ "unknown_check_key.yaml", {
 		"7:24: services[0].check.intervall: unknown key (expected one of: type, interval, timeout, rise, fall, port, path, host, expect_status, expect_body, ehlo, starttls, verify, ca_file, on_down)",
 	} },
 	{ "unknown_service_key.yaml", {
-		"5:5: services[0].protocol: unknown key (expected one of: name, vip, ports, scheduler, source_mask, maxconn, backlog, source, on_down, timeouts, check, backends)",
+		"5:5: services[0].protocol: unknown key (expected one of: name, vip, ports, scheduler, source_mask, maxconn, backlog, source, send_proxy, on_down, timeouts, check, backends)",
 	} },
 	{ "unknown_top_key.yaml", {
 		"3:1: servises: unknown key (expected one of: global, defaults, services, failover)",
@@ -954,6 +961,42 @@ static void test_backend_at_vip_other_port(void **state)
 	cfg_errors_free(&errs);
 }
 
+/* send_proxy: per service, default none; a backend's own key overrides it,
+ * none included; the others inherit wherever the service's key stands. */
+static void test_send_proxy(void **state)
+{
+	static const char text[] =
+		"services:\n"
+		"  - name: smtp\n"
+		"    vip: 192.0.2.10\n"
+		"    ports: [25]\n"
+		"    backends:\n"
+		"      - {name: mx1, address: 198.51.100.11}\n"
+		"      - {name: mx2, address: 198.51.100.12, send_proxy: none}\n"
+		"      - {name: mx3, address: 198.51.100.13, send_proxy: v1}\n"
+		"    send_proxy: v2\n"
+		"  - name: web\n"
+		"    vip: 192.0.2.10\n"
+		"    ports: [80]\n"
+		"    backends:\n"
+		"      - {name: w1, address: 198.51.100.21}\n"
+		"      - {name: w2, address: 198.51.100.22, send_proxy: v1}\n";
+	struct cfg_errors errs;
+	struct config *cfg = cfg_load_string("p.yaml", text, strlen(text), &errs);
+
+	assert_non_null(cfg);
+	assert_int_equal(cfg->services[0].send_proxy, SEND_PROXY_V2);
+	assert_int_equal(cfg->services[0].backends[0].send_proxy, SEND_PROXY_V2);
+	assert_int_equal(cfg->services[0].backends[1].send_proxy, SEND_PROXY_NONE);
+	assert_int_equal(cfg->services[0].backends[2].send_proxy, SEND_PROXY_V1);
+	assert_int_equal(cfg->services[1].send_proxy, SEND_PROXY_NONE);
+	assert_int_equal(cfg->services[1].backends[0].send_proxy, SEND_PROXY_NONE);
+	assert_int_equal(cfg->services[1].backends[1].send_proxy, SEND_PROXY_V1);
+	assert_string_equal(cfg_send_proxy_name(SEND_PROXY_V2), "v2");
+	cfg_free(cfg);
+	cfg_errors_free(&errs);
+}
+
 static void test_duration(void **state)
 {
 	static const struct { const char *s; int rc; uint32_t ms; } t[] = {
@@ -1052,6 +1095,7 @@ int main(void)
 		cmocka_unit_test(test_examples_all_load),
 		cmocka_unit_test(test_load_string),
 		cmocka_unit_test(test_tls_host),
+		cmocka_unit_test(test_send_proxy),
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_maxconn_fit),
