@@ -392,6 +392,7 @@ static void check_new(struct checker *c, struct backend *b, const struct service
 	c->count++;
 	b->check = ck;
 	b->admin_changed = check_admin_changed;
+	b->passive_failure = check_passive_failure;
 	if (b->healthy)
 		backend_set_health(b, false, "not checked yet");
 	check_schedule(ck, checker_rand(c) % (spread_ms + 1));
@@ -444,6 +445,7 @@ static void check_free(struct check *ck)
 	if (ck->b->check == ck) {
 		ck->b->check = NULL;
 		ck->b->admin_changed = NULL;
+		ck->b->passive_failure = NULL;
 	}
 	backend_unref(ck->b);
 	conf_free(&ck->conf);

@@ -52,6 +52,9 @@ struct backend {
 	/* hook set by checks/ with check: told of every admin change before the
 	 * state is recomputed (so lb/ does not call into checks/) */
 	void (*admin_changed)(struct check *ck);
+	/* hook set by checks/ with check: a client's connect to the backend
+	 * failed on the backend's side (refused, reset, timed out) */
+	void (*passive_failure)(struct check *ck);
 	char check_last[16];          /* "ok", "connect", "timeout", ... or "none" */
 	char check_detail[160];       /* server reply or error text */
 };

@@ -3,7 +3,6 @@
  * plain buffer as fallback). conn_close() is its one exit.
  */
 #include "lb/lb_internal.h"
-#include "checks/check.h"
 #include "common/log.h"
 #include "common/proxy_hdr.h"
 #include "common/util.h"
@@ -614,8 +613,8 @@ static void conn_connect_failed(struct conn *c, enum sched_outcome how, const ch
 	conn_drop_backend(c, how);
 	/* only now: the check may take b down at once, and on_down: close then
 	 * closes b's connections, which must no longer include this one */
-	if (b->check)
-		check_passive_failure(b->check);
+	if (b->passive_failure)
+		b->passive_failure(b->check);
 	backend_unref(b);
 	conn_connect_next(c);
 }

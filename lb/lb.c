@@ -5,9 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
 
 static void lb_svc_avail(struct service *svc, bool available, void *arg)
 {
@@ -30,7 +28,6 @@ struct lb *lb_new(struct ev_loop *loop)
 	lb->loop = loop;
 	lb->accepting = true;
 	lb->use_splice = !(ns && *ns && strcmp(ns, "0") != 0);
-	lb->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	ev_init(&lb->resume_timer, listeners_resume_cb);
 	return lb;
 }
@@ -53,8 +50,6 @@ void lb_free(struct lb *lb)
 	}
 	free(lb->services);
 	pipes_free_all(lb);
-	if (lb->spare_fd >= 0)
-		close(lb->spare_fd);
 	free(lb);
 }
 

@@ -46,7 +46,6 @@ struct lb {
 	bool accepting;
 	ev_timer resume_timer;         /* accept paused after EMFILE/ENFILE */
 	int accept_errno;              /* last accept error logged; 0 after an accept */
-	int spare_fd;                  /* held for refusing a client when out of fds, or -1 */
 	int pipe_errno;                /* last pipe error logged; 0 after a pipe was made */
 	struct pipe_pair *spare;       /* pool of empty pipes */
 	size_t nspare, spare_cap;

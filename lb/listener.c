@@ -5,7 +5,6 @@
 #include "common/util.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -49,32 +48,6 @@ static void listener_pause(struct listener *l)
 	}
 }
 
-/* Out of file descriptors: the client at the head of the queue would wait
- * there unanswered. Give up the spare descriptor for a moment to accept it
- * and refuse it at once (counted as a local error of this node), as the libev
- * manual advises; then take the spare back. */
-static void listener_refuse_one(struct listener *l)
-{
-	struct lb *lb = l->lb;
-	int fd;
-
-	if (lb->spare_fd < 0)
-		return;
-	close(lb->spare_fd);
-	fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd >= 0) {
-		struct linger lg = {.l_onoff = 1, .l_linger = 0};
-
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));   /* RST, no FIN wait */
-		close(fd);
-		l->svc->refused++;
-		l->svc->local_errors++;
-		lb->stats.refused++;
-		lb->stats.local_errors++;
-	}
-	lb->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-}
-
 static void listener_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct listener *l = container_of(w, struct listener, io);
@@ -94,12 +67,10 @@ static void listener_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 				/* once per run of failures: the backoff repeats */
 				if (l->lb->accept_errno != errno)
-					log_error("service %s: accept: %s, refusing clients and pausing "
-						  "accepts for %.0f ms at a time until it works again",
+					log_error("service %s: accept: %s, pausing accepts for "
+						  "%.0f ms at a time until it works again",
 						  l->svc->name, strerror(errno), EMFILE_BACKOFF * 1000);
 				l->lb->accept_errno = errno;
-				if (errno == EMFILE || errno == ENFILE)
-					listener_refuse_one(l);
 				listeners_backoff(l->lb);
 			}
 			return;   /* EAGAIN, ECONNABORTED, ...: wait for the next wake-up */
