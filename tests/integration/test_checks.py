@@ -358,7 +358,7 @@ def test_10000_probes_no_fd_leak(vigild_factory, fakes, certs):
     time.sleep(0.8 * SLOW)
     set_interval("10s", "400ms")
     before = quiet_fds()
-    set_interval("40ms", "40ms")
+    set_interval("40ms", f"{40 * SLOW:.0f}ms")   # a TLS handshake under ASan takes longer
     t0, n0 = time.monotonic(), total()
     wait_for(lambda: total() >= n0 + 10000, 120, what="10 000 probes")
     rate = (total() - n0) / (time.monotonic() - t0)
@@ -373,8 +373,11 @@ def test_10000_probes_no_fd_leak(vigild_factory, fakes, certs):
     print(f"\n10000 probes: {total() - n0} probes at {rate:.0f}/s; daemon fds quiet before "
           f"{before}, busy {busy}, quiet after {after}")
     assert after <= before, (before, after)
-    # every protocol was exercised, and the failing kind is seen as failing
-    assert min(len(f.conns) for f in servers) >= 50, [(f.mode, len(f.conns)) for f in servers]
+    # every protocol was exercised (each fake at least a twentieth of its fair share
+    # of the 10 000: a loaded 2-core box slows the TLS kinds), and the failing
+    # kind is seen as failing
+    assert min(len(f.conns) for f in servers) >= 10000 / len(servers) / 20, \
+        [(f.mode, len(f.conns)) for f in servers]
     assert all(b["state"] == "down" and b["check"]["detail"] == "421 4.3.2 Service not available"
                for b in st["fail"]["backends"]), st["fail"]["backends"]
 
