@@ -2,7 +2,8 @@
 # run.sh BINDIR SECONDS - run every fuzz target of BINDIR (built by `make fuzz`)
 # for SECONDS each, one after the other, from its seed corpus
 # tests/fuzz/corpus/<target>/ (read only: new inputs go to a temporary
-# directory that is removed afterwards). SECONDS=0 replays the corpus only.
+# directory that is removed afterwards). SECONDS=0 replays the corpus only;
+# FUZZ_RUNS=N (environment) also stops each target after N executions.
 #
 # Budget per input: -timeout=2 s, -malloc_limit_mb=128 (one allocation or
 # the live total), -rss_limit_mb=512; exceeding one is a finding like a crash
@@ -42,6 +43,7 @@ for bin in "$bindir"/*; do
 		opts+=(-runs=0)
 	else
 		opts+=(-max_total_time="$secs")
+		[ -n "${FUZZ_RUNS:-}" ] && opts+=(-runs="$FUZZ_RUNS")
 	fi
 	log="$tmp/$t.log"
 	echo "== fuzz $t (${secs}s)"
