@@ -83,9 +83,11 @@ demo: all
 # Fuzzing: the project's objects with -fsanitize=fuzzer-no-link,address,undefined
 # in build-fuzz/, one binary per tests/fuzz/fuzz_*.c, each run FUZZ_SECONDS
 # from tests/fuzz/corpus/<target>/ (0: replay the corpus only; FUZZ_RUNS=N
-# also stops each after N executions).
+# also stops each after N executions; FUZZ_TARGETS="config peer_msg" runs
+# only those).
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?=
+FUZZ_TARGETS ?=
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SAN      = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
                 -fno-sanitize-recover=undefined
@@ -100,7 +102,8 @@ fuzz-bins: $(FUZZ_BIN)
 
 fuzz:
 	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang OPT=-O1 SAN="$(FUZZ_SAN)" fuzz-bins
-	FUZZ_RUNS=$(FUZZ_RUNS) bash tests/fuzz/run.sh $(FUZZ_BUILD)/fuzz $(FUZZ_SECONDS)
+	FUZZ_RUNS="$(FUZZ_RUNS)" FUZZ_TARGETS="$(FUZZ_TARGETS)" \
+		bash tests/fuzz/run.sh $(FUZZ_BUILD)/fuzz $(FUZZ_SECONDS)
 
 clean:
 	rm -rf build build-asan build-fuzz

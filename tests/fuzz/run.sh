@@ -3,7 +3,8 @@
 # for SECONDS each, one after the other, from its seed corpus
 # tests/fuzz/corpus/<target>/ (read only: new inputs go to a temporary
 # directory that is removed afterwards). SECONDS=0 replays the corpus only;
-# FUZZ_RUNS=N (environment) also stops each target after N executions.
+# FUZZ_RUNS=N (environment) also stops each target after N executions;
+# FUZZ_TARGETS="a b" (environment) runs only those targets.
 #
 # Budget per input: -timeout=2 s, -malloc_limit_mb=128 (one allocation or
 # the live total), -rss_limit_mb=512; exceeding one is a finding like a crash
@@ -30,6 +31,9 @@ summary=()
 for bin in "$bindir"/*; do
 	[ -f "$bin" ] && [ -x "$bin" ] || continue
 	t=$(basename "$bin")
+	if [ -n "${FUZZ_TARGETS:-}" ] && [[ " $FUZZ_TARGETS " != *" $t "* ]]; then
+		continue
+	fi
 	seeds="$here/corpus/$t"
 	out="$tmp/$t"
 	art="$bindir/artifacts/$t"
