@@ -6,9 +6,10 @@
 # FUZZ_RUNS=N (environment) also stops each target after N executions;
 # FUZZ_TARGETS="a b" (environment) runs only those targets.
 #
-# Budget per input: -timeout=2 s, -malloc_limit_mb=128 (one allocation or
-# the live total), -rss_limit_mb=512; exceeding one is a finding like a crash
-# or a leak. Findings are kept in BINDIR/artifacts/<target>/. Prints one line
+# Budget: -timeout=2 s per input, -malloc_limit_mb=128 for any one
+# allocation, -rss_limit_mb=1024 for the process (ASan's quarantine and the
+# growing in-memory corpus alone reach ~450 MB in a long config run); going
+# past one is a finding like a crash or a leak (LeakSanitizer is on). Findings are kept in BINDIR/artifacts/<target>/. Prints one line
 # per target with its executions and exec/s; exits 1 if any target failed.
 set -uo pipefail
 bindir=${1:?usage: run.sh BINDIR SECONDS}
@@ -39,7 +40,7 @@ for bin in "$bindir"/*; do
 	art="$bindir/artifacts/$t"
 	mkdir -p "$out" "$art"
 	[ -d "$seeds" ] || { echo "fuzz: $t has no corpus at $seeds" >&2; failed+=("$t"); continue; }
-	opts=(-timeout=2 -rss_limit_mb=512 -malloc_limit_mb=128 -max_len="$(max_len "$t")"
+	opts=(-timeout=2 -rss_limit_mb=1024 -malloc_limit_mb=128 -max_len="$(max_len "$t")"
 	      -print_final_stats=1 -artifact_prefix="$art/")
 	dict="$here/$t.dict"
 	[ -f "$dict" ] && opts+=(-dict="$dict")
