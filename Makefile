@@ -6,6 +6,7 @@
 #   make bench        side-by-side benchmarks, see bench/README.md
 #   make soak         SOAK_SECONDS (600) of flaps, reloads, failovers and 16 MiB
 #                     transfers against build/vigild; make soak-asan: the ASan build
+#   make fuzz         libFuzzer targets of tests/fuzz/, FUZZ_SECONDS each (clang, build-fuzz/)
 
 CC      ?= cc
 BUILD   ?= build
@@ -36,7 +37,7 @@ TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # keep the test objects (make would delete them as intermediates)
 .SECONDARY: $(TEST_OBJ)
 
-.PHONY: all clean test unit check check-asan bench demo soak soak-asan
+.PHONY: all clean test unit check check-asan bench demo soak soak-asan fuzz fuzz-bins
 all: $(BUILD)/vigild $(BUILD)/vigilctl $(TEST_BIN)
 
 $(BUILD)/%.o: %.c
@@ -94,7 +95,32 @@ soak-asan:
 demo: all
 	bash examples/demo.sh
 
+# Fuzzing: the project's objects with -fsanitize=fuzzer-no-link,address,undefined
+# in build-fuzz/, one binary per tests/fuzz/fuzz_*.c, each run FUZZ_SECONDS
+# from tests/fuzz/corpus/<target>/ (0: replay the corpus only; FUZZ_RUNS=N
+# also stops each after N executions; FUZZ_TARGETS="config peer_msg" runs
+# only those).
+FUZZ_SECONDS ?= 60
+FUZZ_RUNS    ?=
+FUZZ_TARGETS ?=
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SAN      = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+                -fno-sanitize-recover=undefined
+FUZZ_SRC      = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN      = $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/fuzz/%)
+
+$(BUILD)/fuzz/%: tests/fuzz/fuzz_%.c $(BUILD)/libvigil.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libvigil.a $(LDLIBS)
+
+fuzz-bins: $(FUZZ_BIN)
+
+fuzz:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang OPT=-O1 SAN="$(FUZZ_SAN)" fuzz-bins
+	FUZZ_RUNS="$(FUZZ_RUNS)" FUZZ_TARGETS="$(FUZZ_TARGETS)" \
+		bash tests/fuzz/run.sh $(FUZZ_BUILD)/fuzz $(FUZZ_SECONDS)
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/daemon/main.d $(BUILD)/ctl/vigilctl.d

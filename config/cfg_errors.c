@@ -3,11 +3,36 @@
  */
 #include "config/cfg_internal.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "common/util.h"
+
+/* Room for one more error? The one past CFG_MAX_ERRORS becomes a last line
+ * saying the list stops there, so a file of a million mistakes costs no
+ * more than a few. */
+static bool errlist_room(struct errlist *el)
+{
+	char *msg;
+
+	if (el->n < CFG_MAX_ERRORS)
+		return true;
+	if (el->n > CFG_MAX_ERRORS)
+		return false;
+	if (asprintf(&msg, "%s: too many errors (only the first %d are listed)", el->file,
+		     CFG_MAX_ERRORS) < 0) {
+		fprintf(stderr, "vigil: out of memory formatting a config error\n");
+		abort();
+	}
+	el->cap = el->n + 1;
+	el->v = xrealloc(el->v, el->cap * sizeof(*el->v));
+	el->v[el->n] = (struct cfg_err){ .line = UINT_MAX, .col = UINT_MAX, .seq = el->n,
+					 .msg = msg };
+	el->n++;
+	return false;
+}
 
 static void errlist_push(struct errlist *el, unsigned line, unsigned col, char *msg)
 {
@@ -33,8 +58,11 @@ static char *vformat(const char *fmt, va_list ap)
 static void errlist_vadd(struct errlist *el, unsigned line, unsigned col, const char *path,
 			 const char *fmt, va_list ap)
 {
-	char *what = vformat(fmt, ap);
-	char *msg;
+	char *what, *msg;
+
+	if (!errlist_room(el))
+		return;
+	what = vformat(fmt, ap);
 
 	if (path && *path) {
 		if (asprintf(&msg, "%s:%u:%u: %s: %s", el->file, line, col, path, what) < 0)
@@ -75,6 +103,8 @@ void errlist_plain(struct errlist *el, const char *fmt, ...)
 	va_list ap;
 	char *what, *msg;
 
+	if (!errlist_room(el))
+		return;
 	va_start(ap, fmt);
 	what = vformat(fmt, ap);
 	va_end(ap);

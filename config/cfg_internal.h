@@ -25,6 +25,8 @@ struct ynode {
 
 /* ---- collected errors (cfg_errors.c) ---- */
 
+#define CFG_MAX_ERRORS 100           /* listed per load; one more line says so */
+
 struct cfg_err {
 	unsigned line, col;
 	size_t seq;                  /* order of discovery, for a stable sort */
@@ -60,6 +62,14 @@ const struct ynode *ymap_key(const struct ynode *map, const char *key);
 bool ynode_is_null(const struct ynode *n);
 /* "a map", "a list", "a value" for messages. */
 const char *ynode_kind_name(const struct ynode *n);
+
+/* ---- duplicates (cfg_dup.c) ---- */
+
+/* Order items a and b (indexes into the caller's list): <0, 0 (equal), >0. */
+typedef int (*cfg_dup_cmp_fn)(size_t a, size_t b, void *arg);
+/* first[i] = the lowest index of an item equal to item i (i itself when no
+ * earlier one is). O(n log n), for lists of any length. */
+void cfg_first_equal(size_t n, cfg_dup_cmp_fn cmp, void *arg, size_t *first);
 
 /* ---- the map walker (cfg_walk.c) ---- */
 

@@ -145,10 +145,15 @@ static void field_list(const struct cfg_field *fields, char *buf, size_t len)
 					 f == fields ? "" : ", ", f->key);
 }
 
-/* The key at pair i: a plain string given once, else reported. */
-static bool key_ok(struct cfg_ctx *c, const struct ynode *map, size_t i, const char *path)
+#define CFG_MAX_FIELDS 32                 /* keys of the largest map of the schema */
+
+/* The key k of a map: a plain string given once, else reported. A known key
+ * (field number fi, else -1) given before is found in seen[fi], the line it
+ * was first given at, so that a map of any size is walked in linear time;
+ * an unknown key is reported as such each time. */
+static bool key_ok(struct cfg_ctx *c, const struct ynode *k, int fi, unsigned *seen,
+		   const char *path)
 {
-	const struct ynode *k = map->kids[2 * i];
 	char kpath[256];
 
 	if (k->kind != YNODE_SCALAR) {
@@ -156,16 +161,13 @@ static bool key_ok(struct cfg_ctx *c, const struct ynode *map, size_t i, const c
 			   ynode_kind_name(k));
 		return false;
 	}
-	for (size_t j = 0; j < i; j++) {
-		const struct ynode *prev = map->kids[2 * j];
-
-		if (prev->kind == YNODE_SCALAR && strcmp(prev->text, k->text) == 0) {
-			cfg_path_key(kpath, sizeof(kpath), path, k->text);
-			errlist_at(c->el, k, kpath, "duplicate key (already given at line %u)",
-				   prev->line);
-			return false;
-		}
+	if (fi >= 0 && seen[fi]) {
+		cfg_path_key(kpath, sizeof(kpath), path, k->text);
+		errlist_at(c->el, k, kpath, "duplicate key (already given at line %u)", seen[fi]);
+		return false;
 	}
+	if (fi >= 0)
+		seen[fi] = k->line ? k->line : 1;
 	return true;
 }
 
@@ -173,6 +175,7 @@ void cfg_walk_map(struct cfg_ctx *c, const struct ynode *map, const char *path,
 		  const struct cfg_field *fields, void *base)
 {
 	char kpath[256], keys[512];
+	unsigned seen[CFG_MAX_FIELDS] = { 0 };
 
 	if (map->kind != YNODE_MAP && !ynode_is_null(map)) {
 		errlist_at(c->el, map, path, "wrong type: %s (expected a map)",
@@ -181,12 +184,15 @@ void cfg_walk_map(struct cfg_ctx *c, const struct ynode *map, const char *path,
 	}
 	for (size_t i = 0; map->kind == YNODE_MAP && i < map->n; i++) {
 		const struct ynode *k = map->kids[2 * i];
-		const struct cfg_field *f;
+		const struct cfg_field *f = k->kind == YNODE_SCALAR ? field_find(fields, k->text) :
+					    NULL;
+		int fi = f ? (int)(f - fields) : -1;
 
-		if (!key_ok(c, map, i, path))
+		if (fi >= CFG_MAX_FIELDS)
+			abort();                /* the schema outgrew seen[] */
+		if (!key_ok(c, k, fi, seen, path))
 			continue;
 		cfg_path_key(kpath, sizeof(kpath), path, k->text);
-		f = field_find(fields, k->text);
 		if (!f) {
 			field_list(fields, keys, sizeof(keys));
 			errlist_at(c->el, k, kpath, "unknown key (expected one of: %s)", keys);
@@ -195,7 +201,7 @@ void cfg_walk_map(struct cfg_ctx *c, const struct ynode *map, const char *path,
 		f->fn(c, map->kids[2 * i + 1], kpath, f, (char *)base + f->off);
 	}
 	for (const struct cfg_field *f = fields; f->key; f++)
-		if (f->required && !ymap_key(map, f->key))
+		if (f->required && !seen[f - fields])
 			errlist_at(c->el, map, path, "missing required key \"%s\" (expected %s)",
 				   f->key, f->what);
 }

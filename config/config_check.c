@@ -258,10 +258,25 @@ static void check_backend_loop(struct cfg_ctx *c, const struct ynode *bn, const 
 			   nloop > 1 ? "s" : "", ports);
 }
 
+/* Names, NULL (not given) first; for cfg_first_equal over an array of names. */
+static int name_cmp(const char *a, const char *b)
+{
+	if (!a || !b)
+		return !a && !b ? 0 : !a ? -1 : 1;
+	return strcmp(a, b);
+}
+
+static int backend_name_cmp(size_t a, size_t b, void *arg)
+{
+	const struct backend_conf *be = arg;
+
+	return name_cmp(be[a].name, be[b].name);
+}
+
 /* Backend i against the service: port: with several ports, source family,
- * a name used before, a proxy loop. */
+ * a proxy loop, a name used before (by backends[first], first < i). */
 static void check_backend(struct cfg_ctx *c, const struct ynode *bn, const char *path,
-			  const struct service_conf *s, size_t i, size_t nports)
+			  const struct service_conf *s, size_t i, size_t first, size_t nports)
 {
 	const struct backend_conf *b = &s->backends[i];
 	const struct ynode *v;
@@ -284,13 +299,10 @@ static void check_backend(struct cfg_ctx *c, const struct ynode *bn, const char 
 	}
 	check_backend_loop(c, bn, path, s, b);
 	v = ymap_get(bn, "name");
-	for (size_t j = 0; v && b->name && j < i; j++) {
-		if (s->backends[j].name && strcmp(s->backends[j].name, b->name) == 0) {
-			cfg_path_key(kpath, sizeof(kpath), path, "name");
-			errlist_at(c->el, v, kpath, "duplicate backend name \"%s\" (already used by "
-				   "backends[%zu])", b->name, j);
-			break;
-		}
+	if (v && b->name && first < i) {
+		cfg_path_key(kpath, sizeof(kpath), path, "name");
+		errlist_at(c->el, v, kpath, "duplicate backend name \"%s\" (already used by "
+			   "backends[%zu])", b->name, first);
 	}
 }
 
@@ -302,6 +314,7 @@ void cfg_check_service(struct cfg_ctx *c, const struct ynode *node, const char *
 	const struct ynode *bn = ymap_get(node, "backends");
 	size_t nports = pn && pn->kind == YNODE_SEQ ? pn->n : 0;
 	char kpath[256], bpath[256];
+	size_t *first;
 
 	if (node->kind != YNODE_MAP)
 		return;
@@ -314,31 +327,87 @@ void cfg_check_service(struct cfg_ctx *c, const struct ynode *node, const char *
 	check_on_down_once(c, node, path);
 	check_source_mask(c, node, path, s);
 	cfg_path_key(kpath, sizeof(kpath), path, "backends");
+	first = xcalloc(s->nbackends ? s->nbackends : 1, sizeof(*first));
+	cfg_first_equal(s->nbackends, backend_name_cmp, s->backends, first);
 	for (size_t i = 0; bn && bn->kind == YNODE_SEQ && i < s->nbackends; i++) {
 		cfg_path_idx(bpath, sizeof(bpath), kpath, i);
 		if (bn->kids[i]->kind == YNODE_MAP)
-			check_backend(c, bn->kids[i], bpath, s, i, nports);
+			check_backend(c, bn->kids[i], bpath, s, i, first[i], nports);
 	}
+	free(first);
 }
 
-/* The first earlier service with the same VIP that also serves port. */
-static const struct service_conf *vip_port_user(const struct config *cfg, size_t upto,
-						 const struct service_conf *s, uint16_t port)
+/* One port a service serves on its VIP. */
+struct vip_port {
+	const struct addr *vip;
+	uint16_t port;
+	size_t svc;                   /* index into cfg->services */
+};
+
+/* By VIP, then port, then service: a run's first entry is its first service. */
+static int vip_port_cmp(const void *a, const void *b)
 {
-	for (size_t j = 0; j < upto; j++) {
+	const struct vip_port *x = a, *y = b;
+	size_t xl, yl;
+	const uint8_t *xb = addr_bytes(x->vip, &xl), *yb = addr_bytes(y->vip, &yl);
+	int r;
+
+	if (xl != yl)
+		return xl < yl ? -1 : 1;
+	r = memcmp(xb, yb, xl);
+	if (r)
+		return r;
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	return x->svc < y->svc ? -1 : x->svc > y->svc;
+}
+
+/* Every (VIP, port, service) of cfg, sorted; *n gets the count. */
+static struct vip_port *vip_ports_sorted(const struct config *cfg, size_t *n)
+{
+	struct vip_port *v;
+	size_t total = 0;
+
+	for (size_t j = 0; j < cfg->nservices; j++)
+		total += cfg->services[j].nports;
+	v = xcalloc(total ? total : 1, sizeof(*v));
+	*n = 0;
+	for (size_t j = 0; j < cfg->nservices; j++) {
 		const struct service_conf *o = &cfg->services[j];
 
-		if (!addr_family(&o->vip) || !addr_equal_ip(&o->vip, &s->vip))
-			continue;
-		for (size_t k = 0; k < o->nports; k++)
-			if (o->ports[k] == port)
-				return o;
+		for (size_t k = 0; addr_family(&o->vip) && k < o->nports; k++)
+			v[(*n)++] = (struct vip_port){ .vip = &o->vip, .port = o->ports[k], .svc = j };
 	}
+	qsort(v, *n, sizeof(*v), vip_port_cmp);
+	return v;
+}
+
+/* The first service before upto with the same VIP that also serves port. */
+static const struct service_conf *vip_port_user(const struct config *cfg,
+						const struct vip_port *users, size_t nusers,
+						size_t upto, const struct service_conf *s,
+						uint16_t port)
+{
+	struct vip_port key = { .vip = &s->vip, .port = port, .svc = 0 };
+	size_t lo = 0, hi = nusers;
+
+	while (lo < hi) {                     /* the first entry not below key */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (vip_port_cmp(&users[mid], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < nusers && users[lo].svc < upto && addr_equal_ip(users[lo].vip, &s->vip) &&
+	    users[lo].port == port)
+		return &cfg->services[users[lo].svc];
 	return NULL;
 }
 
 static void check_vip_ports(struct cfg_ctx *c, const struct ynode *node, const char *path,
-			    const struct config *cfg, size_t i)
+			    const struct config *cfg, const struct vip_port *users, size_t nusers,
+			    size_t i)
 {
 	const struct service_conf *s = &cfg->services[i];
 	const struct ynode *pn = ymap_get(node, "ports");
@@ -357,7 +426,7 @@ static void check_vip_ports(struct cfg_ctx *c, const struct ynode *node, const c
 		port = strtol(pn->kids[k]->text, NULL, 10);
 		if (port < 1 || port > 65535)
 			continue;
-		o = vip_port_user(cfg, i, s, (uint16_t)port);
+		o = vip_port_user(cfg, users, nusers, i, s, (uint16_t)port);
 		if (!o)
 			continue;
 		cfg_path_idx(ipath, sizeof(ipath), kpath, k);
@@ -369,13 +438,25 @@ static void check_vip_ports(struct cfg_ctx *c, const struct ynode *node, const c
 	}
 }
 
+static int service_name_cmp(size_t a, size_t b, void *arg)
+{
+	const struct service_conf *sv = arg;
+
+	return name_cmp(sv[a].name, sv[b].name);
+}
+
 void cfg_check_services(struct cfg_ctx *c, const struct ynode *services,
 			const struct config *cfg)
 {
 	char path[64], kpath[128];
+	struct vip_port *users;
+	size_t nusers, *first;
 
 	if (!services || services->kind != YNODE_SEQ)
 		return;
+	first = xcalloc(cfg->nservices ? cfg->nservices : 1, sizeof(*first));
+	cfg_first_equal(cfg->nservices, service_name_cmp, cfg->services, first);
+	users = vip_ports_sorted(cfg, &nusers);
 	for (size_t i = 0; i < cfg->nservices && i < services->n; i++) {
 		const struct ynode *node = services->kids[i];
 		const struct service_conf *s = &cfg->services[i];
@@ -383,14 +464,13 @@ void cfg_check_services(struct cfg_ctx *c, const struct ynode *services,
 		if (node->kind != YNODE_MAP)
 			continue;
 		cfg_path_idx(path, sizeof(path), "services", i);
-		for (size_t j = 0; s->name && j < i; j++) {
-			if (cfg->services[j].name && strcmp(cfg->services[j].name, s->name) == 0) {
-				cfg_path_key(kpath, sizeof(kpath), path, "name");
-				errlist_at(c->el, ymap_get(node, "name"), kpath, "duplicate service "
-					   "name \"%s\" (already used by services[%zu])", s->name, j);
-				break;
-			}
+		if (s->name && first[i] < i) {
+			cfg_path_key(kpath, sizeof(kpath), path, "name");
+			errlist_at(c->el, ymap_get(node, "name"), kpath, "duplicate service "
+				   "name \"%s\" (already used by services[%zu])", s->name, first[i]);
 		}
-		check_vip_ports(c, node, path, cfg, i);
+		check_vip_ports(c, node, path, cfg, users, nusers, i);
 	}
+	free(users);
+	free(first);
 }

@@ -162,6 +162,7 @@ static void fld_ports(struct cfg_ctx *c, const struct ynode *v, const char *path
 {
 	struct service_conf *s = dst;
 	char ipath[256];
+	uint8_t *seen;
 
 	if (!cfg_want_seq(c, v, path, f->what))
 		return;
@@ -172,23 +173,23 @@ static void fld_ports(struct cfg_ctx *c, const struct ynode *v, const char *path
 	free(s->ports);
 	s->ports = xcalloc(v->n, sizeof(*s->ports));
 	s->nports = 0;
+	seen = xcalloc(65536 / 8, 1);           /* one bit per port: linear in the list */
 	for (size_t i = 0; i < v->n; i++) {
 		const struct ynode *item = v->kids[i];
 		long long port;
-		size_t j;
 
 		cfg_path_idx(ipath, sizeof(ipath), path, i);
 		if (cfg_scalar_int(c, item, ipath, 1, 65535, "a port 1..65535", &port) < 0)
 			continue;
-		for (j = 0; j < s->nports && s->ports[j] != port; j++)
-			;
-		if (j < s->nports) {
+		if (seen[port / 8] & (1u << (port % 8))) {
 			errlist_at(c->el, item, ipath, "duplicate port %lld (expected each port "
 				   "once)", port);
 			continue;
 		}
+		seen[port / 8] |= (uint8_t)(1u << (port % 8));
 		s->ports[s->nports++] = (uint16_t)port;
 	}
+	free(seen);
 }
 
 static void fld_backends(struct cfg_ctx *c, const struct ynode *v, const char *path,
@@ -294,33 +295,48 @@ static const struct cfg_field global_fields[] = {
 	{ 0 },
 };
 
+static int peer_cmp(size_t a, size_t b, void *arg)
+{
+	const struct addr *pa = arg;
+	size_t al, bl;
+	const uint8_t *ab = addr_bytes(&pa[a], &al), *bb = addr_bytes(&pa[b], &bl);
+
+	if (al != bl)
+		return al < bl ? -1 : 1;
+	return memcmp(ab, bb, al);
+}
+
 static void fld_peers(struct cfg_ctx *c, const struct ynode *v, const char *path,
 		      const struct cfg_field *f, void *dst)
 {
 	struct failover_conf *fo = dst;
 	char ipath[256];
+	size_t *first, *item, n = 0;
 
 	if (!cfg_want_seq(c, v, path, f->what) || v->kind != YNODE_SEQ)
 		return;
 	free(fo->peers);
-	fo->peers = xcalloc(v->n, sizeof(*fo->peers));
+	fo->peers = xcalloc(v->n ? v->n : 1, sizeof(*fo->peers));
 	fo->npeers = 0;
+	item = xcalloc(v->n ? v->n : 1, sizeof(*item));   /* list index of each address */
 	for (size_t i = 0; i < v->n; i++) {
-		struct addr a;
-		size_t j;
-
 		cfg_path_idx(ipath, sizeof(ipath), path, i);
-		if (cfg_scalar_ip(c, v->kids[i], ipath, "an IP address", &a) < 0)
-			continue;
-		for (j = 0; j < fo->npeers && !addr_equal_ip(&fo->peers[j], &a); j++)
-			;
-		if (j < fo->npeers) {
-			errlist_at(c->el, v->kids[i], ipath, "duplicate peer %s (expected each "
-				   "peer once)", v->kids[i]->text);
+		if (cfg_scalar_ip(c, v->kids[i], ipath, "an IP address", &fo->peers[n]) == 0)
+			item[n++] = i;
+	}
+	first = xcalloc(n ? n : 1, sizeof(*first));
+	cfg_first_equal(n, peer_cmp, fo->peers, first);
+	for (size_t k = 0; k < n; k++) {
+		if (first[k] < k) {
+			cfg_path_idx(ipath, sizeof(ipath), path, item[k]);
+			errlist_at(c->el, v->kids[item[k]], ipath, "duplicate peer %s (expected "
+				   "each peer once)", v->kids[item[k]]->text);
 			continue;
 		}
-		fo->peers[fo->npeers++] = a;
+		fo->peers[fo->npeers++] = fo->peers[k];
 	}
+	free(first);
+	free(item);
 }
 
 static void fld_to(struct cfg_ctx *c, const struct ynode *v, const char *path,

@@ -2,6 +2,7 @@
  *
  * Only what a configuration needs: maps, sequences and scalars of one
  * document. Aliases are refused (anchors alone are harmless and ignored).
+ * Bounded: at most YTREE_MAX_DEPTH levels and YTREE_MAX_NODES nodes.
  */
 #include "config/cfg_internal.h"
 
@@ -13,12 +14,14 @@
 #include "common/util.h"
 
 #define YTREE_MAX_DEPTH 64
+#define YTREE_MAX_NODES 200000       /* keys, values and items: bounds the tree's memory */
 
 struct ytree_parser {
 	yaml_parser_t p;
 	const char *text;
 	size_t len;
 	struct errlist *el;
+	size_t nodes;                /* made so far, at most YTREE_MAX_NODES */
 };
 
 static struct ynode *ynode_new(enum ynode_kind kind, const yaml_mark_t *m)
@@ -137,6 +140,13 @@ static struct ynode *parse_node(struct ytree_parser *tp, yaml_event_t *ev, int d
 		errlist_add(tp->el, (unsigned)ev->start_mark.line + 1,
 			    (unsigned)ev->start_mark.column + 1, "",
 			    "nesting too deep (expected at most %d levels)", YTREE_MAX_DEPTH);
+		return NULL;
+	}
+	if (++tp->nodes > YTREE_MAX_NODES) {
+		errlist_add(tp->el, (unsigned)ev->start_mark.line + 1,
+			    (unsigned)ev->start_mark.column + 1, "",
+			    "too many values (expected at most %d keys, values and list items "
+			    "in one file)", YTREE_MAX_NODES);
 		return NULL;
 	}
 	switch (ev->type) {

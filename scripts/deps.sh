@@ -14,6 +14,9 @@ fi
 PKGS=(
 	# build
 	build-essential pkg-config clang
+	# make fuzz: libFuzzer's runtime (only recommended by clang, not pulled in
+	# with --no-install-recommends)
+	libclang-rt-14-dev
 	libev-dev libnl-3-dev libnl-route-3-dev libssl-dev libyaml-dev libcap-dev libcmocka-dev
 	# tests
 	python3 python3-pytest valgrind iproute2 libcap2-bin procps openssl curl netcat-openbsd

@@ -219,13 +219,12 @@ static void fmt_who(char *who, size_t wholen, const struct peer_vip *v, const ui
 		 mac[5]);
 }
 
-/* An ARP packet from another MAC that claims one of vips. */
-static const struct peer_vip *arp_conflict(const struct garp *g, const uint8_t *p, ssize_t len,
-					   const struct peer_vip *vips, size_t n)
+const struct peer_vip *garp_arp_conflict(const uint8_t own_mac[6], const uint8_t *p, size_t len,
+					 const struct peer_vip *vips, size_t n)
 {
 	size_t alen;
 
-	if (len < ARP_LEN || p[4] != 6 || p[5] != 4 || memcmp(p + 8, g->mac, 6) == 0)
+	if (len < ARP_LEN || p[4] != 6 || p[5] != 4 || memcmp(p + 8, own_mac, 6) == 0)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		const uint8_t *b = addr_bytes(&vips[i].ip, &alen);
@@ -236,13 +235,12 @@ static const struct peer_vip *arp_conflict(const struct garp *g, const uint8_t *
 	return NULL;
 }
 
-/* A Neighbour Advertisement for one of vips (sent by someone else). */
-static const struct peer_vip *na_conflict(const struct sockaddr_ll *from, const uint8_t *p,
-					  ssize_t len, const struct peer_vip *vips, size_t n)
+const struct peer_vip *garp_na_conflict(const uint8_t *p, size_t len, const struct peer_vip *vips,
+					size_t n)
 {
 	size_t alen;
 
-	if (from->sll_pkttype == PACKET_OUTGOING || len < 40 + 24 || p[6] != 58 || p[40] != 136)
+	if (len < 40 + 24 || p[6] != 58 || p[40] != 136)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		const uint8_t *b = addr_bytes(&vips[i].ip, &alen);
@@ -271,7 +269,8 @@ static int drain_answers(struct garp *g, int fd, bool arp, const struct peer_vip
 			return 0;
 		if (from.sll_pkttype == PACKET_OUTGOING)
 			continue;
-		hit = arp ? arp_conflict(g, p, len, vips, n) : na_conflict(&from, p, len, vips, n);
+		hit = arp ? garp_arp_conflict(g->mac, p, (size_t)len, vips, n) :
+			    garp_na_conflict(p, (size_t)len, vips, n);
 		if (hit) {
 			fmt_who(who, wholen, hit, arp ? p + 8 : from.sll_addr);
 			return 1;

@@ -41,4 +41,14 @@ size_t garp_build_arp(uint8_t *out, const uint8_t mac[6], const uint8_t sip[4],
 size_t garp_build_nd(uint8_t *out, int type, const uint8_t mac[6], const uint8_t src[16],
 		     const uint8_t dst[16], const uint8_t target[16]);
 
+/* Pure readers of what the probe hears, exposed for tests and fuzzing. The
+ * VIP of vips that an ARP packet p[0..len) from a MAC other than own_mac
+ * claims as its sender address, or NULL. */
+const struct peer_vip *garp_arp_conflict(const uint8_t own_mac[6], const uint8_t *p, size_t len,
+					 const struct peer_vip *vips, size_t n);
+/* The VIP of vips that a Neighbour Advertisement p[0..len) (IPv6 header
+ * first) is for, or NULL. */
+const struct peer_vip *garp_na_conflict(const uint8_t *p, size_t len, const struct peer_vip *vips,
+					size_t n);
+
 #endif
