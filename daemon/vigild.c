@@ -9,6 +9,7 @@
 #include "lb/lb.h"
 #include "notify/notify.h"
 #include "vip/failover.h"
+#include "vip/rules_nl.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -86,6 +87,54 @@ static void apply_status_listen(struct vigild *d, const struct config *old)
 
 static void failover_sync_avail(struct vigild *d);
 
+/* source: client: install exactly the policy rules cfg needs (on every node
+ * of a pair, whoever holds the VIPs: they only catch replies from backends
+ * to client addresses, which a backup never gets). 0, or -1 with err. */
+static int transparent_apply(struct vigild *d, const struct config *cfg, char *err,
+			     size_t errlen)
+{
+	struct rules_nl_key *want;
+	size_t n = rules_nl_wanted(cfg, &want), had = rules_nl_count(d->rules);
+	int rc = rules_nl_sync(d->rules, want, n, err, errlen);
+
+	free(want);
+	if (rc == 0 && n != had)
+		log_notice("source: client: %zu policy rule%s to table %d", n, n == 1 ? "" : "s",
+			   RULES_NL_TABLE);
+	return rc;
+}
+
+/* At start: remove what a crashed run left, then install cfg's rules.
+ * 0, or -1 after logging why. */
+static int transparent_start(struct vigild *d, const struct config *cfg)
+{
+	struct rules_nl_key *want;
+	size_t removed, n = rules_nl_wanted(cfg, &want);
+	char err[512];
+
+	free(want);
+	d->rules = rules_nl_open(err, sizeof(err));
+	if (!d->rules) {
+		log_error("policy rules: %s", err);
+		return -1;
+	}
+	if (rules_nl_flush(d->rules, &removed, err, sizeof(err)) < 0) {
+		if (n) {
+			log_error("source: client: %s", err);
+			return -1;
+		}
+		log_warning("policy rules of an earlier run stay: %s", err);
+	} else if (removed) {
+		log_notice("removed %zu policy rule%s left by an earlier run", removed,
+			   removed == 1 ? "" : "s");
+	}
+	if (transparent_apply(d, cfg, err, sizeof(err)) < 0) {
+		log_error("source: client: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 int vigild_reload(struct vigild *d, struct buf *err)
 {
 	struct cfg_errors errs;
@@ -110,10 +159,15 @@ int vigild_reload(struct vigild *d, struct buf *err)
 	}
 	cfg_errors_free(&errs);
 	fit_maxconn(d, cfg);
-	if (lb_apply(d->lb, cfg, why, sizeof(why)) < 0) {
+	if (transparent_apply(d, cfg, why, sizeof(why)) < 0 ||
+	    lb_apply(d->lb, cfg, why, sizeof(why)) < 0) {
+		char again[512];
+
 		log_error("reload refused: %s; the running configuration stays", why);
 		if (err)
 			buf_printf(err, "%s\n", why);
+		if (transparent_apply(d, old, again, sizeof(again)) < 0)
+			log_error("source: client: %s", again);
 		cfg_free(cfg);
 		d->reload_failures++;
 		return -1;
@@ -298,6 +352,8 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 	log_set_level((enum log_level)cfg->global.log_level);
 	raise_nofile();
 	fit_maxconn(d, cfg);
+	if (transparent_start(d, cfg) < 0)
+		return -1;
 	d->lb = lb_new(d->loop);
 	if (lb_apply(d->lb, cfg, err, sizeof(err)) < 0) {
 		log_error("%s", err);
@@ -344,6 +400,8 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 
 void vigild_cleanup(struct vigild *d)
 {
+	char err[512];
+
 	if (d->loop) {
 		ev_signal_stop(d->loop, &d->sig_hup);
 		ev_signal_stop(d->loop, &d->sig_term);
@@ -356,6 +414,8 @@ void vigild_cleanup(struct vigild *d)
 	ctl_server_free(d->ctl);
 	checker_free(d->checker);
 	lb_free(d->lb);
+	if (rules_nl_close(d->rules, err, sizeof(err)) < 0)
+		log_error("policy rules: %s", err);
 	cfg_free(d->cfg);
 	free(d->config_path);
 	if (d->loop)

@@ -71,7 +71,7 @@ void listeners_resume_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* conn.c */
 /* The call of a backend connect attempt that failed. */
-enum dial_step { DIAL_SOCKET, DIAL_BIND, DIAL_CONNECT };
+enum dial_step { DIAL_SOCKET, DIAL_TRANSPARENT, DIAL_BIND, DIAL_CONNECT };
 /* Whose failure it is: SCHED_LOCAL_FAILED (this node: out of fds, memory,
  * ports, a local policy) or SCHED_BACKEND_FAILED. Pure. */
 enum sched_outcome conn_dial_failure_side(enum dial_step step, int err);

@@ -1,0 +1,214 @@
+"""source: client (issue 8, transparent mode): in a two-leg netns set-up the
+backend sees the client's own address, IPv4 and IPv6, while a plain service
+shows the balancer's; vigild's policy rules are there while it runs (one per
+backend address and port, tagged), adjusted by a reload, gone after a stop,
+and a kill -9 leaves them for the next start to remove (exactly one set)."""
+import os
+import pwd
+import shutil
+import signal
+import tempfile
+
+import pytest
+
+from failover_bed import NsVigild
+from netns import have_netns, wait_until
+from transp_bed import (BE4, BE6, CLIENT4, CLIENT6, LB_BE4, LB_BE6, VIP4, VIP6, TranspBed)
+from vigil import Vigild, base_config, run_vigild
+
+why = have_netns()
+if why and os.environ.get("CI") != "true":
+    pytest.skip(why, allow_module_level=True)
+
+PORT, PLAIN, PORT6 = 8025, 8080, 8026
+CHECK = {"type": "tcp", "interval": "100ms", "timeout": "100ms", "rise": 1, "fall": 1}
+
+
+def rule4(ip, port):
+    return f"from {ip} ipproto tcp sport {port} lookup 7789 proto 118"
+
+
+def services(be4=BE4, scheduler="roundrobin", user=None):
+    svcs = [
+        {"name": "smtp", "vip": VIP4, "ports": [PORT], "source": "client",
+         "scheduler": scheduler, "check": CHECK,
+         "backends": [{"name": f"be{i + 1}", "address": a} for i, a in enumerate(be4)]},
+        {"name": "plain", "vip": VIP4, "ports": [PLAIN], "check": CHECK,
+         "backends": [{"name": "be1", "address": BE4[0]}]},
+        {"name": "smtp6", "vip": VIP6, "ports": [PORT6], "source": "client", "check": CHECK,
+         "backends": [{"name": "be1", "address": BE6[0], "port": PORT}]},
+    ]
+    cfg = base_config(svcs)
+    if user:
+        cfg["global"]["user"] = user
+    return cfg
+
+
+@pytest.fixture
+def bed():
+    b = TranspBed()
+    try:
+        for ip in BE4 + BE6[:1]:
+            b.peer_server(ip, PORT)
+        b.peer_server(BE4[0], PLAIN)
+        yield b
+    finally:
+        b.close()
+
+
+def start(bed, tmp_path, cfg, name="lb"):
+    v = NsVigild(tmp_path, cfg, bed.node("lb"), name).start()
+    for svc, names in (("smtp", [b["name"] for b in cfg["services"][0]["backends"]]),
+                       ("plain", ["be1"]), ("smtp6", ["be1"])):
+        for n in names:
+            Vigild.wait_state(v, svc, n, "up", 10)   # (NsVigild.wait_state is failover's)
+    return v
+
+
+def stop_clean(v):
+    rc = v.stop()
+    assert rc == 0, v.log()[-3000:]
+    assert not v.sanitizer_reports(), v.sanitizer_reports()
+
+
+def expected_rules(be4=BE4):
+    return sorted(rule4(ip, PORT) for ip in be4)
+
+
+@pytest.mark.parametrize("scheduler", ["roundrobin", "leastconn", "source-hash",
+                                       "weighted-roundrobin"])
+def test_backend_sees_client(bed, tmp_path, scheduler):
+    """Every backend of the source: client service sees 192.0.2.100 (and
+    2001:db8:c::100 over IPv6); the plain service's backend sees the balancer's
+    own backend-side address. Rules and our table are in place meanwhile."""
+    v = start(bed, tmp_path, services(scheduler=scheduler))
+    try:
+        assert bed.rules() == expected_rules(), bed.ip("lb", "rule", "show").stdout
+        assert bed.rules("-6") == [f"from {BE6[0]} ipproto tcp sport {PORT} lookup 7789 proto 118"]
+        assert "local default dev lo" in bed.table()
+        assert "local default dev lo" in bed.table("-6")
+        seen = {bed.ask(VIP4, PORT) for _ in range(6)}
+        assert seen == {f"PEER {CLIENT4}"}, (seen, v.log()[-2000:])
+        got = sum(v.backend("smtp", n)["total"] for n in ("be1", "be2"))
+        assert got == 6
+        if scheduler != "source-hash":
+            assert all(v.backend("smtp", n)["total"] > 0 for n in ("be1", "be2"))
+        assert bed.ask(VIP4, PLAIN) == f"PEER {LB_BE4}"
+        assert bed.ask(VIP6, PORT6) == f"PEER {CLIENT6}"
+    finally:
+        stop_clean(v)
+    assert bed.rules() == [] and bed.rules("-6") == []
+    assert bed.table() == "" and bed.table("-6") == ""
+
+
+def test_reload_adjusts_rules(bed, tmp_path):
+    """A reload that drops be2 removes its rule; adding it back restores it;
+    the other rules stay untouched and clients keep seeing their address."""
+    v = start(bed, tmp_path, services())
+    try:
+        assert bed.rules() == expected_rules()
+        v.write_config(services(be4=BE4[:1]))
+        assert v.ctl("reload").returncode == 0
+        wait_until(lambda: bed.rules() == expected_rules(BE4[:1]), 5, "be2's rule gone")
+        assert bed.ask(VIP4, PORT) == f"PEER {CLIENT4}"
+        v.write_config(services())
+        assert v.ctl("reload").returncode == 0
+        wait_until(lambda: bed.rules() == expected_rules(), 5, "be2's rule back")
+        Vigild.wait_state(v, "smtp", "be2", "up", 10)
+        assert {bed.ask(VIP4, PORT) for _ in range(4)} == {f"PEER {CLIENT4}"}
+        # a reload without any source: client service removes the table's route too
+        plain = services()
+        del plain["services"][0]["source"]
+        del plain["services"][2]["source"]
+        v.write_config(plain)
+        assert v.ctl("reload").returncode == 0
+        wait_until(lambda: bed.rules() == [] and bed.table() == "", 5, "every rule gone")
+        assert bed.ask(VIP4, PORT) == f"PEER {LB_BE4}"
+    finally:
+        stop_clean(v)
+
+
+def test_kill9_leftovers_removed_at_start(bed, tmp_path):
+    """kill -9 leaves the rules; the next start removes them first and
+    installs exactly one set; the stop after that leaves none."""
+    v = start(bed, tmp_path, services())
+    assert bed.rules() == expected_rules()
+    v.signal(signal.SIGKILL)
+    v.proc.wait(10)
+    v._log.close()
+    assert bed.rules() == expected_rules()          # left behind
+    v2 = start(bed, tmp_path, services(), name="lb-again")
+    try:
+        assert bed.rules() == expected_rules()      # one set, not two
+        assert len(bed.rules("-6")) == 1
+        assert "removed 3 policy rules left by an earlier run" in v2.log()
+        assert bed.ask(VIP4, PORT) == f"PEER {CLIENT4}"
+    finally:
+        stop_clean(v2)
+    assert bed.rules() == [] and bed.rules("-6") == [] and bed.table() == ""
+
+
+def test_after_privilege_drop(bed, tmp_path):
+    """Running as global.user (nobody) with the kept capabilities: the
+    transparent bind and a reload's rule changes still work."""
+    try:
+        pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user nobody")
+    # nobody must read the file at reload: a world-readable directory
+    base = tempfile.mkdtemp(prefix="vigil-transp-")
+    os.chmod(base, 0o755)
+    v = start(bed, base, services(user="nobody"))
+    os.chmod(v.dir, 0o755)
+    os.chmod(v.cfg_path, 0o644)
+    try:
+        assert "running as user nobody" in v.log()
+        assert bed.ask(VIP4, PORT) == f"PEER {CLIENT4}"
+        v.write_config(services(be4=BE4[:1], user="nobody"))
+        assert v.ctl("reload").returncode == 0
+        wait_until(lambda: bed.rules() == expected_rules(BE4[:1]), 5, "be2's rule gone")
+        v.write_config(services(user="nobody"))
+        os.chmod(v.cfg_path, 0o644)
+        assert v.ctl("reload").returncode == 0
+        wait_until(lambda: bed.rules() == expected_rules(), 5, "be2's rule back")
+    finally:
+        stop_clean(v)
+        shutil.rmtree(base, ignore_errors=True)
+    assert bed.rules() == [] and bed.table() == ""
+
+
+def test_both_nodes_of_a_pair_hold_rules(bed, tmp_path):
+    """Rules do not depend on VIP ownership: a second vigild (the other node
+    of a pair, here in its own namespace with the same backends) installs its
+    own set, so a new master has them before it claims the VIPs."""
+    v = start(bed, tmp_path, services())
+    other = TranspBed()
+    try:
+        for ip in BE4 + BE6[:1]:
+            other.peer_server(ip, PORT)
+        other.peer_server(BE4[0], PLAIN)
+        v2 = start(other, tmp_path, services(), name="lb2")
+        try:
+            assert other.rules() == expected_rules()
+            assert bed.rules() == expected_rules()
+            assert other.ask(VIP4, PORT) == f"PEER {CLIENT4}"
+        finally:
+            stop_clean(v2)
+        assert other.rules() == [] and bed.rules() == expected_rules()
+    finally:
+        other.close()
+        stop_clean(v)
+
+
+def test_mixed_family_is_a_config_error(tmp_path):
+    """source: client with a backend of the other family is a -t error at
+    the backend's address."""
+    cfg = tmp_path / "t.yaml"
+    cfg.write_text("services:\n  - name: s\n    vip: 192.0.2.10\n    ports: [25]\n"
+                   "    source: client\n    backends:\n"
+                   "      - {name: a, address: \"2001:db8::11\"}\n")
+    r = run_vigild("-t", "-c", cfg)
+    assert r.returncode != 0
+    assert (f"{cfg}:7:28: services[0].backends[0].address: IPv6 backend 2001:db8::11 cannot be "
+            "reached from the IPv4 clients of VIP 192.0.2.10 with source: client") \
+        in r.stdout + r.stderr
