@@ -14,7 +14,7 @@ import pytest
 from failover_bed import NsVigild
 from netns import have_netns, wait_until
 from transp_bed import (BE4, BE6, CLIENT4, CLIENT6, LB_BE4, LB_BE6, VIP4, VIP6, TranspBed)
-from vigil import Vigild, base_config, run_vigild
+from vigil import VIGILD, Vigild, base_config, run_vigild
 
 why = have_netns()
 if why and os.environ.get("CI") != "true":
@@ -212,3 +212,17 @@ def test_mixed_family_is_a_config_error(tmp_path):
     assert (f"{cfg}:7:28: services[0].backends[0].address: IPv6 backend 2001:db8::11 cannot be "
             "reached from the IPv4 clients of VIP 192.0.2.10 with source: client") \
         in r.stdout + r.stderr
+
+
+def test_without_cap_net_admin_start_fails_clearly(bed, tmp_path):
+    """vigild without CAP_NET_ADMIN (dropped from the bounding set, so root
+    does not get it at exec) cannot install the rules: it refuses to start
+    with an error naming the capability, and leaves nothing behind."""
+    v = NsVigild(tmp_path, services(), bed.node("lb"), "lb")
+    r = bed.sh("lb", "setpriv", "--bounding-set", "-net_admin", "--inh-caps", "-all",
+               str(VIGILD), "-c", str(v.cfg_path), check=False, timeout=20)
+    out = r.stdout + r.stderr + v.log()
+    assert r.returncode != 0, out
+    assert "source: client:" in out and "Operation not permitted" in out, out
+    assert "needs CAP_NET_ADMIN" in out, out
+    assert bed.rules() == [] and bed.table() == ""
