@@ -3,6 +3,7 @@ backend sees the client's own address, IPv4 and IPv6, while a plain service
 shows the balancer's; vigild's policy rules are there while it runs (one per
 backend address and port, tagged), adjusted by a reload, gone after a stop,
 and a kill -9 leaves them for the next start to remove (exactly one set)."""
+import json
 import os
 import pwd
 import shutil
@@ -11,7 +12,7 @@ import tempfile
 
 import pytest
 
-from failover_bed import NsVigild
+from failover_bed import VIP as PAIR_VIP, NsVigild, Pair
 from netns import have_netns, wait_until
 from transp_bed import (BE4, BE6, CLIENT4, CLIENT6, LB_BE4, LB_BE6, VIP4, VIP6, TranspBed)
 from vigil import VIGILD, Vigild, base_config, run_vigild
@@ -177,27 +178,39 @@ def test_after_privilege_drop(bed, tmp_path):
     assert bed.rules() == [] and bed.table() == ""
 
 
-def test_both_nodes_of_a_pair_hold_rules(bed, tmp_path):
-    """Rules do not depend on VIP ownership: a second vigild (the other node
-    of a pair, here in its own namespace with the same backends) installs its
-    own set, so a new master has them before it claims the VIPs."""
-    v = start(bed, tmp_path, services())
-    other = TranspBed()
+def test_both_nodes_of_a_pair_hold_rules(tmp_path):
+    """Rules do not depend on VIP ownership: in a failover pair (the failover
+    testbed) master and backup both install the set of a source: client
+    service, so after the master dies the new master has them before it
+    claims the VIP, and the rules survive its takeover. (Replies reaching the
+    new master need the backends' gateway to float with the VIPs,
+    failover.addresses, issue 9: not tested here.)"""
+    pair = Pair(tmp_path, start=False)
     try:
-        for ip in BE4 + BE6[:1]:
-            other.peer_server(ip, PORT)
-        other.peer_server(BE4[0], PLAIN)
-        v2 = start(other, tmp_path, services(), name="lb2")
-        try:
-            assert other.rules() == expected_rules()
-            assert bed.rules() == expected_rules()
-            assert other.ask(VIP4, PORT) == f"PEER {CLIENT4}"
-        finally:
-            stop_clean(v2)
-        assert other.rules() == [] and bed.rules() == expected_rules()
+        for name in ("lb1", "lb2"):
+            cfg = json.loads(json.dumps(pair[name].config))
+            cfg["services"].append({
+                "name": "smtp", "vip": PAIR_VIP, "ports": [8025], "source": "client",
+                "backends": [{"name": "be1", "address": pair.bed["be1"].ip},
+                             {"name": "be2", "address": pair.bed["be2"].ip}]})
+            pair[name].write_config(cfg)
+        pair.start()
+        want = sorted(rule4(pair.bed[b].ip, 8025) for b in ("be1", "be2"))
+
+        def rules(node):
+            out = pair.bed[node].ip_cmd("rule", "show").stdout
+            return sorted(l.split(":", 1)[1].strip() for l in out.splitlines()
+                          if "proto 118" in l)
+
+        assert pair["lb1"].state() == "master" and pair["lb2"].state() == "backup"
+        assert rules("lb1") == want and rules("lb2") == want
+        pair["lb1"].signal(signal.SIGKILL)
+        pair["lb2"].wait_state("master", 5)
+        assert rules("lb2") == want
+        assert pair.bed["lb2"].has(PAIR_VIP)
     finally:
-        other.close()
-        stop_clean(v)
+        problems = pair.close()
+    assert not problems, problems
 
 
 def test_mixed_family_is_a_config_error(tmp_path):
