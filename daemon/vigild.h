@@ -33,6 +33,7 @@ struct vigild {
 	struct failover *fo;          /* NULL without a failover section */
 	struct notify *notify;        /* failover.notify: programs and mails */
 	struct rules_nl *rules;       /* policy rules of source: client services */
+	ev_timer rules_timer;         /* while connections keep rules a reload dropped */
 	double started;               /* wall clock seconds */
 	uint64_t reloads, reload_failures;
 	uint64_t nofile;              /* open file limit (soft), for maxconn and status */

@@ -49,6 +49,7 @@ struct conn {
 	uint16_t port;              /* service port the client came in on */
 	struct addr vip;            /* VIP the client connected to (port 0) */
 	struct addr client;         /* the client's address and port */
+	bool transparent;           /* the backend socket is bound to the client's address */
 	bool relaying;              /* connected to the backend */
 	uint32_t attempts;          /* backends tried for this client */
 	uint32_t key;               /* source-hash key */
@@ -65,6 +66,16 @@ static void conn_connect_next(struct conn *c);
 
 struct conn *conn_next(const struct conn *c) { return c->next; }
 struct backend *conn_backend(const struct conn *c) { return c->be; }
+
+bool conn_transparent_peer(const struct conn *c, struct addr *ip, uint16_t *port)
+{
+	if (!c->transparent || !c->be)
+		return false;
+	*ip = c->be->addr;
+	addr_set_port(ip, 0);
+	*port = backend_port(c->be, c->port);
+	return true;
+}
 
 /* ---- teardown ---- */
 
@@ -678,7 +689,8 @@ static int conn_dial(struct conn *c, struct backend *b, enum dial_step *step)
 	if (fd < 0)
 		return -1;
 	sock_keepalive(fd, c->svc->timeouts.keepalive_ms);
-	if (c->svc->source_client) {
+	c->transparent = c->svc->source_client;
+	if (c->transparent) {
 		if (conn_bind_client(c, fd, step) < 0)
 			goto fail;
 	} else if (c->svc->has_source && addr_family(&c->svc->source) == addr_family(&a)) {

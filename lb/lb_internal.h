@@ -86,6 +86,9 @@ void conn_kill(struct conn *c, const char *reason);
 /* True if the client came in on VIP ip (any port). */
 bool conn_on_vip(const struct conn *c, const struct addr *ip);
 struct conn *conn_next(const struct conn *c);
+/* A connection of a source: client service with a backend picked: its
+ * backend's address (port 0) and port. False otherwise. */
+bool conn_transparent_peer(const struct conn *c, struct addr *ip, uint16_t *port);
 struct backend *conn_backend(const struct conn *c);
 
 /* pipes.c */

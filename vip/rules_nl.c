@@ -52,7 +52,7 @@ static int key_qcmp(const void *a, const void *b)
 size_t rules_nl_wanted(const struct config *cfg, struct rules_nl_key **out)
 {
 	struct rules_nl_key *k = NULL;
-	size_t n = 0, cap = 0, w = 0;
+	size_t n = 0, cap = 0;
 
 	for (size_t i = 0; i < cfg->nservices; i++) {
 		const struct service_conf *s = &cfg->services[i];
@@ -70,12 +70,19 @@ size_t rules_nl_wanted(const struct config *cfg, struct rules_nl_key **out)
 			}
 		}
 	}
-	if (n)
-		qsort(k, n, sizeof(*k), key_qcmp);
-	for (size_t i = 0; i < n; i++)
-		if (!w || rules_nl_key_cmp(&k[w - 1], &k[i]) != 0)
-			k[w++] = k[i];
 	*out = k;
+	return rules_nl_normalize(k, n);
+}
+
+size_t rules_nl_normalize(struct rules_nl_key *keys, size_t n)
+{
+	size_t w = 0;
+
+	if (n)
+		qsort(keys, n, sizeof(*keys), key_qcmp);
+	for (size_t i = 0; i < n; i++)
+		if (!w || rules_nl_key_cmp(&keys[w - 1], &keys[i]) != 0)
+			keys[w++] = keys[i];
 	return w;
 }
 

@@ -38,6 +38,8 @@ struct rules_nl;
  * on, of each source: client service; sorted, each once. Returns the count,
  * the array in *out (NULL when 0; the caller frees it). Pure. */
 size_t rules_nl_wanted(const struct config *cfg, struct rules_nl_key **out);
+/* Sort keys[0..n) and drop repeats; returns the new count. */
+size_t rules_nl_normalize(struct rules_nl_key *keys, size_t n);
 /* Order of keys (family, address bytes, port), as rules_nl_wanted sorts. */
 int rules_nl_key_cmp(const struct rules_nl_key *a, const struct rules_nl_key *b);
 

@@ -129,6 +129,38 @@ def test_reload_adjusts_rules(bed, tmp_path):
         stop_clean(v)
 
 
+def test_reload_keeps_rules_of_open_connections(bed, tmp_path):
+    """A reload that removes be2 while a client is connected through it keeps
+    be2's rule until that connection closes (its replies still need it): the
+    connection goes on working, then the rule goes."""
+    v = start(bed, tmp_path, services())
+    held = []
+    try:
+        for _ in range(4):                      # roundrobin: one of the first two
+            p, greeting = bed.hold(VIP4, PORT)
+            held.append(p)
+            if greeting == f"PEER {CLIENT4} AT {BE4[1]}":
+                break
+        else:
+            raise AssertionError("no connection reached be2")
+        v.write_config(services(be4=BE4[:1]))
+        assert v.ctl("reload").returncode == 0
+        wait_until(lambda: v.status()["reloads"] == 1, 5, "reload")
+        assert bed.rules() == expected_rules()          # be2's still there
+        p.stdin.write("still there?\n")
+        p.stdin.flush()
+        assert p.stdout.readline().strip() == "still there?"
+        for h in held:
+            h.stdin.close()
+            h.wait(5)
+        wait_until(lambda: bed.rules() == expected_rules(BE4[:1]), 5, "be2's rule gone")
+    finally:
+        for h in held:
+            if h.poll() is None:
+                h.kill()
+        stop_clean(v)
+
+
 def test_kill9_leftovers_removed_at_start(bed, tmp_path):
     """kill -9 leaves the rules; the next start removes them first and
     installs exactly one set; the stop after that leaves none."""

@@ -13,9 +13,10 @@ client's address reach vigild's transparent sockets only through its policy
 rules. RFC 5737 / RFC 3849 addresses only; namespaces carry a per-run tag.
 
 Run as a script, this file is the helper inside the namespaces:
-  transp_bed.py peer-server IP PORT   greet each connection with "PEER <ip>", then
-                                      read until the client closes
-  transp_bed.py ask IP PORT [SRC]     connect (from SRC), print the greeting line
+  transp_bed.py peer-server IP PORT   greet each connection with "PEER <peer> AT <own ip>",
+                                      then echo until the client closes
+  transp_bed.py ask IP PORT [SRC]     connect (from SRC), print "PEER <peer>" of the greeting
+  transp_bed.py hold IP PORT          connect, print the greeting, then echo stdin lines
 """
 import itertools
 import os
@@ -101,6 +102,14 @@ class TranspBed:
                     *([src] if src else []), check=False)
         return r.stdout.strip()
 
+    def hold(self, ip, port):
+        """A client connection kept open: (process, its greeting "PEER x AT y")."""
+        p = subprocess.Popen(["ip", "netns", "exec", self.ns["client"], PY,
+                              str(HERE / "transp_bed.py"), "hold", ip, str(port)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.procs.append(p)
+        return p, p.stdout.readline().strip()
+
     def rules(self, family="-4"):
         """vigild's rules in lb (protocol 118 = 0x76), as ip rule prints them."""
         out = self.ip("lb", family, "rule", "show", check=False).stdout
@@ -135,10 +144,13 @@ def peer_server(ip, port):
 
     def serve(c):
         try:
-            c.sendall(f"PEER {c.getpeername()[0]}\n".encode())
+            c.sendall(f"PEER {c.getpeername()[0]} AT {c.getsockname()[0]}\n".encode())
             c.settimeout(30)
-            while c.recv(4096):
-                pass
+            while True:
+                data = c.recv(4096)
+                if not data:
+                    break
+                c.sendall(data)
         except OSError:
             pass
         finally:
@@ -161,9 +173,19 @@ def ask(ip, port, src=None):
         except OSError as e:
             print(f"ERR {e}")
             return
-        print(line.decode(errors="replace").strip())
+        print(line.decode(errors="replace").strip().split(" AT ")[0])
+
+
+def hold(ip, port):
+    """Connect, print the greeting, then send each stdin line and print its echo."""
+    with socket.create_connection((ip, int(port)), timeout=5) as s:
+        f = s.makefile("rb")
+        print(f.readline().decode().strip(), flush=True)
+        for line in sys.stdin:
+            s.sendall(line.encode())
+            print(f.readline().decode().strip() or "EOF", flush=True)
 
 
 if __name__ == "__main__":
     cmd, *rest = sys.argv[1:]
-    {"peer-server": peer_server, "ask": ask}[cmd](*rest)
+    {"peer-server": peer_server, "ask": ask, "hold": hold}[cmd](*rest)
