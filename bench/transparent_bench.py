@@ -231,7 +231,8 @@ def main():
         "",
         time.strftime("Run %Y-%m-%d %H:%M UTC", time.gmtime()) +
         f", {os.cpu_count()} cores, load average {load[0]:.1f} at the end; {args.reps} "
-        f"repetitions of {args.secs} s each, order rotated. `{res['vigil'][0]['cmd']}` "
+        f"repetitions of {args.secs} s each, order rotated. "
+        f"`{res['vigil'][0]['cmd'].replace(str(procs.ROOT) + '/', '')}` "
         "(port varies) from the client namespace to the VIP; vigild and HAProxy in the "
         "balancer namespace, nginx (one worker, 128-byte object) in the backend "
         "namespace with its route to the clients via the balancer (two-leg, "
