@@ -14,12 +14,16 @@ import pytest
 
 from failover_bed import VIP as PAIR_VIP, NsVigild, Pair
 from netns import have_netns, wait_until
-from transp_bed import (BE4, BE6, CLIENT4, CLIENT6, LB_BE4, LB_BE6, VIP4, VIP6, TranspBed)
+from transp_bed import (BE4, BE6, CLIENT4, CLIENT6, LB_BE4, VIP4, VIP6, TranspBed)
 from vigil import VIGILD, Vigild, base_config, run_vigild
 
-why = have_netns()
-if why and os.environ.get("CI") != "true":
-    pytest.skip(why, allow_module_level=True)
+
+
+def netns(test):
+    """Marks a test that builds network namespaces (root, ip netns)."""
+    return pytest.mark.netns(pytest.mark.skipif(have_netns() is not None,
+                                                reason=str(have_netns()))(test))
+
 
 PORT, PLAIN, PORT6 = 8025, 8080, 8026
 CHECK = {"type": "tcp", "interval": "100ms", "timeout": "100ms", "rise": 1, "fall": 1}
@@ -76,6 +80,7 @@ def expected_rules(be4=BE4):
     return sorted(rule4(ip, PORT) for ip in be4)
 
 
+@netns
 @pytest.mark.parametrize("scheduler", ["roundrobin", "leastconn", "source-hash",
                                        "weighted-roundrobin"])
 def test_backend_sees_client(bed, tmp_path, scheduler):
@@ -102,6 +107,7 @@ def test_backend_sees_client(bed, tmp_path, scheduler):
     assert bed.table() == "" and bed.table("-6") == ""
 
 
+@netns
 def test_reload_adjusts_rules(bed, tmp_path):
     """A reload that drops be2 removes its rule; adding it back restores it;
     the other rules stay untouched and clients keep seeing their address."""
@@ -129,6 +135,7 @@ def test_reload_adjusts_rules(bed, tmp_path):
         stop_clean(v)
 
 
+@netns
 def test_reload_keeps_rules_of_open_connections(bed, tmp_path):
     """A reload that removes be2 while a client is connected through it keeps
     be2's rule until that connection closes (its replies still need it): the
@@ -161,6 +168,7 @@ def test_reload_keeps_rules_of_open_connections(bed, tmp_path):
         stop_clean(v)
 
 
+@netns
 def test_kill9_leftovers_removed_at_start(bed, tmp_path):
     """kill -9 leaves the rules; the next start removes them first and
     installs exactly one set; the stop after that leaves none."""
@@ -181,6 +189,7 @@ def test_kill9_leftovers_removed_at_start(bed, tmp_path):
     assert bed.rules() == [] and bed.rules("-6") == [] and bed.table() == ""
 
 
+@netns
 def test_after_privilege_drop(bed, tmp_path):
     """Running as global.user (nobody) with the kept capabilities: the
     transparent bind and a reload's rule changes still work."""
@@ -210,6 +219,7 @@ def test_after_privilege_drop(bed, tmp_path):
     assert bed.rules() == [] and bed.table() == ""
 
 
+@netns
 def test_both_nodes_of_a_pair_hold_rules(tmp_path):
     """Rules do not depend on VIP ownership: in a failover pair (the failover
     testbed) master and backup both install the set of a source: client
@@ -259,6 +269,7 @@ def test_mixed_family_is_a_config_error(tmp_path):
         in r.stdout + r.stderr
 
 
+@netns
 def test_without_cap_net_admin_start_fails_clearly(bed, tmp_path):
     """vigild without CAP_NET_ADMIN (dropped from the bounding set, so root
     does not get it at exec) cannot install the rules: it refuses to start
