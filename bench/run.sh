@@ -4,7 +4,8 @@
 # the "## Data path" section of bench/RESULTS.md (report.py); then the
 # health-check probe benchmark (bench_checks.py, "## Health-check probes");
 # then the PROXY protocol cost (proxy_bench.py, "## PROXY protocol";
-# BENCH_PROXY=0 skips it).
+# BENCH_PROXY=0 skips it); as root the transparent-mode cost
+# (transparent_bench.py, "## Transparent mode"; BENCH_TRANSPARENT=0 skips it).
 # BENCH_CHECKS=0 skips the probe benchmark. BENCH_FAILOVER=1 (root, network
 # namespaces) also runs the failover benchmark against keepalived
 # (bench/failover_bench.py, "## Failover"; about 10 minutes).
@@ -44,6 +45,13 @@ if [ "${BENCH_PROXY:-1}" != 0 ]; then
 	proxy_args=(--reps "${BENCH_REPS:-3}" --secs "${BENCH_SECS:-5}")
 	[ -z "$record" ] || proxy_args+=(--no-write)
 	$PY -B bench/proxy_bench.py "${proxy_args[@]}"
+fi
+# transparent mode (source: client) vs HAProxy usesrc clientip: network
+# namespaces, so only as root; BENCH_TRANSPARENT=0 skips it
+if [ "${BENCH_TRANSPARENT:-1}" != 0 ] && [ "$(id -u)" = 0 ]; then
+	tr_args=(--reps "${BENCH_REPS:-3}" --secs "${BENCH_SECS:-5}")
+	[ -z "$record" ] || tr_args+=(--no-write)
+	$PY -B bench/transparent_bench.py "${tr_args[@]}"
 fi
 if [ "${BENCH_FAILOVER:-0}" != 0 ]; then
 	$PY -B bench/failover_bench.py outage --reps 5 --adv 100,20

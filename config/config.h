@@ -86,6 +86,7 @@ struct service_conf {
 	uint32_t backlog;            /* listen(2) backlog, default 1024 */
 	bool has_source;
 	struct addr source;          /* optional source address for backend connections */
+	bool source_client;          /* source: client: transparent, from the client's address */
 	enum send_proxy send_proxy;  /* default none; backends may override */
 	struct timeouts_conf timeouts;
 	struct check_conf check;

@@ -273,6 +273,25 @@ static int backend_name_cmp(size_t a, size_t b, void *arg)
 	return name_cmp(be[a].name, be[b].name);
 }
 
+/* source: client binds the backend connection to the client's address, so
+ * the backend must be of the VIP's family (the clients'). */
+static void check_backend_client_family(struct cfg_ctx *c, const struct ynode *v,
+					const char *path, const struct service_conf *s,
+					const struct backend_conf *b)
+{
+	int vfam = addr_family(&s->vip), bfam = addr_family(&b->addr);
+	char kpath[256], ip[ADDR_STRLEN], vip[ADDR_STRLEN];
+
+	if (!vfam || !bfam || vfam == bfam)
+		return;
+	cfg_path_key(kpath, sizeof(kpath), path, "address");
+	errlist_at(c->el, v, kpath, "IPv%d backend %s cannot be reached from the IPv%d clients "
+		   "of VIP %s with source: client (expected an IPv%d address)",
+		   bfam == AF_INET ? 4 : 6, addr_ip_str(&b->addr, ip, sizeof(ip)),
+		   vfam == AF_INET ? 4 : 6, addr_ip_str(&s->vip, vip, sizeof(vip)),
+		   vfam == AF_INET ? 4 : 6);
+}
+
 /* Backend i against the service: port: with several ports, source family,
  * a proxy loop, a name used before (by backends[first], first < i). */
 static void check_backend(struct cfg_ctx *c, const struct ynode *bn, const char *path,
@@ -297,6 +316,8 @@ static void check_backend(struct cfg_ctx *c, const struct ynode *bn, const char 
 			   addr_ip_str(&b->addr, ip, sizeof(ip)), fam == AF_INET ? 4 : 6,
 			   addr_ip_str(&s->source, src, sizeof(src)), fam == AF_INET ? 4 : 6);
 	}
+	if (v && s->source_client)
+		check_backend_client_family(c, v, path, s, b);
 	check_backend_loop(c, bn, path, s, b);
 	v = ymap_get(bn, "name");
 	if (v && b->name && first < i) {

@@ -218,7 +218,10 @@ static void fld_source(struct cfg_ctx *c, const struct ynode *v, const char *pat
 {
 	struct service_conf *s = dst;
 
-	if (cfg_scalar_ip(c, v, path, f->what, &s->source) == 0)
+	s->has_source = s->source_client = false;
+	if (v->kind == YNODE_SCALAR && strcmp(v->text, "client") == 0)
+		s->source_client = true;
+	else if (cfg_scalar_ip(c, v, path, f->what, &s->source) == 0)
 		s->has_source = true;
 }
 
@@ -258,7 +261,8 @@ static const struct cfg_field service_fields[] = {
 	  .what = "a prefix length 0..32 (IPv4) or 0..128 (IPv6)" },
 	SVC_MAXCONN,
 	SVC_BACKLOG,
-	{ .key = "source", .fn = fld_source, .what = "an IP address, e.g. 198.51.100.1" },
+	{ .key = "source", .fn = fld_source,
+	  .what = "an IP address, e.g. 198.51.100.1, or client" },
 	ENUM("send_proxy", struct service_conf, send_proxy, cfg_send_proxy_names, SEND_PROXY_WHAT),
 	SVC_ON_DOWN,
 	SVC_TIMEOUTS,

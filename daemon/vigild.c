@@ -1,5 +1,6 @@
 /* vigild.c - start-up, reload and graceful stop of the daemon. */
 #include "daemon/vigild.h"
+#include "daemon/transparent.h"
 #include "common/privs.h"
 #include "checks/check.h"
 #include "common/log.h"
@@ -110,10 +111,15 @@ int vigild_reload(struct vigild *d, struct buf *err)
 	}
 	cfg_errors_free(&errs);
 	fit_maxconn(d, cfg);
-	if (lb_apply(d->lb, cfg, why, sizeof(why)) < 0) {
+	if (transparent_apply(d, cfg, why, sizeof(why)) < 0 ||
+	    lb_apply(d->lb, cfg, why, sizeof(why)) < 0) {
+		char again[512];
+
 		log_error("reload refused: %s; the running configuration stays", why);
 		if (err)
 			buf_printf(err, "%s\n", why);
+		if (transparent_apply(d, old, again, sizeof(again)) < 0)
+			log_error("source: client: %s", again);
 		cfg_free(cfg);
 		d->reload_failures++;
 		return -1;
@@ -298,6 +304,8 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 	log_set_level((enum log_level)cfg->global.log_level);
 	raise_nofile();
 	fit_maxconn(d, cfg);
+	if (transparent_start(d, cfg) < 0)
+		return -1;
 	d->lb = lb_new(d->loop);
 	if (lb_apply(d->lb, cfg, err, sizeof(err)) < 0) {
 		log_error("%s", err);
@@ -356,6 +364,7 @@ void vigild_cleanup(struct vigild *d)
 	ctl_server_free(d->ctl);
 	checker_free(d->checker);
 	lb_free(d->lb);
+	transparent_stop(d);
 	cfg_free(d->cfg);
 	free(d->config_path);
 	if (d->loop)

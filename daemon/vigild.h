@@ -20,6 +20,7 @@ struct ctl_server;
 struct status_http;
 struct failover;
 struct notify;
+struct rules_nl;
 
 struct vigild {
 	struct ev_loop *loop;
@@ -31,6 +32,8 @@ struct vigild {
 	struct status_http *http;
 	struct failover *fo;          /* NULL without a failover section */
 	struct notify *notify;        /* failover.notify: programs and mails */
+	struct rules_nl *rules;       /* policy rules of source: client services */
+	ev_timer rules_timer;         /* while connections keep rules a reload dropped */
 	double started;               /* wall clock seconds */
 	uint64_t reloads, reload_failures;
 	uint64_t nofile;              /* open file limit (soft), for maxconn and status */

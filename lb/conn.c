@@ -48,6 +48,8 @@ struct conn {
 	int cfd, bfd;
 	uint16_t port;              /* service port the client came in on */
 	struct addr vip;            /* VIP the client connected to (port 0) */
+	struct addr client;         /* the client's address and port */
+	bool transparent;           /* the backend socket is bound to the client's address */
 	bool relaying;              /* connected to the backend */
 	uint32_t attempts;          /* backends tried for this client */
 	uint32_t key;               /* source-hash key */
@@ -64,6 +66,16 @@ static void conn_connect_next(struct conn *c);
 
 struct conn *conn_next(const struct conn *c) { return c->next; }
 struct backend *conn_backend(const struct conn *c) { return c->be; }
+
+bool conn_transparent_peer(const struct conn *c, struct addr *ip, uint16_t *port)
+{
+	if (!c->transparent || !c->be)
+		return false;
+	*ip = c->be->addr;
+	addr_set_port(ip, 0);
+	*port = backend_port(c->be, c->port);
+	return true;
+}
 
 /* ---- teardown ---- */
 
@@ -516,6 +528,8 @@ static const char *dial_step_str(enum dial_step step)
 	switch (step) {
 	case DIAL_SOCKET:
 		return "socket";
+	case DIAL_TRANSPARENT:
+		return "IP_TRANSPARENT (source: client needs CAP_NET_ADMIN)";
 	case DIAL_BIND:
 		return "bind";
 	case DIAL_CONNECT:
@@ -642,6 +656,26 @@ static void skip_init(struct conn *c)
 	}
 }
 
+/* source: client (transparent mode): bind fd to the client's address, any
+ * port (the kernel picks one at connect: IP_BIND_ADDRESS_NO_PORT). The
+ * backend's replies come back to this socket through the policy rules the
+ * daemon installs. -1 with errno and *step on failure (EPERM from
+ * IP_TRANSPARENT: no CAP_NET_ADMIN). */
+static int conn_bind_client(const struct conn *c, int fd, enum dial_step *step)
+{
+	struct addr src = c->client;
+	int one = 1, v6 = addr_family(&src) == AF_INET6;
+
+	*step = DIAL_TRANSPARENT;
+	if (setsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT,
+		       &one, sizeof(one)) < 0)
+		return -1;
+	*step = DIAL_BIND;
+	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+	addr_set_port(&src, 0);
+	return bind(fd, (const struct sockaddr *)&src.ss, src.len);
+}
+
 /* Socket + non-blocking connect to b; -1 with errno, and in *step the call
  * that failed, on immediate failure. */
 static int conn_dial(struct conn *c, struct backend *b, enum dial_step *step)
@@ -655,7 +689,11 @@ static int conn_dial(struct conn *c, struct backend *b, enum dial_step *step)
 	if (fd < 0)
 		return -1;
 	sock_keepalive(fd, c->svc->timeouts.keepalive_ms);
-	if (c->svc->has_source && addr_family(&c->svc->source) == addr_family(&a)) {
+	c->transparent = c->svc->source_client;
+	if (c->transparent) {
+		if (conn_bind_client(c, fd, step) < 0)
+			goto fail;
+	} else if (c->svc->has_source && addr_family(&c->svc->source) == addr_family(&a)) {
 		int one = 1;
 		*step = DIAL_BIND;
 		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
@@ -727,6 +765,7 @@ void conn_start(struct lb *lb, struct service *svc, const struct addr *vip, int 
 	c->port = addr_port(vip);
 	c->vip = *vip;
 	addr_set_port(&c->vip, 0);
+	c->client = *client;
 	sock_keepalive(cfd, svc->timeouts.keepalive_ms);
 	for (int i = 0; i < 2; i++) {
 		c->half[i].pipe.rd = c->half[i].pipe.wr = -1;

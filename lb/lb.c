@@ -244,6 +244,17 @@ void lb_close_backend(struct lb *lb, struct backend *b, const char *reason)
 			   b->svc ? b->svc->name : "-", b->name, n, reason);
 }
 
+void lb_each_transparent(const struct lb *lb,
+			 void (*fn)(const struct addr *ip, uint16_t port, void *arg), void *arg)
+{
+	struct addr ip;
+	uint16_t port;
+
+	for (const struct conn *c = lb->conns; c; c = conn_next(c))
+		if (conn_transparent_peer(c, &ip, &port))
+			fn(&ip, port, arg);
+}
+
 unsigned lb_close_vip(struct lb *lb, const struct addr *ip, const char *reason)
 {
 	struct conn *c = lb->conns;

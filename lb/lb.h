@@ -52,6 +52,11 @@ void lb_close_backend(struct lb *lb, struct backend *b, const char *reason);
 unsigned lb_close_vip(struct lb *lb, const struct addr *ip, const char *reason);
 
 /* Hear when a service gains its first or loses its last backend that is up. */
+/* Call fn with the backend address (port 0) and backend port of every open
+ * connection of a source: client service (once per connection): the policy
+ * rules those connections still need after a reload removed their backend. */
+void lb_each_transparent(const struct lb *lb,
+			 void (*fn)(const struct addr *ip, uint16_t port, void *arg), void *arg);
 void lb_set_avail_hook(struct lb *lb, void (*cb)(struct service *, bool, void *), void *arg);
 
 void lb_get_stats(const struct lb *lb, struct lb_stats *out);

@@ -71,7 +71,7 @@ void listeners_resume_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* conn.c */
 /* The call of a backend connect attempt that failed. */
-enum dial_step { DIAL_SOCKET, DIAL_BIND, DIAL_CONNECT };
+enum dial_step { DIAL_SOCKET, DIAL_TRANSPARENT, DIAL_BIND, DIAL_CONNECT };
 /* Whose failure it is: SCHED_LOCAL_FAILED (this node: out of fds, memory,
  * ports, a local policy) or SCHED_BACKEND_FAILED. Pure. */
 enum sched_outcome conn_dial_failure_side(enum dial_step step, int err);
@@ -86,6 +86,9 @@ void conn_kill(struct conn *c, const char *reason);
 /* True if the client came in on VIP ip (any port). */
 bool conn_on_vip(const struct conn *c, const struct addr *ip);
 struct conn *conn_next(const struct conn *c);
+/* A connection of a source: client service with a backend picked: its
+ * backend's address (port 0) and port. False otherwise. */
+bool conn_transparent_peer(const struct conn *c, struct addr *ip, uint16_t *port);
 struct backend *conn_backend(const struct conn *c);
 
 /* pipes.c */

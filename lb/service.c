@@ -15,6 +15,7 @@ static void service_copy_conf(struct service *s, const struct service_conf *sc)
 	s->source_mask = sc->source_mask;
 	s->has_source = sc->has_source;
 	s->source = sc->source;
+	s->source_client = sc->source_client;
 	s->sched_kind = sc->scheduler;
 	s->on_down = sc->check.on_down;
 }

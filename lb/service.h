@@ -43,6 +43,7 @@ struct service {
 	int source_mask;
 	bool has_source;
 	struct addr source;
+	bool source_client;               /* transparent: connect from the client's address */
 	enum sched_kind sched_kind;
 	enum on_down on_down;
 

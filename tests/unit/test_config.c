@@ -254,6 +254,15 @@ static const struct bad_case bad_cases[] = {
 	{ "source_family.yaml", {
 		"8:30: services[0].backends[1].address: IPv6 backend 2001:db8::11 cannot be reached from the IPv4 source 198.51.100.1 (expected an IPv4 address)",
 	} },
+	{ "source_client_family.yaml", {
+		"8:30: services[0].backends[1].address: IPv6 backend 2001:db8::11 cannot be reached from the IPv4 clients of VIP 192.0.2.10 with source: client (expected an IPv4 address)",
+	} },
+	{ "source_client_family_v6.yaml", {
+		"8:30: services[0].backends[1].address: IPv4 backend 198.51.100.12 cannot be reached from the IPv6 clients of VIP 2001:db8::10 with source: client (expected an IPv6 address)",
+	} },
+	{ "source_client_typo.yaml", {
+		"5:13: services[0].source: \"clients\" is not an IP address (expected an IP address, e.g. 198.51.100.1, or client)",
+	} },
 	{ "source_mask_not_sourcehash.yaml", {
 		"8:5: services[0].source_mask: only valid with scheduler source-hash (scheduler is leastconn)",
 	} },
@@ -645,6 +654,21 @@ static void test_good_ipv6(void **state)
 	assert_true(s->check.verify);
 	assert_string_equal(s->check.ca_file, "/etc/ssl/certs/ca.pem");
 	assert_int_equal(s->check.port, 1993);
+	cfg_free(cfg);
+}
+
+static void test_good_transparent(void **state)
+{
+	struct config *cfg = load_good("tests/config/good/transparent.yaml");
+
+	assert_int_equal(cfg->nservices, 3);
+	assert_true(cfg->services[0].source_client);
+	assert_false(cfg->services[0].has_source);
+	assert_true(cfg->services[1].source_client);
+	assert_int_equal(cfg->services[1].backends[0].port, 2525);
+	assert_false(cfg->services[2].source_client);
+	assert_true(cfg->services[2].has_source);
+	assert_ip(&cfg->services[2].source, "198.51.100.1");
 	cfg_free(cfg);
 }
 
@@ -1088,6 +1112,7 @@ int main(void)
 		cmocka_unit_test(test_good_minimal),
 		cmocka_unit_test(test_good_inherit),
 		cmocka_unit_test(test_good_ipv6),
+		cmocka_unit_test(test_good_transparent),
 		cmocka_unit_test(test_good_failover),
 		cmocka_unit_test(test_good_flow),
 		cmocka_unit_test(test_good_checks),

@@ -153,6 +153,9 @@ static void test_dial_failure_side(void **state)
 		assert_int_equal(conn_dial_failure_side(DIAL_SOCKET, theirs[i]), SCHED_LOCAL_FAILED);
 		assert_int_equal(conn_dial_failure_side(DIAL_BIND, theirs[i]), SCHED_LOCAL_FAILED);
 	}
+	/* IP_TRANSPARENT refused (no CAP_NET_ADMIN) is this node's, never the backend's */
+	assert_int_equal(conn_dial_failure_side(DIAL_TRANSPARENT, EPERM), SCHED_LOCAL_FAILED);
+	assert_int_equal(conn_dial_failure_side(DIAL_TRANSPARENT, ENOPROTOOPT), SCHED_LOCAL_FAILED);
 }
 
 /* roundrobin: a local failure gives the backend its turn back, a backend
