@@ -155,17 +155,16 @@ void backend_set_agent(struct backend *b, enum backend_agent agent, uint32_t pct
 		       const char *reason)
 {
 	bool was_up = b->state == BACKEND_UP;
-	uint32_t old = b->weight;
+	uint32_t old = b->weight, old_pct = b->agent_pct;
 
 	if (b->agent == agent && b->agent_pct == pct)
 		return;
-	if (b->agent_pct != pct)
-		log_notice("service %s backend %s: agent weight %u%% -> %u%% (weight %u -> %u)",
-			   b->svc ? b->svc->name : "-", b->name, b->agent_pct, pct, old,
-			   (uint32_t)(((uint64_t)b->weight_cfg * pct + 50) / 100));
 	b->agent = agent;
 	b->agent_pct = pct;
 	b->weight = effective_weight(b);
+	if (old_pct != pct)
+		log_notice("service %s backend %s: agent weight %u%% -> %u%% (weight %u -> %u)",
+			   b->svc ? b->svc->name : "-", b->name, old_pct, pct, old, b->weight);
 	if (b->state == derive_state(b)) {
 		if (b->weight != old && b->svc)
 			service_backend_changed(b->svc, b, was_up);

@@ -312,6 +312,23 @@ static const struct bad_case bad_cases[] = {
 	{ "vip_v6_prefix_range.yaml", {
 		"3:10: services[0].vip: prefix /129 is out of range (expected 1..128 for an IPv6 address)",
 	} },
+	{ "expect_regex_bad.yaml", {
+		"5:35: services[0].check.expect: invalid regular expression /^220 (vsFTPd/: Unmatched ( or \\( (expected a POSIX extended regular expression)",
+	} },
+	{ "expect_keys_misplaced.yaml", {
+		"5:25: services[0].check.send: not valid for check type http (expected type expect)",
+		"5:39: services[0].check.quit: not valid for check type http (expected type expect)",
+		"5:53: services[0].check.tls: not valid for check type http (expected type expect)",
+		"11:12: services[1].check: missing required key \"expect\" for check type expect (expected a prefix of the first line, or /REGEX/)",
+		"17:35: services[2].check.expect: empty regular expression (expected a prefix, or /REGEX/ with a POSIX extended regular expression)",
+	} },
+	{ "agent_bad.yaml", {
+		"6:58: services[0].backends[0].agent.port: 0 is out of range (expected a port 1..65535)",
+		"6:71: services[0].backends[0].agent.interval: 10ms is out of range (expected a duration of at least 100ms, e.g. 2s)",
+		"7:51: services[0].backends[1].agent: missing required key \"port\" (expected a port 1..65535)",
+		"7:66: services[0].backends[1].agent.prot: unknown key (expected one of: port, interval)",
+		"8:51: services[0].backends[2].agent: wrong type: a single value (expected a map {port, interval})",
+	} },
 	{ "weight_not_int.yaml", {
 		"6:53: services[0].backends[0].weight: \"heavy\" is not an integer (expected an integer 0..256)",
 	} },
