@@ -105,7 +105,8 @@ build machine. vigild CPU: utime + stime over the window (one core = 100 %). pro
 the checker's probe counter over the window (the 0..10 % schedule jitter makes the mean
 period ~0.95 s). All probes share one raw socket (ping sockets are not allowed here:
 net.ipv4.ping_group_range is "1 0"), so the loopback also delivers every echo reply to
-it once; each reply is matched by sequence number in one table lookup.
+it once; each reply is matched by sequence number in one table lookup. The
+once-a-second status sample of all {r['backends']} backends is included in vigild's CPU.
 
 Run: `make && /usr/bin/python3 bench/icmp_bench.py`.
 """
