@@ -444,7 +444,8 @@ static void test_spec_message(void **state)
 	assert_int_equal(errs.count, 1);
 	assert_string_equal(errs.msgs[0], "vigil.yaml:14:7: services[0].scheduler: unknown "
 			    "scheduler \"round-robin\" (expected roundrobin, weighted-roundrobin, "
-			    "leastconn, weighted-leastconn, source-hash, fixed-weight, weighted-response-time)");
+			    "leastconn, weighted-leastconn, source-hash, fixed-weight, "
+			    "weighted-response-time)");
 	cfg_errors_free(&errs);
 }
 
