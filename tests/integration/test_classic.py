@@ -350,3 +350,32 @@ def test_agent_down_overrides_checks_and_reload_removes_it(vigild_factory, backe
         assert v.backend("s", "be1")["agent"] == "up"
     finally:
         ag.close()
+
+
+def test_reload_between_check_types(vigild_factory, backends):
+    """A reload moves a backend's check tcp -> icmp -> expect (regex) -> tcp:
+    each new type probes at once and the backend stays served; the daemon
+    holds no more descriptors at the end than the ICMP sockets it opened."""
+    bes = backends(1)
+    port = free_port(VIP)
+    cfg = base_config([service("s", VIP, [port], [bes[0].conf()], check=check())])
+    v = vigild_factory(cfg)
+    v.wait_state("s", "be1", "up")
+    assert who_answers(VIP, port) == "be1"      # the relay's pipe pool is filled now
+    wait_for(lambda: v.service("s")["active"] == 0, 5)
+    time.sleep(0.3)
+    fds0 = v.fd_count()
+    for chk, detail in [(check(type="icmp"), "echo reply in "),
+                        (check(type="expect", expect="/^be[0-9]$/"), "be1"),
+                        (check(interval="5s"), "")]:
+        cfg["services"][0]["check"] = chk
+        v.write_config(cfg)
+        assert v.ctl("reload").returncode == 0
+        wait_for(lambda: v.backend("s", "be1")["check"]["type"] == chk["type"] and
+                 v.backend("s", "be1")["check"]["detail"].startswith(detail) and
+                 v.backend("s", "be1")["check"]["last"] == "ok", 5,
+                 what=f"{chk['type']} probe passing")
+        assert v.backend("s", "be1")["state"] == "up"
+        assert who_answers(VIP, port) == "be1"
+    # + the ICMP socket; the last probe's closer and client finish within a second
+    wait_for(lambda: v.fd_count() <= fds0 + 1, 3, what=f"fds back to {fds0} + 1")
