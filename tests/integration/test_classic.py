@@ -5,16 +5,21 @@ schedulers fixed-weight and weighted-response-time, and backend agents,
 each through the real vigild and its proxy."""
 import os
 import socket
+import sys
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
-from realservers import Vsftpd, missing
+from realservers import HOST, Vsftpd, make_certs, missing
 
 from vigil import (Backend, base_config, connect, free_port, http_get, metric,
                    parse_prometheus, recv_line, service, wait_all_state, wait_for, who_answers)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "fakes"))
+from fakeserver import FakeServer, tls_context  # noqa: E402
 
 CI = os.environ.get("CI") == "true"
 
@@ -85,7 +90,7 @@ def test_expect_vsftpd_banner(vigild_factory, vsftpd):
     b = v.backend("ftp2", "regex")
     assert b["check"]["last"] == "protocol"
     assert b["check"]["detail"] == "220 Go away"
-    assert "down (220 Go away)" in v.log() or "220 Go away" in v.log()
+    assert "(220 Go away after 1 failed check)" in v.log(), v.log()
     assert v.backend("ftp", "prefix")["state"] == "up"     # "220 " still matches
 
 
@@ -379,3 +384,33 @@ def test_reload_between_check_types(vigild_factory, backends):
         assert who_answers(VIP, port) == "be1"
     # + the ICMP socket; the last probe's closer and client finish within a second
     wait_for(lambda: v.fd_count() <= fds0 + 1, 3, what=f"fds back to {fds0} + 1")
+
+
+def test_expect_over_tls(vigild_factory, tmp_path):
+    """tls: true speaks TLS from the first byte (a POP3S greeting here) and
+    verifies the certificate like the other TLS checks: a rogue certificate
+    fails as "tls", the same one without verify passes."""
+    certs = make_certs(tmp_path)
+    good = FakeServer("pop3", tls=tls_context(certs.cert, certs.key), implicit=True)
+    rogue = FakeServer("pop3", tls=tls_context(certs.rogue_cert, certs.rogue_key),
+                       implicit=True)
+    try:
+        tls = {"type": "expect", "expect": "/^\\+OK .*ready/", "quit": "QUIT", "tls": True}
+        verify = dict(tls, verify=True, ca_file=certs.ca, host=HOST)
+        cfg = base_config([
+            service("good", VIP, [free_port(VIP)], [good.conf("g")], check=check(**verify)),
+            service("rogue", VIP, [free_port(VIP)], [rogue.conf("r")], check=check(**verify)),
+            service("loose", VIP, [free_port(VIP)], [rogue.conf("l")], check=check(**tls)),
+        ])
+        v = vigild_factory(cfg)
+        v.wait_state("good", "g", "up")
+        v.wait_state("loose", "l", "up")
+        assert v.backend("good", "g")["check"]["detail"] == "+OK fake POP3 ready."
+        wait_for(lambda: v.backend("rogue", "r")["check"]["last"] == "tls", 5)
+        assert v.backend("rogue", "r")["state"] == "down"
+        assert "certificate verify failed" in v.backend("rogue", "r")["check"]["detail"]
+        # quit: reached the server inside TLS, as its first line
+        wait_for(lambda: good.count(lambda c: c.first == b"QUIT") > 0, 5, what="QUIT over TLS")
+    finally:
+        good.close()
+        rogue.close()
