@@ -16,7 +16,8 @@ import pytest
 from realservers import HOST, Vsftpd, make_certs, missing
 
 from vigil import (Backend, base_config, connect, free_port, http_get, metric,
-                   parse_prometheus, recv_line, service, wait_all_state, wait_for, who_answers)
+                   parse_prometheus, recv_line, run_vigild, service, wait_all_state, wait_for,
+                   who_answers)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fakes"))
 from fakeserver import FakeServer, tls_context  # noqa: E402
@@ -414,3 +415,22 @@ def test_expect_over_tls(vigild_factory, tmp_path):
     finally:
         good.close()
         rogue.close()
+
+
+def test_config_test_reports_bad_regex_and_agent_at_the_line(tmp_path):
+    """vigild -t names the file, line and column of a bad /regex/ (with the
+    compiler's reason) and of a bad agent port, and exits non-zero."""
+    cfg = tmp_path / "vigil.yaml"
+    cfg.write_text("""services:
+  - name: news
+    vip: 127.0.0.15
+    ports: [119]
+    check: {type: expect, send: MODE READER, expect: "/^20[01/"}
+    backends:
+      - {name: n1, address: 127.0.0.1, agent: {port: 70000}}
+""")
+    r = run_vigild("-c", cfg, "-t")
+    assert r.returncode != 0
+    out = r.stdout + r.stderr
+    assert f"{cfg}:5:54: services[0].check.expect: invalid regular expression /^20[01/: " in out
+    assert f"{cfg}:7:54: services[0].backends[0].agent.port: 70000 is out of range" in out
