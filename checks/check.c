@@ -84,6 +84,10 @@ static void conf_copy(struct check_conf *dst, const struct check_conf *src)
 	dst->expect_body = xstrdup(src->expect_body);
 	dst->ehlo = xstrdup(src->ehlo);
 	dst->ca_file = xstrdup(src->ca_file);
+	dst->send = xstrdup(src->send);
+	dst->expect = xstrdup(src->expect);
+	dst->quit = xstrdup(src->quit);
+	dst->expect_re = cfg_regex_ref(src->expect_re);
 }
 
 static void conf_free(struct check_conf *cc)
@@ -93,6 +97,10 @@ static void conf_free(struct check_conf *cc)
 	free(cc->expect_body);
 	free(cc->ehlo);
 	free(cc->ca_file);
+	free(cc->send);
+	free(cc->expect);
+	free(cc->quit);
+	cfg_regex_unref(cc->expect_re);
 }
 
 static bool str_eq(const char *a, const char *b)
@@ -108,7 +116,8 @@ static bool conf_equal(const struct check_conf *a, const struct check_conf *b)
 	       a->expect_status == b->expect_status && str_eq(a->expect_body, b->expect_body) &&
 	       str_eq(a->ehlo, b->ehlo) && a->starttls == b->starttls &&
 	       a->verify == b->verify && str_eq(a->ca_file, b->ca_file) &&
-	       a->on_down == b->on_down;
+	       a->on_down == b->on_down && str_eq(a->send, b->send) &&
+	       str_eq(a->expect, b->expect) && str_eq(a->quit, b->quit) && a->tls == b->tls;
 }
 
 /* Arm the tick to start the next probe delay_ms from now. */
@@ -330,6 +339,8 @@ static void check_probe_done(struct probe *p, enum check_result res, const char 
 	ck->stats.last_ms = (uint32_t)(now - p->started_ms);
 	if (res != CHECK_OK)
 		ck->stats.failures++;
+	else                            /* weighted-response-time reads it */
+		backend_note_rtt(ck->b, probe_rtt_us(p));
 	if (res == CHECK_ERR_TIMEOUT)
 		ck->stats.timeouts++;
 	check_set_status(ck, check_result_str(res), detail);

@@ -66,6 +66,7 @@ const struct probe_proto *probe_proto_for(enum check_type t)
 	case CHECK_IMAPS: return &probe_proto_imaps;
 	case CHECK_POP3: return &probe_proto_pop3;
 	case CHECK_POP3S: return &probe_proto_pop3s;
+	case CHECK_EXPECT: return &probe_proto_expect;
 	default: return &probe_proto_tcp;
 	}
 }
@@ -85,10 +86,12 @@ static void drain_now(int fd)
 static void probe_release(struct probe *p, enum probe_close how)
 {
 	struct ev_loop *loop = probe_ctx_loop(p->ctx);
-	const char *quit = how == PROBE_CLOSE_QUIT ? p->proto->quit : NULL;
+	const char *quit = how != PROBE_CLOSE_QUIT ? NULL : p->quit ? p->quit : p->proto->quit;
 
 	ev_io_stop(loop, &p->io);
 	ev_timer_stop(loop, &p->deadline);
+	if (p->icmp_waiting)
+		icmp_probe_cancel(p);
 	if (p->ssl)
 		SSL_set_app_data(p->ssl, NULL);   /* no more sessions into p */
 	if (p->fd >= 0 && how != PROBE_CLOSE_NOW) {
@@ -111,6 +114,8 @@ static void probe_release(struct probe *p, enum probe_close how)
 	p->rlen = 0;
 	buf_free(&p->wbuf);
 	p->woff = 0;
+	free(p->quit);
+	p->quit = NULL;
 	if (p->matching)
 		body_match_free(&p->match);
 	p->matching = false;
@@ -158,6 +163,22 @@ static void probe_fail_early(struct probe *p, enum check_result res, const char 
 	ev_timer_start(probe_ctx_loop(p->ctx), &p->deadline);
 }
 
+uint32_t probe_rtt_us(const struct probe *p)
+{
+	uint64_t d = now_us() - p->started_us;
+
+	return d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+}
+
+void probe_fail_soon(struct probe *p, enum check_result res, const char *detail)
+{
+	snprintf(p->early_detail, sizeof(p->early_detail), "%s", detail);
+	p->early_res = res;
+	p->phase = PROBE_REPORT;
+	ev_timer_set(&p->deadline, 0., 0.);
+	ev_timer_start(probe_ctx_loop(p->ctx), &p->deadline);
+}
+
 /* An immediate connect() error that is this node's, not the server's: no
  * source port or buffer left, or a local policy refusing it. */
 static bool connect_error_is_local(int err)
@@ -174,7 +195,12 @@ static bool connect_error_is_local(int err)
 void probe_start(struct probe *p, const struct check_conf *conf,
 		 const struct addr *dst, const struct addr *src)
 {
-	probe_start_proto(p, probe_proto_for(conf->type), conf, dst, src);
+	if (conf->type == CHECK_ICMP) {
+		icmp_probe_start(p, conf, dst, src);
+		return;
+	}
+	probe_start_proto(p, conf->type == CHECK_EXPECT && conf->tls ? &probe_proto_expect_tls
+				: probe_proto_for(conf->type), conf, dst, src);
 }
 
 void probe_start_proto(struct probe *p, const struct probe_proto *proto,
@@ -187,6 +213,7 @@ void probe_start_proto(struct probe *p, const struct probe_proto *proto,
 	p->proto = proto;
 	p->dst = *dst;
 	p->started_ms = now_ms();
+	p->started_us = now_us();
 	p->step = 0;
 	p->upgrading = false;
 	p->waiting = "connection";

@@ -100,6 +100,7 @@ struct probe {
 	ev_io io;
 	ev_timer deadline;
 	uint64_t started_ms;
+	uint64_t started_us;           /* the same in microseconds, for response times */
 	char *rbuf;                    /* PROBE_RBUF bytes while running */
 	size_t rlen;
 	struct buf wbuf;
@@ -107,6 +108,12 @@ struct probe {
 	const char *waiting;           /* what we wait for, for timeout messages */
 	int step;                      /* the protocol's own state */
 	char note[REPLY_TEXT_MAX];     /* the protocol's success detail */
+	char *quit;                    /* owned: goodbye for PROBE_CLOSE_QUIT instead of
+					  proto->quit (expect's quit:), or NULL */
+
+	/* icmp (checks/icmp.c): waiting in the engine's table under icmp_seq */
+	bool icmp_waiting;
+	uint16_t icmp_seq;
 
 	/* http */
 	struct http_head head;
@@ -152,6 +159,11 @@ bool probe_running(const struct probe *p);
 /* The protocol hooks of a check type. */
 const struct probe_proto *probe_proto_for(enum check_type t);
 
+/* Microseconds since the probe started (its response time when it just ended). */
+uint32_t probe_rtt_us(const struct probe *p);
+/* Fail a probe that did no I/O yet: reported from the next loop iteration,
+ * never before the start function returned. */
+void probe_fail_soon(struct probe *p, enum check_result res, const char *detail);
 /* For protocols: queue a command (printf-like) and wait for the reply. */
 void probe_send(struct probe *p, const char *what, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -181,5 +193,20 @@ extern const struct probe_proto probe_proto_imap;
 extern const struct probe_proto probe_proto_imaps;
 extern const struct probe_proto probe_proto_pop3;
 extern const struct probe_proto probe_proto_pop3s;
+extern const struct probe_proto probe_proto_expect;
+extern const struct probe_proto probe_proto_expect_tls;
+
+/* ICMP echo probes (icmp.c): no connection, one shared socket per family in
+ * the probe_ctx; the probe's deadline and done callback as for the others. */
+void icmp_probe_start(struct probe *p, const struct check_conf *conf,
+		      const struct addr *dst, const struct addr *src);
+/* Remove a waiting echo from the engine's table (probe_release). */
+void icmp_probe_cancel(struct probe *p);
+struct icmp_engine;
+struct icmp_engine *icmp_engine_new(struct ev_loop *loop);
+/* Close the sockets; no probe may be waiting. */
+void icmp_engine_free(struct icmp_engine *e);
+/* The probe_ctx's ICMP engine slot (NULL until the first ICMP probe). */
+struct icmp_engine **probe_ctx_icmp(struct probe_ctx *ctx);
 
 #endif

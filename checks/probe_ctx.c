@@ -39,6 +39,7 @@ struct probe_ctx {
 	size_t ntls;
 	struct closer *closers;
 	unsigned nclosers;
+	struct icmp_engine *icmp;     /* icmp.c: created by the first ICMP probe */
 };
 
 struct probe_ctx *probe_ctx_new(struct ev_loop *loop)
@@ -96,7 +97,13 @@ void probe_ctx_free(struct probe_ctx *ctx)
 	while (ctx->closers)
 		closer_free(ctx->closers);
 	probe_ctx_flush_tls(ctx);
+	icmp_engine_free(ctx->icmp);
 	free(ctx);
+}
+
+struct icmp_engine **probe_ctx_icmp(struct probe_ctx *ctx)
+{
+	return &ctx->icmp;
 }
 
 /* A session ticket or ID from the server: keep it in the probe to resume. */

@@ -55,6 +55,18 @@ struct pop3_reply {
 long pop3_reply_parse(const char *buf, size_t len, struct pop3_reply *out,
 		      char *err, size_t errlen);
 
+/* Expect: the first line of a banner or reply, judged against a prefix (the
+ * bytes must start the line) or, when re is given, a POSIX regex (searched
+ * in the line, as regexec does). A NUL byte in the line makes it invalid. */
+struct cfg_regex;
+struct expect_reply {
+	bool matched;
+	char text[REPLY_TEXT_MAX];    /* the line, cleaned */
+};
+long expect_line_parse(const char *buf, size_t len, const char *prefix,
+		       const struct cfg_regex *re, struct expect_reply *out,
+		       char *err, size_t errlen);
+
 /* HTTP/1.x response head: status line and headers up to the empty line. */
 struct http_head {
 	int status;                   /* 100..999 */

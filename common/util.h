@@ -18,6 +18,8 @@ char *xstrdup(const char *s);
 
 /* Monotonic clock in milliseconds. */
 uint64_t now_ms(void);
+/* Monotonic clock in microseconds. */
+uint64_t now_us(void);
 /* Wall clock in seconds since the epoch (for status: "since", "last_change"). */
 double wall_now(void);
 

@@ -163,4 +163,17 @@ void cfg_check_service(struct cfg_ctx *c, const struct ynode *node, const char *
 void cfg_check_services(struct cfg_ctx *c, const struct ynode *services,
 			const struct config *cfg);
 
+/* config_expect.c. Check type expect's keys in the check map ckn (NULL if this
+ * level has none; at: where to report then): only with that type, expect
+ * required, a /regex/ compiled into ck->expect_re (errors at the key). */
+void cfg_check_expect(struct cfg_ctx *c, const struct ynode *ckn, const struct ynode *at,
+		      const char *path, struct check_conf *ck);
+/* Report expect's keys written in ckn when type is another. */
+void cfg_expect_keys_fit(struct cfg_ctx *c, const struct ynode *ckn, const char *path,
+			 enum check_type type);
+/* Drop the expect keys of a check of another type. */
+void cfg_expect_normalize(struct check_conf *ck);
+/* "/.../" with at least the two slashes. */
+bool cfg_expect_is_regex(const char *expect);
+
 #endif

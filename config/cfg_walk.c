@@ -15,10 +15,10 @@
 
 const char *const cfg_sched_names[] = {
 	"roundrobin", "weighted-roundrobin", "leastconn", "weighted-leastconn",
-	"source-hash", NULL,
+	"source-hash", "fixed-weight", "weighted-response-time", NULL,
 };
 const char *const cfg_check_type_names[] = {
-	"tcp", "http", "https", "smtp", "imap", "imaps", "pop3", "pop3s", NULL,
+	"tcp", "http", "https", "smtp", "imap", "imaps", "pop3", "pop3s", "expect", "icmp", NULL,
 };
 const char *const cfg_on_down_names[] = { "keep", "close", NULL };
 const char *const cfg_send_proxy_names[] = { "none", "v1", "v2", NULL };
@@ -99,12 +99,12 @@ int cfg_parse_duration(const char *s, uint32_t *ms)
 
 const char *cfg_sched_name(enum sched_kind k)
 {
-	return (unsigned)k <= SCHED_SOURCE_HASH ? cfg_sched_names[k] : "?";
+	return (unsigned)k <= SCHED_KIND_LAST ? cfg_sched_names[k] : "?";
 }
 
 const char *cfg_check_type_name(enum check_type t)
 {
-	return (unsigned)t <= CHECK_POP3S ? cfg_check_type_names[t] : "?";
+	return (unsigned)t <= CHECK_TYPE_LAST ? cfg_check_type_names[t] : "?";
 }
 
 const char *cfg_send_proxy_name(enum send_proxy p)

@@ -19,7 +19,10 @@ enum sched_kind {
 	SCHED_LEASTCONN,
 	SCHED_WEIGHTED_LEASTCONN,
 	SCHED_SOURCE_HASH,
+	SCHED_FIXED_WEIGHT,           /* the usable backend of highest weight, then the next */
+	SCHED_WEIGHTED_RESPONSE_TIME, /* weights follow the probes' response times */
 };
+#define SCHED_KIND_LAST SCHED_WEIGHTED_RESPONSE_TIME
 
 enum check_type {
 	CHECK_TCP,
@@ -30,7 +33,10 @@ enum check_type {
 	CHECK_IMAPS,
 	CHECK_POP3,
 	CHECK_POP3S,
+	CHECK_EXPECT,                 /* send / expect on the first line */
+	CHECK_ICMP,                   /* ICMP / ICMPv6 echo */
 };
+#define CHECK_TYPE_LAST CHECK_ICMP
 
 enum on_down { ON_DOWN_KEEP, ON_DOWN_CLOSE };
 
@@ -53,7 +59,26 @@ struct check_conf {
 	bool verify;                 /* TLS: verify the certificate against ca_file */
 	char *ca_file;               /* NULL: system default store */
 	enum on_down on_down;        /* default keep */
+	char *send;                  /* expect: sent first, CR LF appended; NULL: none */
+	char *expect;                /* expect: a prefix, or a /regex/ as written */
+	struct cfg_regex *expect_re; /* expect: compiled when expect is /regex/, else NULL */
+	char *quit;                  /* expect: sent, CR LF appended, before closing; NULL: none */
+	bool tls;                    /* expect: TLS from the first byte */
 };
+
+/* A compiled POSIX extended regular expression (REG_NOSUB), shared by
+ * reference between a config and the checks that copy its check: a reload
+ * never compiles it twice. */
+struct cfg_regex;
+/* Compile pattern; NULL with regerror's text in err when it is invalid. */
+struct cfg_regex *cfg_regex_new(const char *pattern, char *err, size_t errlen);
+struct cfg_regex *cfg_regex_ref(struct cfg_regex *re);
+/* Drop one reference (NULL is fine); frees on the last one. */
+void cfg_regex_unref(struct cfg_regex *re);
+/* True when the NUL-terminated text matches. */
+bool cfg_regex_match(const struct cfg_regex *re, const char *text);
+/* The pattern as compiled (without the slashes). */
+const char *cfg_regex_pattern(const struct cfg_regex *re);
 
 struct timeouts_conf {
 	uint32_t connect_ms;         /* default 5000 */
@@ -72,6 +97,9 @@ struct backend_conf {
 	bool backup;
 	enum send_proxy send_proxy;    /* in effect: its own send_proxy:, else the service's */
 	bool send_proxy_set;         /* the backend names send_proxy: itself */
+	bool has_agent;              /* agent: {port, interval} given */
+	uint16_t agent_port;         /* the agent's TCP port on the backend's address */
+	uint32_t agent_interval_ms;  /* default 2000 */
 };
 
 struct service_conf {

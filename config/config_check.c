@@ -24,7 +24,8 @@ static bool check_can_starttls(enum check_type t)
 static bool check_is_tls(const struct check_conf *ck)
 {
 	return ck->type == CHECK_HTTPS || ck->type == CHECK_IMAPS || ck->type == CHECK_POP3S ||
-	       (check_can_starttls(ck->type) && ck->starttls);
+	       (check_can_starttls(ck->type) && ck->starttls) ||
+	       (ck->type == CHECK_EXPECT && ck->tls);
 }
 
 /* Write ms as "1h30m", "2s", "250ms" or "0". */
@@ -70,7 +71,7 @@ static void check_keys_fit(struct cfg_ctx *c, const struct ynode *ckn, const cha
 	cfg_path_key(kpath, sizeof(kpath), path, "host");
 	if (k && !check_is_http(ck->type) && !check_is_tls(ck))
 		errlist_at(c->el, k, kpath, "not valid for check type %s (expected type http, "
-			   "https, imaps, pop3s, or starttls: true)", type);
+			   "https, imaps, pop3s, starttls: true, or tls: true)", type);
 	k = ymap_key(ckn, "ehlo");
 	cfg_path_key(kpath, sizeof(kpath), path, "ehlo");
 	if (k && ck->type != CHECK_SMTP)
@@ -86,7 +87,7 @@ static void check_keys_fit(struct cfg_ctx *c, const struct ynode *ckn, const cha
 		cfg_path_key(kpath, sizeof(kpath), path, tls_keys[i]);
 		if (k && !check_is_tls(ck))
 			errlist_at(c->el, k, kpath, "not valid for a check without TLS (expected "
-				   "type https, imaps, pop3s, or starttls: true)");
+				   "type https, imaps, pop3s, starttls: true, or tls: true)");
 	}
 }
 
@@ -139,8 +140,10 @@ void cfg_check_defaults(struct cfg_ctx *c, const struct ynode *defaults,
 	if (!ckn || ckn->kind != YNODE_MAP)
 		return;
 	/* without a type here, the keys wait for the services that take them */
-	if (ymap_key(ckn, "type"))
+	if (ymap_key(ckn, "type")) {
 		check_keys_fit(c, ckn, "defaults.check", &tmpl->check);
+		cfg_expect_keys_fit(c, ckn, "defaults.check", tmpl->check.type);
+	}
 	check_timing(c, ckn, "defaults.check", &tmpl->check);
 }
 
@@ -344,7 +347,9 @@ void cfg_check_service(struct cfg_ctx *c, const struct ynode *node, const char *
 		check_keys_fit(c, ckn, kpath, &s->check);
 		check_timing(c, ckn, kpath, &s->check);
 	}
+	cfg_check_expect(c, ckn && ckn->kind == YNODE_MAP ? ckn : NULL, node, kpath, &s->check);
 	check_normalize(&s->check);
+	cfg_expect_normalize(&s->check);
 	check_on_down_once(c, node, path);
 	check_source_mask(c, node, path, s);
 	cfg_path_key(kpath, sizeof(kpath), path, "backends");

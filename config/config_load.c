@@ -62,6 +62,11 @@ static const struct cfg_field check_fields[] = {
 	BOOL("verify", struct check_conf, verify),
 	STR("ca_file", struct check_conf, ca_file, "a file of CA certificates"),
 	ENUM("on_down", struct check_conf, on_down, cfg_on_down_names, "on_down action"),
+	STR("send", struct check_conf, send, "a line to send first"),
+	STR("expect", struct check_conf, expect,
+	    "a prefix of the first line, or a /regular expression/"),
+	STR("quit", struct check_conf, quit, "a line to send before closing"),
+	BOOL("tls", struct check_conf, tls),
 	{ 0 },
 };
 
@@ -106,6 +111,30 @@ static void fld_backend_send_proxy(struct cfg_ctx *c, const struct ynode *v, con
 	b->send_proxy_set = true;
 }
 
+static const struct cfg_field agent_fields[] = {
+	{ .key = "port", .fn = cfg_fld_port, .off = offsetof(struct backend_conf, agent_port),
+	  .required = true, .what = "a port 1..65535" },
+	DUR("interval", struct backend_conf, agent_interval_ms, 100,
+	    "a duration of at least 100ms, e.g. 2s"),
+	{ 0 },
+};
+
+/* agent: {port, interval} (dst: the backend). */
+static void fld_agent(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		      const struct cfg_field *f, void *dst)
+{
+	struct backend_conf *b = dst;
+
+	b->has_agent = true;
+	b->agent_interval_ms = 2000;
+	if (v->kind != YNODE_MAP) {
+		errlist_at(c->el, v, path, "wrong type: %s (expected %s)", ynode_kind_name(v),
+			   f->what);
+		return;
+	}
+	cfg_walk_map(c, v, path, agent_fields, b);
+}
+
 static const struct cfg_field backend_fields[] = {
 	{ .key = "name", .fn = cfg_fld_name, .off = offsetof(struct backend_conf, name),
 	  .required = true, .what = "a backend name" },
@@ -118,6 +147,7 @@ static const struct cfg_field backend_fields[] = {
 	BOOL("backup", struct backend_conf, backup),
 	{ .key = "send_proxy", .fn = fld_backend_send_proxy, .names = cfg_send_proxy_names,
 	  .what = SEND_PROXY_WHAT },
+	{ .key = "agent", .fn = fld_agent, .what = "a map {port, interval}" },
 	{ 0 },
 };
 
@@ -457,6 +487,10 @@ void cfg_check_copy(struct check_conf *dst, const struct check_conf *src)
 	dst->expect_body = strdup_or_null(src->expect_body);
 	dst->ehlo = strdup_or_null(src->ehlo);
 	dst->ca_file = strdup_or_null(src->ca_file);
+	dst->send = strdup_or_null(src->send);
+	dst->expect = strdup_or_null(src->expect);
+	dst->quit = strdup_or_null(src->quit);
+	dst->expect_re = cfg_regex_ref(src->expect_re);
 }
 
 void cfg_check_clear(struct check_conf *c)
@@ -466,7 +500,13 @@ void cfg_check_clear(struct check_conf *c)
 	free(c->expect_body);
 	free(c->ehlo);
 	free(c->ca_file);
+	free(c->send);
+	free(c->expect);
+	free(c->quit);
+	cfg_regex_unref(c->expect_re);
 	c->path = c->host = c->expect_body = c->ehlo = c->ca_file = NULL;
+	c->send = c->expect = c->quit = NULL;
+	c->expect_re = NULL;
 }
 
 void cfg_service_clear(struct service_conf *s)

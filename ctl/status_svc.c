@@ -68,7 +68,31 @@ static struct check_stats be_check_stats(const struct backend *b)
 	return st;
 }
 
+/* The weight the scheduler uses now: weighted-response-time's own, else the
+ * configured (or vigilctl) weight times the agent's percentage. */
+static uint32_t be_effective_weight(const struct service *s, const struct backend *b)
+{
+	if (s->sched_kind == SCHED_WEIGHTED_RESPONSE_TIME && b->rt_weight)
+		return b->rt_weight;
+	return b->weight;
+}
+
 /* ---- JSON ---- */
+
+/* effective_weight, response_ms (the probes' moving average, null before the
+ * first passing probe) and the agent's state and percentage. */
+static void json_backend_classic(const struct service *s, const struct backend *b,
+				 struct buf *out)
+{
+	buf_printf(out, ", \"effective_weight\": %" PRIu32, be_effective_weight(s, b));
+	if (b->rtt_us)
+		buf_printf(out, ", \"response_ms\": %.3f", b->rtt_us / 1000.);
+	else
+		buf_puts(out, ", \"response_ms\": null");
+	buf_puts(out, ", \"agent\": ");
+	buf_json_str(out, backend_agent_str(b->agent));
+	buf_printf(out, ", \"agent_percent\": %" PRIu32, b->agent_pct);
+}
 
 static void json_backend(const struct service *s, const struct backend *b, struct buf *out)
 {
@@ -85,8 +109,9 @@ static void json_backend(const struct service *s, const struct backend *b, struc
 		   ", \"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64
 		   ", \"connect_fail\": %" PRIu64 ", \"backup\": %s, \"maxconn\": %" PRIu32
 		   ", \"last_change\": %.3f",
-		   b->weight, b->active, b->total, b->bytes_in, b->bytes_out, b->connect_fail,
+		   b->weight_cfg, b->active, b->total, b->bytes_in, b->bytes_out, b->connect_fail,
 		   b->backup ? "true" : "false", b->maxconn, b->last_change);
+	json_backend_classic(s, b, out);
 	buf_puts(out, ", \"check\": {\"type\": ");
 	buf_json_str(out, cfg_check_type_name(svc_conf(s)->check.type));
 	buf_puts(out, ", \"last\": ");
@@ -169,7 +194,7 @@ static void text_row_fill(const struct service *s, const struct backend *b, stru
 	snprintf(r->cell[COL_ADDR], sizeof(r->cell[0]), addr_family(&b->addr) == AF_INET6 ?
 		 "[%s]:%u" : "%s:%u", ip, be_port(s, b));
 	snprintf(r->cell[COL_STATE], sizeof(r->cell[0]), "%s", backend_state_str(b->state));
-	snprintf(r->cell[COL_WEIGHT], sizeof(r->cell[0]), "%" PRIu32, b->weight);
+	snprintf(r->cell[COL_WEIGHT], sizeof(r->cell[0]), "%" PRIu32, b->weight_cfg);
 	snprintf(r->cell[COL_ACTIVE], sizeof(r->cell[0]), "%" PRIu32, b->active);
 	snprintf(r->cell[COL_TOTAL], sizeof(r->cell[0]), "%" PRIu64, b->total);
 	be_check(b, last, sizeof(last), detail, sizeof(detail));
@@ -244,7 +269,13 @@ static uint64_t be_total(const struct backend *b) { return b->total; }
 static uint64_t be_bytes_in(const struct backend *b) { return b->bytes_in; }
 static uint64_t be_bytes_out(const struct backend *b) { return b->bytes_out; }
 static uint64_t be_connect_fail(const struct backend *b) { return b->connect_fail; }
-static uint64_t be_weight(const struct backend *b) { return b->weight; }
+static uint64_t be_weight(const struct backend *b) { return b->weight_cfg; }
+static uint64_t be_eff_weight(const struct backend *b)
+{
+	return b->svc ? be_effective_weight(b->svc, b) : b->weight;
+}
+static uint64_t be_agent_pct(const struct backend *b) { return b->agent_pct; }
+static uint64_t be_rtt_us(const struct backend *b) { return b->rtt_us; }
 static uint64_t be_transitions(const struct backend *b) { return b->transitions; }
 
 static uint64_t be_probes(const struct backend *b) { return be_check_stats(b).probes; }
@@ -267,6 +298,13 @@ static const struct be_metric be_metrics[] = {
 	{ "vigil_backend_connect_failures_total", "counter", "Failed connects to the backend.",
 	  be_connect_fail },
 	{ "vigil_backend_weight", "gauge", "The backend's runtime weight.", be_weight },
+	{ "vigil_backend_effective_weight", "gauge",
+	  "The weight the scheduler uses now (agent percentage, response times).",
+	  be_eff_weight },
+	{ "vigil_backend_agent_percent", "gauge",
+	  "The agent's weight percentage (100 without an agent).", be_agent_pct },
+	{ "vigil_backend_response_microseconds", "gauge",
+	  "Moving average of passing probes' response times (0: none yet).", be_rtt_us },
 	{ "vigil_backend_transitions_total", "counter", "State changes of the backend.",
 	  be_transitions },
 	{ "vigil_backend_check_probes_total", "counter", "Health probes completed.", be_probes },

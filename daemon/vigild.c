@@ -3,6 +3,7 @@
 #include "daemon/transparent.h"
 #include "common/privs.h"
 #include "checks/check.h"
+#include "checks/agent.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "ctl/ctl.h"
@@ -126,6 +127,7 @@ int vigild_reload(struct vigild *d, struct buf *err)
 	}
 	d->cfg = cfg;
 	checker_sync(d->checker, d->lb);
+	agents_sync(d->agents, d->lb);
 	notify_apply(d->notify, cfg);
 	if (d->fo && failover_apply(d->fo, cfg, why, sizeof(why)) < 0)
 		log_error("failover: %s; its previous settings stay", why);
@@ -313,6 +315,8 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 	}
 	d->checker = checker_new(d->loop);
 	checker_sync(d->checker, d->lb);
+	d->agents = agents_new(d->loop);
+	agents_sync(d->agents, d->lb);
 	d->ctl = ctl_server_new(d, cfg->global.control_socket, err, sizeof(err));
 	if (!d->ctl) {
 		log_error("control socket: %s", err);
@@ -363,6 +367,7 @@ void vigild_cleanup(struct vigild *d)
 	status_http_free(d->http);
 	ctl_server_free(d->ctl);
 	checker_free(d->checker);
+	agents_free(d->agents);
 	lb_free(d->lb);
 	transparent_stop(d);
 	cfg_free(d->cfg);

@@ -16,6 +16,7 @@
 
 struct lb;
 struct checker;
+struct agents;
 struct ctl_server;
 struct status_http;
 struct failover;
@@ -28,6 +29,7 @@ struct vigild {
 	struct config *cfg;           /* the running configuration */
 	struct lb *lb;
 	struct checker *checker;
+	struct agents *agents;        /* backends' agent: ports */
 	struct ctl_server *ctl;
 	struct status_http *http;
 	struct failover *fo;          /* NULL without a failover section */

@@ -19,7 +19,9 @@ struct backend *backend_new(const struct backend_conf *bc)
 	b->maxconn = bc->maxconn;
 	b->backup = bc->backup;
 	b->send_proxy = bc->send_proxy;
-	b->weight = bc->weight;
+	b->weight = b->weight_cfg = bc->weight;
+	b->agent_pct = 100;
+	b->agent = AGENT_UP;
 	b->healthy = false;             /* no traffic before a probe passed */
 	b->admin = ADMIN_NONE;
 	b->state = BACKEND_DOWN;
@@ -67,11 +69,21 @@ bool backend_usable(const struct backend *b)
 
 static enum backend_state derive_state(const struct backend *b)
 {
-	if (b->admin == ADMIN_MAINT)
+	if (b->admin == ADMIN_MAINT || b->agent == AGENT_MAINT)
 		return BACKEND_MAINT;
-	if (b->admin == ADMIN_DRAIN)
+	if (b->admin == ADMIN_DRAIN || b->agent == AGENT_DRAIN)
 		return BACKEND_DRAIN;
-	return b->healthy ? BACKEND_UP : BACKEND_DOWN;
+	return b->healthy && b->agent != AGENT_DOWN ? BACKEND_UP : BACKEND_DOWN;
+}
+
+/* weight_cfg x agent_pct / 100, rounded; at least 1 unless either is 0. */
+static uint32_t effective_weight(const struct backend *b)
+{
+	uint64_t w = ((uint64_t)b->weight_cfg * b->agent_pct + 50) / 100;
+
+	if (w == 0 && b->weight_cfg > 0 && b->agent_pct > 0)
+		w = 1;
+	return (uint32_t)w;
 }
 
 /* Recompute the state; log and tell the service when it changed. */
@@ -111,12 +123,68 @@ void backend_set_weight(struct backend *b, uint32_t weight)
 {
 	bool was_up = b->state == BACKEND_UP;
 
-	if (b->weight == weight)
+	if (b->weight_cfg == weight)
 		return;
 	log_notice("service %s backend %s: weight %u -> %u", b->svc ? b->svc->name : "-",
-		   b->name, b->weight, weight);
-	b->weight = weight;
+		   b->name, b->weight_cfg, weight);
+	b->weight_cfg = weight;
+	b->weight = effective_weight(b);
 	b->weight_set_by_ctl = true;
 	if (b->svc)
 		service_backend_changed(b->svc, b, was_up);
+}
+
+void backend_conf_weight(struct backend *b, uint32_t weight)
+{
+	b->weight_cfg = weight;
+	b->weight = effective_weight(b);
+}
+
+const char *backend_agent_str(enum backend_agent a)
+{
+	switch (a) {
+	case AGENT_UP: return "up";
+	case AGENT_DRAIN: return "drain";
+	case AGENT_MAINT: return "maint";
+	case AGENT_DOWN: return "down";
+	}
+	return "?";
+}
+
+void backend_set_agent(struct backend *b, enum backend_agent agent, uint32_t pct,
+		       const char *reason)
+{
+	bool was_up = b->state == BACKEND_UP;
+	uint32_t old = b->weight, old_pct = b->agent_pct;
+
+	if (b->agent == agent && b->agent_pct == pct)
+		return;
+	b->agent = agent;
+	b->agent_pct = pct;
+	b->weight = effective_weight(b);
+	if (old_pct != pct)
+		log_notice("service %s backend %s: agent weight %u%% -> %u%% (weight %u -> %u)",
+			   b->svc ? b->svc->name : "-", b->name, old_pct, pct, old, b->weight);
+	if (b->state == derive_state(b)) {
+		if (b->weight != old && b->svc)
+			service_backend_changed(b->svc, b, was_up);
+		return;
+	}
+	backend_update(b, reason);
+}
+
+void backend_note_rtt(struct backend *b, uint32_t rtt_us)
+{
+	int64_t d;
+
+	if (rtt_us == 0)
+		rtt_us = 1;
+	if (b->rtt_us == 0) {
+		b->rtt_us = rtt_us;
+		return;
+	}
+	d = ((int64_t)rtt_us - (int64_t)b->rtt_us) / BACKEND_RTT_ALPHA_DIV;
+	b->rtt_us = (uint32_t)((int64_t)b->rtt_us + d);
+	if (b->rtt_us == 0)
+		b->rtt_us = 1;
 }

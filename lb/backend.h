@@ -20,6 +20,10 @@ struct check;
 
 enum backend_state { BACKEND_UP, BACKEND_DOWN, BACKEND_DRAIN, BACKEND_MAINT };
 enum backend_admin { ADMIN_NONE, ADMIN_DRAIN, ADMIN_MAINT };
+/* What the backend's agent (agent: {port, interval}) last said about its state. */
+enum backend_agent { AGENT_UP, AGENT_DRAIN, AGENT_MAINT, AGENT_DOWN };
+
+#define BACKEND_RTT_ALPHA_DIV 4       /* EWMA: new = old + (sample - old) / 4 */
 
 struct backend {
 	unsigned refs;
@@ -30,12 +34,18 @@ struct backend {
 	uint32_t maxconn;             /* 0: unlimited */
 	bool backup;
 	enum send_proxy send_proxy;   /* PROXY header before the client's bytes and probes */
-	uint32_t weight;              /* runtime weight: config, or vigilctl weight */
+	uint32_t weight;              /* effective weight the schedulers use:
+					 weight_cfg x agent_pct / 100 */
+	uint32_t weight_cfg;          /* runtime weight: config, or vigilctl weight */
+	uint32_t agent_pct;           /* the agent's percentage, 100 without an agent */
+	enum backend_agent agent;     /* the agent's state word, AGENT_UP without one */
+	uint32_t rtt_us;              /* EWMA of passing probes' response times, 0: none yet */
+	uint32_t rt_weight;           /* weighted-response-time: the weight in use */
 	bool weight_set_by_ctl;       /* a reload keeps a weight set by vigilctl */
 
 	bool healthy;                 /* last verdict of the checks (rise/fall applied) */
 	enum backend_admin admin;
-	enum backend_state state;     /* derived: maint > drain > down > up */
+	enum backend_state state;     /* derived: maint > drain > down > up (admin and agent) */
 	unsigned pool_idx;            /* index in its scheduler pool */
 
 	/* counters */
@@ -79,5 +89,15 @@ void backend_set_health(struct backend *b, bool healthy, const char *reason);
 void backend_set_admin(struct backend *b, enum backend_admin admin, const char *reason);
 /* Set the runtime weight (0..256). */
 void backend_set_weight(struct backend *b, uint32_t weight);
+/* A reload's configured weight for a kept backend (no log, no scheduler call:
+ * the reload rebuilds the pools). */
+void backend_conf_weight(struct backend *b, uint32_t weight);
+/* The agent's verdict: state word and percentage (0..100) of weight_cfg;
+ * logs and tells the scheduler when the state or the weight changed. */
+void backend_set_agent(struct backend *b, enum backend_agent agent, uint32_t pct,
+		       const char *reason);
+/* A passing probe took rtt_us: update the moving average (rtt_us >= 1). */
+void backend_note_rtt(struct backend *b, uint32_t rtt_us);
+const char *backend_agent_str(enum backend_agent a);
 
 #endif

@@ -18,6 +18,10 @@ const struct sched_ops *sched_for(enum sched_kind k)
 		return &sched_weighted_leastconn;
 	case SCHED_SOURCE_HASH:
 		return &sched_source_hash;
+	case SCHED_FIXED_WEIGHT:
+		return &sched_fixed_weight;
+	case SCHED_WEIGHTED_RESPONSE_TIME:
+		return &sched_weighted_response_time;
 	}
 	return NULL;
 }

@@ -59,11 +59,21 @@ extern const struct sched_ops sched_weighted_roundrobin;
 extern const struct sched_ops sched_leastconn;
 extern const struct sched_ops sched_weighted_leastconn;
 extern const struct sched_ops sched_source_hash;
+extern const struct sched_ops sched_fixed_weight;
+extern const struct sched_ops sched_weighted_response_time;
 
 const struct sched_ops *sched_for(enum sched_kind k);
 
 /* Hash of the client address masked to mask_bits (source-hash key). */
 uint32_t sched_source_key(const struct addr *client, int mask_bits);
+
+/* weighted-response-time: recompute at most this often, factor bound. */
+#define SCHED_WRT_PERIOD_MS 1000u
+#define SCHED_WRT_BOUND 8u
+/* The weight in use for a backend of weight whose probes average rtt_us
+ * against mean_us over the pool: weight x mean / rtt within weight / 8 ..
+ * weight x 8; weight itself without a measurement; 0 for weight 0. */
+uint32_t sched_wrt_weight(uint32_t weight, uint32_t rtt_us, uint64_t mean_us);
 
 /* Maglev table size (prime). */
 #define SCHED_MAGLEV_SIZE 65537u

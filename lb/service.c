@@ -108,7 +108,7 @@ static void backends_build(struct service *s, const struct service_conf *sc, str
 			b->backup = bc->backup;
 			b->send_proxy = bc->send_proxy;
 			if (!b->weight_set_by_ctl)
-				b->weight = bc->weight;
+				backend_conf_weight(b, bc->weight);
 		} else {
 			b = backend_new(bc);
 		}

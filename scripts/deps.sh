@@ -20,7 +20,7 @@ PKGS=(
 	libev-dev libnl-3-dev libnl-route-3-dev libssl-dev libyaml-dev libcap-dev libcmocka-dev
 	# tests
 	python3 python3-pytest valgrind iproute2 libcap2-bin procps openssl curl netcat-openbsd
-	nginx-light postfix dovecot-imapd dovecot-pop3d
+	nginx-light postfix dovecot-imapd dovecot-pop3d vsftpd
 	# benchmarks
 	haproxy wrk iperf3 keepalived stress-ng
 )

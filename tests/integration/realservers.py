@@ -6,10 +6,11 @@ ports (no system service is touched), and stopped by PID.
     n = Nginx(dir, certs).start()           # n.http_port, n.https_port; n.set_failing(True)
     p = Postfix(dir, certs).start()         # p.port (SMTP + STARTTLS); p.set_rejecting(True)
     d = Dovecot(dir, certs).start()         # d.imap, d.imaps, d.pop3, d.pop3s
+    f = Vsftpd().start()                    # f.port: FTP banner "220 vigil test FTP"
     x.stop()
 
 The binaries come from the Debian packages nginx-light, postfix and
-dovecot-imapd/dovecot-pop3d; `missing()` names those that are not installed.
+dovecot-imapd/dovecot-pop3d, vsftpd; `missing()` names those that are not installed.
 """
 import os
 import shutil
@@ -31,7 +32,8 @@ HOST = "mail.test.example"
 
 def missing():
     """Names of the real servers whose binaries are absent."""
-    need = {"nginx": [NGINX], "postfix": [POSTFIX, POSTFIX_MASTER], "dovecot": [DOVECOT]}
+    need = {"nginx": [NGINX], "postfix": [POSTFIX, POSTFIX_MASTER], "dovecot": [DOVECOT],
+            "vsftpd": ["/usr/sbin/vsftpd"]}
     return [name for name, paths in need.items() if not all(os.path.exists(p) for p in paths)]
 
 
@@ -348,3 +350,49 @@ service anvil {{
     def start(self):
         return self._spawn([DOVECOT, "-c", str(self.dir / "dovecot.conf"), "-F"],
                            [self.imap, self.imaps, self.pop3, self.pop3s])
+
+
+VSFTPD = "/usr/sbin/vsftpd"
+
+
+class Vsftpd(_Server):
+    """vsftpd (Debian package vsftpd) in the foreground on a 127.0.0.1 port:
+    the FTP banner "220 vigil test FTP"; set_banner() changes it (restart)."""
+    name = "vsftpd"
+
+    def __init__(self, banner="vigil test FTP"):
+        super().__init__()
+        self.dir = _private_dir("vigil-ftp-")
+        self.port = free_port()
+        self.banner = banner
+        (self.dir / "empty").mkdir()
+
+    def _write(self):
+        conf = self.dir / "vsftpd.conf"
+        conf.write_text(f"""listen=YES
+listen_ipv6=NO
+background=NO
+listen_address=127.0.0.1
+listen_port={self.port}
+anonymous_enable=YES
+ftp_username=nobody
+anon_root={self.dir / "empty"}
+no_anon_password=YES
+local_enable=NO
+write_enable=NO
+seccomp_sandbox=NO
+secure_chroot_dir={self.dir / "empty"}
+ftpd_banner={self.banner}
+xferlog_enable=NO
+vsftpd_log_file={self.dir / "vsftpd.log"}
+""")
+        conf.chmod(0o600)
+        return conf
+
+    def start(self):
+        return self._spawn([VSFTPD, str(self._write())], [self.port])
+
+    def set_banner(self, banner):
+        self.stop()
+        self.banner = banner
+        return self.start()

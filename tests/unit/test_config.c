@@ -107,7 +107,7 @@ static const struct bad_case bad_cases[] = {
 		"7:36: services[0].check.timeout: 1500ms is longer than the interval 1s (expected at most the interval)",
 	} },
 	{ "check_type_unknown.yaml", {
-		"8:13: services[0].check.type: unknown check type \"ldap\" (expected tcp, http, https, smtp, imap, imaps, pop3, pop3s)",
+		"8:13: services[0].check.type: unknown check type \"ldap\" (expected tcp, http, https, smtp, imap, imaps, pop3, pop3s, expect, icmp)",
 	} },
 	{ "check_wrong_type.yaml", {
 		"7:12: services[0].check: wrong type: a list (expected a map)",
@@ -173,7 +173,7 @@ static const struct bad_case bad_cases[] = {
 	} },
 	{ "http_key_on_tcp.yaml", {
 		"7:13: services[0].check.path: not valid for check type tcp (expected type http or https)",
-		"7:28: services[0].check.host: not valid for check type tcp (expected type http, https, imaps, pop3s, or starttls: true)",
+		"7:28: services[0].check.host: not valid for check type tcp (expected type http, https, imaps, pop3s, starttls: true, or tls: true)",
 	} },
 	{ "http_path_relative.yaml", {
 		"7:31: services[0].check.path: \"health\" does not start with / (expected an HTTP path starting with /)",
@@ -190,7 +190,7 @@ static const struct bad_case bad_cases[] = {
 	{ "many_errors.yaml", {
 		"2:14: global.log_level: unknown log level \"chatty\" (expected debug, info, notice, warning, error)",
 		"3:12: global.maxconn: -1 is out of range (expected an integer 1..4294967295)",
-		"5:14: defaults.scheduler: unknown scheduler \"random\" (expected roundrobin, weighted-roundrobin, leastconn, weighted-leastconn, source-hash)",
+		"5:14: defaults.scheduler: unknown scheduler \"random\" (expected roundrobin, weighted-roundrobin, leastconn, weighted-leastconn, source-hash, fixed-weight, weighted-response-time)",
 		"11:53: services[0].backends[0].weight: 1000 is out of range (expected an integer 0..256)",
 		"12:16: services[0].backends[1].name: duplicate backend name \"mx1\" (already used by backends[0])",
 		"12:30: services[0].backends[1].address: \"198.51.100.400\" is not an IP address (expected an IP address, e.g. 198.51.100.11)",
@@ -237,7 +237,7 @@ static const struct bad_case bad_cases[] = {
 		"1:1: wrong type: a list (expected a map with global, defaults, services, failover)",
 	} },
 	{ "sched_unknown.yaml", {
-		"7:16: services[0].scheduler: unknown scheduler \"round-robin\" (expected roundrobin, weighted-roundrobin, leastconn, weighted-leastconn, source-hash)",
+		"7:16: services[0].scheduler: unknown scheduler \"round-robin\" (expected roundrobin, weighted-roundrobin, leastconn, weighted-leastconn, source-hash, fixed-weight, weighted-response-time)",
 	} },
 	{ "service_dup_name.yaml", {
 		"7:11: services[1].name: duplicate service name \"smtp\" (already used by services[0])",
@@ -289,10 +289,10 @@ static const struct bad_case bad_cases[] = {
 		"7:17: services[0].send_proxy: unknown PROXY protocol version \"v3\" (expected none, v1, v2)",
 	} },
 	{ "unknown_backend_key.yaml", {
-		"6:45: services[0].backends[0].wieght: unknown key (expected one of: name, address, port, weight, maxconn, backup, send_proxy)",
+		"6:45: services[0].backends[0].wieght: unknown key (expected one of: name, address, port, weight, maxconn, backup, send_proxy, agent)",
 	} },
 	{ "unknown_check_key.yaml", {
-		"7:24: services[0].check.intervall: unknown key (expected one of: type, interval, timeout, rise, fall, port, path, host, expect_status, expect_body, ehlo, starttls, verify, ca_file, on_down)",
+		"7:24: services[0].check.intervall: unknown key (expected one of: type, interval, timeout, rise, fall, port, path, host, expect_status, expect_body, ehlo, starttls, verify, ca_file, on_down, send, expect, quit, tls)",
 	} },
 	{ "unknown_service_key.yaml", {
 		"5:5: services[0].protocol: unknown key (expected one of: name, vip, ports, scheduler, source_mask, maxconn, backlog, source, send_proxy, on_down, timeouts, check, backends)",
@@ -301,7 +301,7 @@ static const struct bad_case bad_cases[] = {
 		"3:1: servises: unknown key (expected one of: global, defaults, services, failover)",
 	} },
 	{ "verify_without_tls.yaml", {
-		"7:25: services[0].check.verify: not valid for a check without TLS (expected type https, imaps, pop3s, or starttls: true)",
+		"7:25: services[0].check.verify: not valid for a check without TLS (expected type https, imaps, pop3s, starttls: true, or tls: true)",
 	} },
 	{ "vip_bad.yaml", {
 		"3:10: services[0].vip: \"192.0.2.300\" is not an IP address (expected an IP address with an optional /prefix, e.g. 192.0.2.10)",
@@ -320,6 +320,23 @@ static const struct bad_case bad_cases[] = {
 	} },
 	{ "vip_v6_prefix_range.yaml", {
 		"3:10: services[0].vip: prefix /129 is out of range (expected 1..128 for an IPv6 address)",
+	} },
+	{ "expect_regex_bad.yaml", {
+		"5:35: services[0].check.expect: invalid regular expression /^220 (vsFTPd/: Unmatched ( or \\( (expected a POSIX extended regular expression)",
+	} },
+	{ "expect_keys_misplaced.yaml", {
+		"5:25: services[0].check.send: not valid for check type http (expected type expect)",
+		"5:39: services[0].check.quit: not valid for check type http (expected type expect)",
+		"5:53: services[0].check.tls: not valid for check type http (expected type expect)",
+		"11:12: services[1].check: missing required key \"expect\" for check type expect (expected a prefix of the first line, or /REGEX/)",
+		"17:35: services[2].check.expect: empty regular expression (expected a prefix, or /REGEX/ with a POSIX extended regular expression)",
+	} },
+	{ "agent_bad.yaml", {
+		"6:58: services[0].backends[0].agent.port: 0 is out of range (expected a port 1..65535)",
+		"6:71: services[0].backends[0].agent.interval: 10ms is out of range (expected a duration of at least 100ms, e.g. 2s)",
+		"7:51: services[0].backends[1].agent: missing required key \"port\" (expected a port 1..65535)",
+		"7:66: services[0].backends[1].agent.prot: unknown key (expected one of: port, interval)",
+		"8:51: services[0].backends[2].agent: wrong type: a single value (expected a map {port, interval})",
 	} },
 	{ "weight_not_int.yaml", {
 		"6:53: services[0].backends[0].weight: \"heavy\" is not an integer (expected an integer 0..256)",
@@ -436,7 +453,8 @@ static void test_spec_message(void **state)
 	assert_int_equal(errs.count, 1);
 	assert_string_equal(errs.msgs[0], "vigil.yaml:14:7: services[0].scheduler: unknown "
 			    "scheduler \"round-robin\" (expected roundrobin, weighted-roundrobin, "
-			    "leastconn, weighted-leastconn, source-hash)");
+			    "leastconn, weighted-leastconn, source-hash, fixed-weight, "
+			    "weighted-response-time)");
 	cfg_errors_free(&errs);
 }
 
@@ -921,8 +939,8 @@ static void test_tls_host(void **state)
 	assert_null(cfg_load_string("t.yaml", bad, strlen(bad), &errs));
 	assert_int_equal(errs.count, 1);
 	assert_string_equal(errs.msgs[0], "t.yaml:4:26: services[0].check.host: not valid for "
-			    "check type smtp (expected type http, https, imaps, pop3s, or "
-			    "starttls: true)");
+			    "check type smtp (expected type http, https, imaps, pop3s, starttls: true, "
+			    "or tls: true)");
 	cfg_errors_free(&errs);
 }
 
