@@ -120,6 +120,10 @@ struct failover_conf {
 	char *notify_exec;           /* NULL if none */
 	bool has_email;
 	struct email_conf email;
+	bool sync;                   /* failover.sync: configuration and operator state sync */
+	uint16_t sync_port;          /* TCP port of the sync channel, default 7789 */
+	bool has_sync_listen;        /* failover.sync_listen given */
+	struct addr sync_listen;     /* this node's sync address (listen and connect from) */
 };
 
 struct global_conf {
@@ -155,6 +159,10 @@ struct config *cfg_load(const char *path, struct cfg_errors *errs);
 struct config *cfg_load_string(const char *name, const char *text, size_t len,
 			       struct cfg_errors *errs);
 void cfg_free(struct config *cfg);
+
+/* The addresses of this node's failover peers (the sync channel's and the
+ * adverts' partners): *n entries, owned by cfg. */
+const struct addr *cfg_peer_addrs(const struct config *cfg, size_t *n);
 void cfg_errors_free(struct cfg_errors *errs);
 
 /* Parse "250ms", "5s", "30m", "1h" (and "0") into milliseconds. 0 or -1. */

@@ -221,6 +221,15 @@ static void fld_source(struct cfg_ctx *c, const struct ynode *v, const char *pat
 		s->has_source = true;
 }
 
+static void fld_sync_listen(struct cfg_ctx *c, const struct ynode *v, const char *path,
+			    const struct cfg_field *f, void *dst)
+{
+	struct failover_conf *fo = dst;
+
+	if (cfg_scalar_ip(c, v, path, f->what, &fo->sync_listen) == 0)
+		fo->has_sync_listen = true;
+}
+
 static void fld_source_mask(struct cfg_ctx *c, const struct ynode *v, const char *path,
 			    const struct cfg_field *f, void *dst)
 {
@@ -405,6 +414,10 @@ static const struct cfg_field failover_fields[] = {
 	FO_MAP("garp", garp_fields, "a map with count, interval, refresh"),
 	FO_MAP("track", track_fields, "a map with services, weight"),
 	FO_MAP("notify", notify_fields, "a map with exec, email"),
+	BOOL("sync", struct failover_conf, sync),
+	PORT("sync_port", struct failover_conf, sync_port),
+	{ .key = "sync_listen", .fn = fld_sync_listen,
+	  .what = "an IP address of this node, e.g. 192.0.2.11" },
 	{ 0 },
 };
 
@@ -500,6 +513,7 @@ static void failover_builtin(struct failover_conf *fo)
 	fo->garp_count = 5;
 	fo->garp_interval_ms = 200;
 	fo->track_weight = 50;
+	fo->sync_port = 7789;
 }
 
 static void load_failover(struct cfg_ctx *c, const struct ynode *v, struct config *cfg)
@@ -514,6 +528,20 @@ static void load_failover(struct cfg_ctx *c, const struct ynode *v, struct confi
 		host[sizeof(host) - 1] = '\0';
 		cfg->failover.node = xstrdup(host);
 	}
+	if (cfg->failover.sync) {
+		size_t npeers;
+
+		cfg_peer_addrs(cfg, &npeers);
+		if (npeers == 0)
+			errlist_at(c->el, ymap_get(v, "sync"), "failover.sync",
+				   "needs the peers' addresses (failover.peers)");
+	}
+}
+
+const struct addr *cfg_peer_addrs(const struct config *cfg, size_t *n)
+{
+	*n = cfg->failover.npeers;
+	return cfg->failover.peers;
 }
 
 static const struct cfg_field root_fields[] = {
