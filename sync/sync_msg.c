@@ -255,10 +255,24 @@ int sync_hello_decode(const uint8_t *p, size_t len, struct sync_hello *h, char *
 	return 0;
 }
 
+static void put_stamp(struct buf *out, const struct sync_stamp *st)
+{
+	put_u64(out, st->clock);
+	put_u64(out, st->started_ms);
+	put_str8(out, st->origin);
+}
+
+static void rd_stamp(struct rd *r, struct sync_stamp *st)
+{
+	st->clock = rd_u64(r, "clock");
+	st->started_ms = rd_u64(r, "start time");
+	rd_str8(r, st->origin, sizeof(st->origin), "origin");
+}
+
 void sync_state_encode(struct buf *out, const struct sync_state *s)
 {
 	buf_append(out, s->digest, SYNC_DIGEST_LEN);
-	put_u64(out, s->clock);
+	put_stamp(out, &s->stamp);
 }
 
 int sync_state_decode(const uint8_t *p, size_t len, struct sync_state *s, char *err,
@@ -267,16 +281,15 @@ int sync_state_decode(const uint8_t *p, size_t len, struct sync_state *s, char *
 	struct rd r = { .p = p, .left = len };
 
 	rd_bytes(&r, s->digest, SYNC_DIGEST_LEN, "digest");
-	s->clock = rd_u64(&r, "clock");
+	rd_stamp(&r, &s->stamp);
 	return rd_end(&r, "state", err, errlen);
 }
 
 void sync_config_encode(struct buf *out, const struct sync_config *c)
 {
 	buf_append(out, c->digest, SYNC_DIGEST_LEN);
-	put_u64(out, c->clock);
+	put_stamp(out, &c->stamp);
 	put_str8(out, c->version);
-	put_str8(out, c->origin);
 	put_u32(out, c->len);
 	buf_append(out, c->text, c->len);
 }
@@ -288,9 +301,8 @@ int sync_config_decode(const uint8_t *p, size_t len, struct sync_config *c, char
 	uint8_t d[SYNC_DIGEST_LEN];
 
 	rd_bytes(&r, c->digest, SYNC_DIGEST_LEN, "digest");
-	c->clock = rd_u64(&r, "clock");
+	rd_stamp(&r, &c->stamp);
 	rd_str8(&r, c->version, sizeof(c->version), "version");
-	rd_str8(&r, c->origin, sizeof(c->origin), "origin");
 	c->len = rd_u32(&r, "file length");
 	c->text = rd_take(&r, c->len, "file");
 	if (rd_end(&r, "config", err, errlen) < 0)
@@ -419,6 +431,13 @@ int sync_clock_cmp(uint64_t ca, const char *na, uint64_t cb, const char *nb)
 		return ca > cb ? 1 : -1;
 	c = strcmp(na, nb);
 	return c > 0 ? 1 : c < 0 ? -1 : 0;
+}
+
+int sync_stamp_cmp(const struct sync_stamp *a, const struct sync_stamp *b)
+{
+	if (a->clock == 0 && b->clock == 0 && a->started_ms != b->started_ms)
+		return a->started_ms < b->started_ms ? 1 : -1;
+	return sync_clock_cmp(a->clock, a->origin, b->clock, b->origin);
 }
 
 const char *sync_type_str(enum sync_type t)

@@ -72,16 +72,22 @@ struct sync_hello {
 	char version[SYNC_VERSION_MAX];
 };
 
+/* When and where a configuration was loaded: the order of two files. */
+struct sync_stamp {
+	uint64_t clock;               /* Lamport clock of the change, 0: loaded at start-up */
+	uint64_t started_ms;          /* wall clock ms when the origin node started */
+	char origin[SYNC_NAME_MAX];   /* the node where it was loaded */
+};
+
 struct sync_state {
 	uint8_t digest[SYNC_DIGEST_LEN];
-	uint64_t clock;
+	struct sync_stamp stamp;
 };
 
 struct sync_config {
 	uint8_t digest[SYNC_DIGEST_LEN];
-	uint64_t clock;
+	struct sync_stamp stamp;
 	char version[SYNC_VERSION_MAX];
-	char origin[SYNC_NAME_MAX];   /* the node where it was loaded */
 	const uint8_t *text;          /* points into the decoded buffer */
 	uint32_t len;
 };
@@ -160,6 +166,10 @@ void sync_digest_hex(const uint8_t d[SYNC_DIGEST_LEN], char out[2 * SYNC_DIGEST_
 /* Lamport order of two stamped changes: >0 when (ca, na) is the later one
  * (higher clock; equal clocks: the greater node name), <0 when earlier, 0 same. */
 int sync_clock_cmp(uint64_t ca, const char *na, uint64_t cb, const char *nb);
+/* Order of two configurations' stamps: >0 when a wins. The higher clock;
+ * both 0 (neither changed since start-up): the earlier started node; then
+ * the greater origin name. */
+int sync_stamp_cmp(const struct sync_stamp *a, const struct sync_stamp *b);
 
 const char *sync_type_str(enum sync_type t);
 const char *sync_reject_str(enum sync_reject r);

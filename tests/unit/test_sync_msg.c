@@ -154,7 +154,8 @@ static void test_oversized_and_malformed(void **state)
 static void test_hello_state(void **state)
 {
 	struct sync_hello h = { .node = "lb1", .version = "0.1.0" }, h2;
-	struct sync_state s = { .clock = 0x0102030405060708ULL }, s2;
+	struct sync_state s = { .stamp = { .clock = 0x0102030405060708ULL, .started_ms = 77,
+					   .origin = "lb2" } }, s2;
 	struct buf b;
 	char err[128];
 
@@ -180,7 +181,9 @@ static void test_hello_state(void **state)
 	buf_reset(&b);
 	sync_state_encode(&b, &s);
 	assert_int_equal(sync_state_decode((uint8_t *)b.data, b.len, &s2, err, sizeof(err)), 0);
-	assert_true(s2.clock == s.clock);
+	assert_true(s2.stamp.clock == s.stamp.clock);
+	assert_true(s2.stamp.started_ms == 77);
+	assert_string_equal(s2.stamp.origin, "lb2");
 	assert_memory_equal(s2.digest, s.digest, SYNC_DIGEST_LEN);
 	buf_free(&b);
 }
@@ -188,7 +191,7 @@ static void test_hello_state(void **state)
 static void test_config_payload(void **state)
 {
 	const char *text = "global: {}\n";
-	struct sync_config c = { .clock = 5, .version = "0.1.0", .origin = "lb1",
+	struct sync_config c = { .stamp = { .clock = 5, .origin = "lb1" }, .version = "0.1.0",
 				 .text = (const uint8_t *)text, .len = 11 }, c2;
 	struct buf b;
 	char err[128], hex[65];
@@ -201,8 +204,8 @@ static void test_config_payload(void **state)
 	assert_int_equal(sync_config_decode((uint8_t *)b.data, b.len, &c2, err, sizeof(err)), 0);
 	assert_int_equal(c2.len, 11);
 	assert_memory_equal(c2.text, text, 11);
-	assert_string_equal(c2.origin, "lb1");
-	assert_true(c2.clock == 5);
+	assert_string_equal(c2.stamp.origin, "lb1");
+	assert_true(c2.stamp.clock == 5);
 	/* the digest must match the bytes */
 	b.data[b.len - 1] ^= 1;
 	assert_int_equal(sync_config_decode((uint8_t *)b.data, b.len, &c2, err, sizeof(err)), -1);
@@ -276,6 +279,23 @@ static void test_clock_order(void **state)
 	assert_true(sync_clock_cmp(5, "lb1", 5, "lb2") < 0);
 	assert_int_equal(sync_clock_cmp(5, "lb1", 5, "lb1"), 0);
 	assert_string_equal(sync_reject_str(SYNC_REJ_BAD_MAC), "bad_mac");
+}
+
+/* Configurations: the later clock; both unchanged since start-up: the node
+ * that started first (the running one); then the name. */
+static void test_stamp_order(void **state)
+{
+	struct sync_stamp a = { .clock = 0, .started_ms = 1000, .origin = "lb1" };
+	struct sync_stamp b = { .clock = 0, .started_ms = 2000, .origin = "lb2" };
+
+	assert_true(sync_stamp_cmp(&a, &b) > 0);
+	assert_true(sync_stamp_cmp(&b, &a) < 0);
+	b.clock = 1;
+	assert_true(sync_stamp_cmp(&b, &a) > 0);
+	a.clock = 1;
+	assert_true(sync_stamp_cmp(&b, &a) > 0);
+	assert_true(sync_stamp_cmp(&a, &b) < 0);
+	assert_int_equal(sync_stamp_cmp(&a, &a), 0);
 	assert_string_equal(sync_result_str(SYNC_RES_VERSION), "version");
 }
 
@@ -292,6 +312,7 @@ int main(void)
 		cmocka_unit_test(test_result_payload),
 		cmocka_unit_test(test_ops_payload),
 		cmocka_unit_test(test_clock_order),
+		cmocka_unit_test(test_stamp_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
