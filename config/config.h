@@ -155,6 +155,10 @@ struct cfg_errors {
  * errs is always filled (count 0 on success) and must be released with
  * cfg_errors_free(). */
 struct config *cfg_load(const char *path, struct cfg_errors *errs);
+/* cfg_load(), and on success the file's bytes in *bytes (caller frees), so
+ * what was checked is what is kept (bytes may be NULL). */
+struct config *cfg_load_bytes(const char *path, struct cfg_errors *errs, char **bytes,
+			      size_t *nbytes);
 /* Same, from a string in memory; name is used in messages. */
 struct config *cfg_load_string(const char *name, const char *text, size_t len,
 			       struct cfg_errors *errs);

@@ -659,7 +659,8 @@ static int read_file(const char *path, char **text, size_t *len)
 	return 0;
 }
 
-struct config *cfg_load(const char *path, struct cfg_errors *errs)
+struct config *cfg_load_bytes(const char *path, struct cfg_errors *errs, char **bytes,
+			      size_t *nbytes)
 {
 	struct config *cfg;
 	char *text;
@@ -673,8 +674,18 @@ struct config *cfg_load(const char *path, struct cfg_errors *errs)
 		return NULL;
 	}
 	cfg = cfg_load_string(path, text, len, errs);
-	free(text);
+	if (cfg && bytes) {
+		*bytes = text;
+		*nbytes = len;
+	} else {
+		free(text);
+	}
 	return cfg;
+}
+
+struct config *cfg_load(const char *path, struct cfg_errors *errs)
+{
+	return cfg_load_bytes(path, errs, NULL, NULL);
 }
 
 void cfg_free(struct config *cfg)
