@@ -283,3 +283,45 @@ def test_bad_input_refused(pair):
     # the real peer (the attacker held the key, so it replaced it for a moment)
     # is connected and in sync again
     wait_until(lambda: lb1.peer()["connected"] and lb1.peer()["in_sync"], 5, "peer back")
+
+
+def test_both_reloaded_at_once(pair):
+    """Both nodes reload a different file while they cannot hear each other
+    (lb1 is stopped): the later stamp wins everywhere - equal clocks, so the
+    greater node name, lb2 - on disk and running, and nothing ping-pongs."""
+    lb1, lb2 = pair["lb1"], pair["lb2"]
+    a = shared_config(pair.bed, pair.tmp, pair.mnt, weight=11)
+    b = shared_config(pair.bed, pair.tmp, pair.mnt, weight=22)
+    lb1.signal(signal.SIGSTOP)
+    try:
+        lb1.write_config(a)
+        lb2.write_config(b)
+        lb1.signal(signal.SIGHUP)               # pending until SIGCONT
+        lb2.signal(signal.SIGHUP)
+        wait_until(lambda: lb2.digest() == sha(b), 5, "lb2 to load its file")
+    finally:
+        lb1.signal(signal.SIGCONT)
+    wait_until(lambda: lb1.digest() == lb2.digest() == sha(b) and lb1.peer()["in_sync"]
+               and lb2.peer()["in_sync"], 5, "the nodes to agree on lb2's file")
+    assert (lb1.dir / "vigil.yaml").read_text() == b == (lb2.dir / "vigil.yaml").read_text()
+    assert lb1.backend("web", "be2")["weight"] == 22 == lb2.backend("web", "be2")["weight"]
+    if "(clock 1) loaded" in lb1.log():         # lb1 reloaded a before it read b
+        wait_until(lambda: "both nodes changed the configuration" in lb2.log(), 3, "clash log")
+    time.sleep(0.5)
+    assert lb1.digest() == lb2.digest() == sha(b)      # settled, no ping-pong
+
+
+def test_peer_down_during_change(pair):
+    """lb2 is down while lb1 changes: lb2 gets the new file when it comes back
+    (and lb1 does not take lb2's stale one)."""
+    lb1, lb2 = pair["lb1"], pair["lb2"]
+    assert lb2.stop() == 0
+    new = shared_config(pair.bed, pair.tmp, pair.mnt, weight=4)
+    lb1.write_config(new)
+    assert lb1.ctl("reload").returncode == 0
+    lb2.start()
+    wait_until(lambda: lb2.digest() == sha(new) and pair.connected(), 10, "lb2 to catch up")
+    assert (lb2.dir / "vigil.yaml").read_text() == new
+    assert (lb2.dir / "vigil.yaml.prev").read_text() == pair.text
+    assert lb1.digest() == sha(new) and lb1.backend("web", "be2")["weight"] == 4
+    wait_until(lambda: lb2.backend("web", "be2")["weight"] == 4, 3, "lb2 serves it")
