@@ -184,11 +184,16 @@ void sync_config_loaded(struct sync *s, const char *text, size_t len)
 		s->stamp.clock = s->loaded ? ++s->lamport : 0;
 		s->stamp.started_ms = s->started_ms;
 		snprintf(s->stamp.origin, sizeof(s->stamp.origin), "%s", s->node);
-		log_notice("sync: configuration %s (clock %" PRIu64 ") loaded, sending it to the "
-			   "peers", hex, s->stamp.clock);
+		size_t sent = 0;
+
 		for (size_t i = 0; i < s->npeers; i++)
-			if (s->peers[i].conn)
+			if (s->peers[i].conn) {
 				send_config(s, s->peers[i].conn);
+				sent++;
+			}
+		log_notice("sync: configuration %s (clock %" PRIu64 ") loaded%s", hex,
+			   s->stamp.clock, sent ? ", sent to the peer" :
+			   ", for the peer when it connects");
 	}
 	s->loaded = true;
 	s->adopting = false;
