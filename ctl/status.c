@@ -268,5 +268,7 @@ void status_metrics(const struct vigild *d, struct buf *out)
 	status_metrics_services(svcs, n, out);
 	if (d->fo)
 		failover_metrics(d->fo, out);
+	if (d->sync)
+		sync_metrics(d->sync, out);
 	free(svcs);
 }

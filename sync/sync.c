@@ -585,3 +585,32 @@ void sync_status_json(const struct sync *s, struct buf *out)
 			   sync_reject_str((enum sync_reject)r), s->rejected[r]);
 	buf_puts(out, "}}");
 }
+
+void sync_metrics(const struct sync *s, struct buf *out)
+{
+	buf_puts(out, "# HELP vigil_sync_rejected_total Sync connections closed, by reason.\n"
+		 "# TYPE vigil_sync_rejected_total counter\n");
+	for (int r = SYNC_REJ_NONE + 1; r < SYNC_REJ__COUNT; r++)
+		buf_printf(out, "vigil_sync_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
+			   sync_reject_str((enum sync_reject)r), s->rejected[r]);
+	buf_puts(out, "# HELP vigil_sync_peer_connected 1 while the peer's sync channel is up.\n"
+		 "# TYPE vigil_sync_peer_connected gauge\n"
+		 "# HELP vigil_sync_peer_in_sync 1 while the peer runs this node's configuration.\n"
+		 "# TYPE vigil_sync_peer_in_sync gauge\n");
+	for (size_t i = 0; i < s->npeers; i++) {
+		const struct sync_peer *p = &s->peers[i];
+
+		if (p->self)
+			continue;
+		buf_printf(out, "vigil_sync_peer_connected{peer=\"%s\"} %d\n", p->ip,
+			   p->conn ? 1 : 0);
+		buf_printf(out, "vigil_sync_peer_in_sync{peer=\"%s\"} %d\n", p->ip,
+			   p->has_state && s->loaded && !memcmp(p->digest, s->digest,
+								 sizeof(s->digest)));
+	}
+	buf_printf(out, "# HELP vigil_sync_configs_total Configurations received from the peer.\n"
+		   "# TYPE vigil_sync_configs_total counter\n"
+		   "vigil_sync_configs_total{result=\"applied\"} %" PRIu64 "\n"
+		   "vigil_sync_configs_total{result=\"refused\"} %" PRIu64 "\n",
+		   s->applied, s->refused);
+}

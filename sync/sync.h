@@ -82,6 +82,10 @@ void sync_config_digest_hex(const struct sync *s, char out[2 * SYNC_DIGEST_LEN +
 /* Append the status object (peers with digest, version, in_sync; counters). */
 void sync_status_json(const struct sync *s, struct buf *out);
 
+/* Append the Prometheus families vigil_sync_* (rejections by reason, peers
+ * connected and in sync, configurations applied and refused). */
+void sync_metrics(const struct sync *s, struct buf *out);
+
 /* Install text as path atomically: the current file is kept as path.prev
  * (unless there is none), the new one written to a temporary file in the
  * same directory, fsynced, renamed over path, and the directory fsynced.

@@ -73,7 +73,7 @@ def shared_config(bed, tmp_path, mnt, weight=1):
         "backends": [{"name": "be1", "address": bed["be1"].ip},
                      {"name": "be2", "address": bed["be2"].ip, "weight": weight}],
         "check": {"type": "tcp", "interval": "100ms", "timeout": "100ms", "rise": 1, "fall": 1},
-    }], control_socket=f"{mnt}/control.sock")
+    }], control_socket=f"{mnt}/control.sock", status_listen="127.0.0.1:8404")
     cfg["failover"] = {"group": 51, "priority": 100, "interface": "eth0",
                        "peers": [bed["lb1"].ip, bed["lb2"].ip], "advert_interval": "100ms",
                        "auth_key_file": str(key), "sync": True, "sync_port": SYNC_PORT}
@@ -280,6 +280,11 @@ def test_bad_input_refused(pair):
     assert json.loads(out) == {"closed": True}
     assert lb1.sync()["rejected"]["stranger"] == 1
     assert "not a configured peer" in lb1.log()
+    metrics = pair.bed["lb1"].sh(PY, "-c", "import urllib.request; print(urllib.request."
+                                 "urlopen('http://127.0.0.1:8404/metrics').read().decode())"
+                                 ).stdout
+    assert 'vigil_sync_rejected_total{reason="stranger"} 1' in metrics
+    assert 'vigil_sync_rejected_total{reason="oversized"} ' in metrics
     # the real peer (the attacker held the key, so it replaced it for a moment)
     # is connected and in sync again
     wait_until(lambda: lb1.peer()["connected"] and lb1.peer()["in_sync"], 5, "peer back")
