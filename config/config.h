@@ -82,6 +82,7 @@ struct service_conf {
 	size_t nports;
 	enum sched_kind scheduler;   /* default roundrobin */
 	int source_mask;             /* source-hash: prefix bits, default 32 / 128 */
+	uint32_t persist_ms;         /* persistence of a client to its backend, 0: off */
 	uint32_t maxconn;            /* 0: unlimited */
 	uint32_t backlog;            /* listen(2) backlog, default 1024 */
 	bool has_source;

@@ -264,6 +264,7 @@ static const struct cfg_field service_fields[] = {
 	{ .key = "source_mask", .fn = fld_source_mask,
 	  .off = offsetof(struct service_conf, source_mask),
 	  .what = "a prefix length 0..32 (IPv4) or 0..128 (IPv6)" },
+	DUR("persist", struct service_conf, persist_ms, 0, "a duration, e.g. 30m (0: off)"),
 	SVC_MAXCONN,
 	SVC_BACKLOG,
 	{ .key = "source", .fn = fld_source, .what = "an IP address, e.g. 198.51.100.1" },

@@ -11,6 +11,7 @@
 #include "common/util.h"
 #include "config/config.h"
 #include "checks/check.h"
+#include "lb/persist.h"
 #include "lb/backend.h"
 #include "lb/service.h"
 
@@ -115,9 +116,12 @@ void status_json_service(const struct service *s, struct buf *out)
 	buf_json_str(out, cfg_sched_name(s->sched_kind));
 	buf_printf(out, ", \"available\": %s, \"active\": %" PRIu32 ", \"total\": %" PRIu64
 		   ", \"refused\": %" PRIu64 ", \"local_errors\": %" PRIu64 ", \"bytes_in\": %" PRIu64
-		   ", \"bytes_out\": %" PRIu64 ", \"maxconn\": %" PRIu32 ", \"backends\": [",
+		   ", \"bytes_out\": %" PRIu64 ", \"maxconn\": %" PRIu32
+		   ", \"persist_ms\": %" PRIu32 ", \"persist_entries\": %zu, \"persist_full\": %"
+		   PRIu64 ", \"backends\": [",
 		   s->available ? "true" : "false", s->active, s->total, s->refused,
-		   s->local_errors, s->bytes_in, s->bytes_out, s->maxconn);
+		   s->local_errors, s->bytes_in, s->bytes_out, s->maxconn, s->persist_ms,
+		   persist_count(s->persist), persist_full(s->persist));
 	for (i = 0; i < s->nbackends; i++) {
 		buf_puts(out, i ? ",\n      " : "\n      ");
 		json_backend(s, s->backends[i], out);

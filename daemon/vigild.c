@@ -363,6 +363,7 @@ void vigild_cleanup(struct vigild *d)
 		ev_timer_stop(d->loop, &d->drain_timer);
 	}
 	sync_free(d->sync);
+	d->sync = NULL;
 	failover_free(d->fo);
 	notify_free(d->notify);
 	status_http_free(d->http);

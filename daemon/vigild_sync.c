@@ -57,13 +57,39 @@ static void sync_op_cb(const struct sync_op *op, void *arg)
 	}
 }
 
+/* A persistence entry from the peer. */
+static void sync_persist_cb(const struct sync_persist *e, void *arg)
+{
+	struct vigild *d = arg;
+	struct persist_key k = { .len = e->keylen };
+
+	memcpy(k.b, e->key, sizeof(k.b));
+	lb_persist_learn(d->lb, e->svc, &k, e->be, e->ttl_ms);
+}
+
+/* A persistence entry made here: for the peer. */
+static void lb_persist_made_cb(const char *svc, const struct persist_key *k, const char *be,
+			       uint32_t ttl_ms, void *arg)
+{
+	struct vigild *d = arg;
+	struct sync_persist e = { .keylen = k->len, .ttl_ms = ttl_ms };
+
+	if (!d->sync || strlen(svc) >= sizeof(e.svc) || strlen(be) >= sizeof(e.be))
+		return;
+	memcpy(e.key, k->b, sizeof(e.key));
+	memcpy(e.svc, svc, strlen(svc) + 1);
+	memcpy(e.be, be, strlen(be) + 1);
+	sync_persist_local(d->sync, &e);
+}
+
 int vigild_sync_start(struct vigild *d, char *err, size_t errlen)
 {
 	const struct failover_conf *fc = &d->cfg->failover;
 	uint8_t key[SYNC_KEY_MAX];
 	int klen;
 	const char *ver = getenv(VIGIL_TEST_VERSION_ENV);
-	struct sync_hooks hooks = { .reload = sync_reload_cb, .op_apply = sync_op_cb, .arg = d };
+	struct sync_hooks hooks = { .reload = sync_reload_cb, .op_apply = sync_op_cb,
+				    .persist_apply = sync_persist_cb, .arg = d };
 	struct sync_settings set = {
 		.node = fc->node, .version = ver && *ver ? ver : VIGIL_VERSION, .port = fc->sync_port,
 		.listen = fc->has_sync_listen ? &fc->sync_listen : NULL,
@@ -92,6 +118,7 @@ int vigild_sync_start(struct vigild *d, char *err, size_t errlen)
 		OPENSSL_cleanse(key, sizeof(key));
 	}
 	if (d->sync) {
+		lb_set_persist_hook(d->lb, lb_persist_made_cb, d);
 		sync_config_loaded(d->sync, text, len);
 		rc = 0;
 	}

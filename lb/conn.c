@@ -51,6 +51,7 @@ struct conn {
 	bool relaying;              /* connected to the backend */
 	uint32_t attempts;          /* backends tried for this client */
 	uint32_t key;               /* source-hash key */
+	struct addr client;         /* the client's address (persistence) */
 	ev_io c_r, c_w, b_r, b_w;
 	ev_timer timer;             /* connect deadline, then idle check */
 	ev_tstamp last_c, last_b;   /* last data from client / backend */
@@ -684,8 +685,13 @@ static void conn_connect_next(struct conn *c)
 		{ c->skip, c->skip_words[0] * 64 },
 		{ c->skip + c->skip_words[0], c->skip_words[1] * 64 },
 	};
-	struct backend *b = service_pick(c->svc, c->key, skip);
+	struct backend *b = NULL;
 	enum dial_step step;
+
+	if (c->attempts == 0 && c->svc->persist)
+		b = service_persist_get(c->svc, &c->client, ev_now(c->lb->loop));
+	if (!b)
+		b = service_pick(c->svc, c->key, skip);
 
 	if (!b) {
 		c->svc->refused++;
@@ -697,6 +703,7 @@ static void conn_connect_next(struct conn *c)
 	}
 	c->attempts++;
 	skip_mark(c, b);
+	lb_persist_note(c->lb, c->svc, &c->client, b);
 	service_take(c->svc, b);
 	c->be = backend_ref(b);
 	if (conn_dial(c, b, &step) < 0) {
@@ -727,6 +734,7 @@ void conn_start(struct lb *lb, struct service *svc, const struct addr *vip, int 
 	c->port = addr_port(vip);
 	c->vip = *vip;
 	addr_set_port(&c->vip, 0);
+	c->client = *client;
 	sock_keepalive(cfd, svc->timeouts.keepalive_ms);
 	for (int i = 0; i < 2; i++) {
 		c->half[i].pipe.rd = c->half[i].pipe.wr = -1;

@@ -70,6 +70,7 @@ struct sync *sync_new(struct ev_loop *loop, const struct sync_settings *set,
 	s->config_path = xstrdup(set->config_path);
 	s->port = set->port;
 	s->started_ms = (uint64_t)(wall_now() * 1000);
+	s->pq = xcalloc(SYNC_PERSIST_MAX, sizeof(*s->pq));
 	TAILQ_INIT(&s->conns);
 	peers_init(s, set);
 	if (sync_listen_start(s, set->listen, err, errlen) < 0) {
@@ -91,6 +92,7 @@ void sync_free(struct sync *s)
 	sync_conns_free(s);
 	free(s->peers);
 	free(s->ops);
+	free(s->pq);
 	free(s->text);
 	free(s->config_path);
 	OPENSSL_cleanse(s->key, sizeof(s->key));
@@ -458,6 +460,35 @@ static void on_ops(struct sync *s, struct sync_conn *c, const struct sync_ops *o
 	}
 }
 
+/* ---- persistence entries ---- */
+
+void sync_persist_flush(struct sync *s)
+{
+	struct buf b;
+	size_t sent = 0;
+
+	if (!s->npq)
+		return;
+	buf_init(&b);
+	sync_persist_encode(&b, s->pq, s->npq);
+	for (size_t i = 0; i < s->npeers; i++)
+		if (s->peers[i].conn) {
+			sync_conn_send(s->peers[i].conn, SYNC_PERSIST, &b);
+			sent++;
+		}
+	if (sent)
+		s->persist_sent += s->npq;
+	s->npq = 0;
+	buf_free(&b);
+}
+
+void sync_persist_local(struct sync *s, const struct sync_persist *e)
+{
+	s->pq[s->npq++] = *e;
+	if (s->npq == SYNC_PERSIST_MAX)
+		sync_persist_flush(s);
+}
+
 /* ---- the channel's calls ---- */
 
 void sync_on_authed(struct sync *s, struct sync_conn *c)
@@ -513,6 +544,17 @@ int sync_on_frame(struct sync *s, struct sync_conn *c, const struct sync_frame *
 
 		if (rc == 0)
 			on_ops(s, c, o);
+		free(o);
+		return rc < 0 ? frame_error(s, c, err) : 0;
+	}
+	case SYNC_PERSIST: {
+		struct sync_persists *o = xmalloc(sizeof(*o));
+		int rc = sync_persist_decode(f->payload, f->len, o, err, sizeof(err));
+
+		for (size_t i = 0; rc == 0 && i < o->n; i++)
+			s->hooks.persist_apply(&o->e[i], s->hooks.arg);
+		if (rc == 0)
+			s->persist_received += o->n;
 		free(o);
 		return rc < 0 ? frame_error(s, c, err) : 0;
 	}
@@ -572,7 +614,9 @@ void sync_status_json(const struct sync *s, struct buf *out)
 		   ", \"config_origin\": ", s->port, s->lamport, s->stamp.clock);
 	buf_json_str(out, s->stamp.origin);
 	buf_printf(out, ", \"configs_applied\": %" PRIu64 ", \"configs_refused\": %" PRIu64
-		   ", \"operator_entries\": %zu, \"peers\": [", s->applied, s->refused, s->nops);
+		   ", \"operator_entries\": %zu, \"persist_sent\": %" PRIu64
+		   ", \"persist_received\": %" PRIu64 ", \"peers\": [", s->applied, s->refused,
+		   s->nops, s->persist_sent, s->persist_received);
 	for (size_t i = 0; i < s->npeers; i++) {
 		if (s->peers[i].self)
 			continue;

@@ -45,6 +45,8 @@ struct sync_hooks {
 	int (*reload)(void *arg, char *err, size_t errlen);
 	/* Apply an operator decision that came from the peer (not to be sent back). */
 	void (*op_apply)(const struct sync_op *op, void *arg);
+	/* Remember a persistence entry that came from the peer. */
+	void (*persist_apply)(const struct sync_persist *e, void *arg);
 	void *arg;
 };
 
@@ -76,6 +78,10 @@ int sync_push(struct sync *s, char *err, size_t errlen);
 /* An operator decision taken on this node: stamp it, keep it, send it. */
 void sync_op_local(struct sync *s, enum sync_op_kind kind, const char *svc, const char *be,
 		   uint32_t value);
+
+/* A persistence entry made on this node: sent to the peers in batches (at
+ * the next tick, or when a batch is full); dropped while no peer is connected. */
+void sync_persist_local(struct sync *s, const struct sync_persist *e);
 
 /* Append the loaded file's SHA-256 (lowercase hex), "" before the first load. */
 void sync_config_digest_hex(const struct sync *s, char out[2 * SYNC_DIGEST_LEN + 1]);

@@ -279,6 +279,8 @@ void sync_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct addr src;
 	const struct addr *source = listen_source(s, &src);
 
+	sync_persist_flush(s);
+
 	for (c = TAILQ_FIRST(&s->conns); c; c = next) {
 		next = TAILQ_NEXT(c, link);
 		if (c->closing)

@@ -87,6 +87,11 @@ struct sync {
 	struct sync_op *ops;
 	size_t nops, capops;
 
+	/* persistence entries waiting for the next batch */
+	struct sync_persist *pq;
+	size_t npq;
+	uint64_t persist_sent, persist_received;
+
 	uint64_t rejected[SYNC_REJ__COUNT];
 	uint64_t applied, refused;    /* received configurations */
 };
@@ -103,6 +108,8 @@ void sync_conn_send(struct sync_conn *c, enum sync_type type, const struct buf *
 void sync_on_authed(struct sync *s, struct sync_conn *c);
 /* One authenticated frame (not HELLO). 0, or -1 to close the connection. */
 int sync_on_frame(struct sync *s, struct sync_conn *c, const struct sync_frame *f);
+/* Send the queued persistence entries to the connected peers. */
+void sync_persist_flush(struct sync *s);
 /* Log a rejection on peer p (rate-limited per reason). */
 void sync_log_reject(struct sync *s, struct sync_peer *p, enum sync_reject why,
 		     const char *detail);

@@ -181,7 +181,7 @@ void sync_frame_encode(struct buf *out, enum sync_type type, uint64_t seq,
 
 static bool type_known(uint8_t t)
 {
-	return t >= SYNC_HELLO && t <= SYNC_PING;
+	return t >= SYNC_HELLO && t <= SYNC_PERSIST;
 }
 
 enum sync_frame_result sync_frame_decode(const uint8_t *buf, size_t len, const uint8_t *key,
@@ -403,6 +403,49 @@ int sync_ops_decode(const uint8_t *p, size_t len, struct sync_ops *o, char *err,
 	return 0;
 }
 
+void sync_persist_encode(struct buf *out, const struct sync_persist *e, size_t n)
+{
+	put_u32(out, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		put_str8(out, e[i].svc);
+		put_u8(out, e[i].keylen);
+		buf_append(out, e[i].key, e[i].keylen <= 16 ? e[i].keylen : 16);
+		put_str8(out, e[i].be);
+		put_u32(out, e[i].ttl_ms);
+	}
+}
+
+int sync_persist_decode(const uint8_t *p, size_t len, struct sync_persists *o, char *err,
+			size_t errlen)
+{
+	struct rd r = { .p = p, .left = len };
+	uint32_t n = rd_u32(&r, "count");
+
+	o->n = 0;
+	if (!r.fail && n > SYNC_PERSIST_MAX)
+		r.fail = "count";
+	for (uint32_t i = 0; i < n && !r.fail; i++) {
+		struct sync_persist *e = &o->e[i];
+
+		memset(e->key, 0, sizeof(e->key));
+		rd_str8(&r, e->svc, sizeof(e->svc), "service");
+		e->keylen = rd_u8(&r, "key length");
+		if (!r.fail && e->keylen != 4 && e->keylen != 16)
+			r.fail = "key length";
+		rd_bytes(&r, e->key, e->keylen, "key");
+		rd_str8(&r, e->be, sizeof(e->be), "backend");
+		e->ttl_ms = rd_u32(&r, "ttl");
+		if (!r.fail && (!e->svc[0] || !e->be[0]))
+			r.fail = "entry";
+		o->n = i + 1;
+	}
+	if (rd_end(&r, "persist", err, errlen) < 0) {
+		o->n = 0;
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- digests, clocks, names ---- */
 
 void sync_digest(const void *data, size_t len, uint8_t out[SYNC_DIGEST_LEN])
@@ -443,9 +486,9 @@ int sync_stamp_cmp(const struct sync_stamp *a, const struct sync_stamp *b)
 const char *sync_type_str(enum sync_type t)
 {
 	static const char *const names[] = { "?", "hello", "state", "config", "result", "ops",
-					     "ping" };
+					     "ping", "persist" };
 
-	return (unsigned)t <= SYNC_PING ? names[t] : "?";
+	return (unsigned)t <= SYNC_PERSIST ? names[t] : "?";
 }
 
 const char *sync_reject_str(enum sync_reject r)

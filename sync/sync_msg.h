@@ -34,6 +34,7 @@
 #define SYNC_REASON_MAX 512
 #define SYNC_OPS_MAX 1024                     /* operator state entries in one message */
 #define SYNC_KEY_MAX 256
+#define SYNC_PERSIST_MAX 1024                 /* persistence entries in one message */
 
 enum sync_type {
 	SYNC_HELLO = 1,       /* challenge, node name, vigil version */
@@ -42,6 +43,7 @@ enum sync_type {
 	SYNC_RESULT = 4,      /* what the receiver did with a CONFIG */
 	SYNC_OPS = 5,         /* operator state entries */
 	SYNC_PING = 6,        /* keepalive, empty */
+	SYNC_PERSIST = 7,     /* persistence entries */
 };
 
 /* Why a frame or a connection was refused. */
@@ -127,6 +129,21 @@ struct sync_ops {
 	struct sync_op op[SYNC_OPS_MAX];
 };
 
+/* One persistence entry: a client (masked) of a service goes to a backend
+ * for ttl_ms more. */
+struct sync_persist {
+	char svc[SYNC_NAME_MAX];
+	uint8_t keylen;               /* 4 or 16 */
+	uint8_t key[16];
+	char be[SYNC_NAME_MAX];
+	uint32_t ttl_ms;
+};
+
+struct sync_persists {
+	size_t n;
+	struct sync_persist e[SYNC_PERSIST_MAX];
+};
+
 /* Append one frame (header, payload, MAC) to out. nonce NULL: zeros. */
 void sync_frame_encode(struct buf *out, enum sync_type type, uint64_t seq,
 		       const void *payload, size_t len, const uint8_t *key, size_t keylen,
@@ -158,6 +175,11 @@ int sync_result_decode(const uint8_t *p, size_t len, struct sync_result *r, char
 void sync_ops_encode(struct buf *out, bool snapshot, const struct sync_op *ops, size_t n);
 int sync_ops_decode(const uint8_t *p, size_t len, struct sync_ops *o, char *err,
 		    size_t errlen);
+
+/* e[0..n) with n <= SYNC_PERSIST_MAX. */
+void sync_persist_encode(struct buf *out, const struct sync_persist *e, size_t n);
+int sync_persist_decode(const uint8_t *p, size_t len, struct sync_persists *o, char *err,
+			size_t errlen);
 
 /* SHA-256 of data, and its lowercase hex (out: 65 bytes). */
 void sync_digest(const void *data, size_t len, uint8_t out[SYNC_DIGEST_LEN]);

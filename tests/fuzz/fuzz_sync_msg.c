@@ -1,7 +1,8 @@
 /* fuzz_sync_msg.c - libFuzzer target for the sync channel's decoders (sync/sync_msg.c).
  *
  * The first input byte picks the decoder: 0 a frame (fixed key, zero nonce,
- * seq 0 then 1 on what follows), 1 hello, 2 state, 3 config, 4 result, 5 ops;
+ * seq 0 then 1 on what follows), 1 hello, 2 state, 3 config, 4 result, 5 ops,
+ * 6 persist;
  * the rest is its input. Seeds: tests/fuzz/corpus/sync_msg/, written by
  * tests/fuzz/sync_msg_seeds.c from the encoders.
  */
@@ -81,6 +82,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct sync_ops *o = malloc(sizeof(*o));
 
 		if (o && sync_ops_decode(p, n, o, err, sizeof(err)) == 0 && o->n > SYNC_OPS_MAX)
+			abort();
+		free(o);
+		break;
+	}
+	case 6: {
+		struct sync_persists *o = malloc(sizeof(*o));
+
+		if (o && sync_persist_decode(p, n, o, err, sizeof(err)) == 0 &&
+		    o->n > SYNC_PERSIST_MAX)
 			abort();
 		free(o);
 		break;

@@ -41,6 +41,9 @@ int main(int argc, char **argv)
 		{ .kind = SYNC_OP_WEIGHT, .value = 7, .clock = 6, .origin = "lb2", .svc = "web",
 		  .be = "w2" },
 	};
+	struct sync_persist pe[1] = {
+		{ .svc = "web", .keylen = 4, .key = { 192, 0, 2, 0 }, .be = "w1", .ttl_ms = 60000 },
+	};
 	struct buf p, fr;
 	int rc = 0;
 
@@ -68,7 +71,11 @@ int main(int argc, char **argv)
 	sync_ops_encode(&p, true, ops, 2);
 	rc |= put(argv[1], "ops", 5, &p);
 	sync_frame_encode(&fr, SYNC_OPS, 4, p.data, p.len, key, klen, NULL);
-	sync_frame_encode(&fr, SYNC_PING, 5, NULL, 0, key, klen, NULL);
+	buf_reset(&p);
+	sync_persist_encode(&p, pe, 1);
+	rc |= put(argv[1], "persist", 6, &p);
+	sync_frame_encode(&fr, SYNC_PERSIST, 5, p.data, p.len, key, klen, NULL);
+	sync_frame_encode(&fr, SYNC_PING, 6, NULL, 0, key, klen, NULL);
 	rc |= put(argv[1], "frames", 0, &fr);
 	buf_free(&p);
 	buf_free(&fr);

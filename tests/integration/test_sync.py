@@ -63,7 +63,10 @@ class SyncVigild(NsVigild):
         return self.status()["failover"]["config_digest"]
 
 
-def shared_config(bed, tmp_path, mnt, weight=1):
+STICKY_PORT = 8081
+
+
+def shared_config(bed, tmp_path, mnt, weight=1, sticky=False):
     key = tmp_path / "peer.key"
     if not key.exists():
         key.write_text(KEY + "\n")
@@ -74,6 +77,14 @@ def shared_config(bed, tmp_path, mnt, weight=1):
                      {"name": "be2", "address": bed["be2"].ip, "weight": weight}],
         "check": {"type": "tcp", "interval": "100ms", "timeout": "100ms", "rise": 1, "fall": 1},
     }], control_socket=f"{mnt}/control.sock", status_listen="127.0.0.1:8404")
+    if sticky:
+        cfg["services"].append({
+            "name": "sticky", "vip": "192.0.2.10", "ports": [STICKY_PORT], "persist": "60s",
+            "scheduler": "roundrobin", "source_mask": 24,
+            "backends": [{"name": "be1", "address": bed["be1"].ip},
+                         {"name": "be2", "address": bed["be2"].ip}],
+            "check": {"type": "tcp", "interval": "100ms", "timeout": "100ms", "rise": 1,
+                      "fall": 1}})
     cfg["failover"] = {"group": 51, "priority": 100, "interface": "eth0",
                        "peers": [bed["lb1"].ip, bed["lb2"].ip], "advert_interval": "100ms",
                        "auth_key_file": str(key), "sync": True, "sync_port": SYNC_PORT}
@@ -81,7 +92,7 @@ def shared_config(bed, tmp_path, mnt, weight=1):
 
 
 class SyncPair:
-    def __init__(self, tmp_path, lb2_env=None):
+    def __init__(self, tmp_path, lb2_env=None, sticky=False):
         self.tmp = tmp_path
         self.mnt = f"/run/vigil-synctest-{uuid.uuid4().hex[:12]}"
         os.makedirs(self.mnt)
@@ -90,7 +101,12 @@ class SyncPair:
         try:
             self.bed.who_server("be1", PORT)
             self.bed.who_server("be2", PORT)
-            self.text = shared_config(self.bed, tmp_path, self.mnt)
+            if sticky:
+                for be in ("be1", "be2"):
+                    self.bed[be].popen([PY, HERE / "netns.py", "name-server", self.bed[be].ip,
+                                        str(STICKY_PORT), be], stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
+            self.text = shared_config(self.bed, tmp_path, self.mnt, sticky=sticky)
             for name, env in (("lb1", None), ("lb2", lb2_env)):
                 self.vig[name] = SyncVigild(tmp_path, self.text, self.bed[name], name, self.mnt,
                                             env)
@@ -330,3 +346,49 @@ def test_peer_down_during_change(pair):
     assert (lb2.dir / "vigil.yaml.prev").read_text() == pair.text
     assert lb1.digest() == sha(new) and lb1.backend("web", "be2")["weight"] == 4
     wait_until(lambda: lb2.backend("web", "be2")["weight"] == 4, 3, "lb2 serves it")
+
+
+CLIENT = """
+import socket, sys
+out = []
+for i in range(int(sys.argv[1])):
+    s = socket.create_connection(("192.0.2.10", %d), timeout=2)
+    out.append(s.recv(100).decode().strip())
+    s.close()
+print(" ".join(out))
+""" % STICKY_PORT
+
+
+def names(pair, n):
+    r = pair.bed["client"].sh(PY, "-c", CLIENT, str(n), check=False, timeout=30)
+    return r.stdout.split() if r.returncode == 0 else []
+
+
+def test_persistence_survives_failover(tmp_path):
+    """services[].persist: the client keeps its backend (round robin would
+    alternate), and after the master dies the peer sends it to the same one."""
+    p = SyncPair(tmp_path, sticky=True)
+    try:
+        lb1, lb2 = p["lb1"], p["lb2"]
+        wait_until(lambda: "master" in (lb1.fo()["state"], lb2.fo()["state"]), 5, "a master")
+        for v in (lb1, lb2):
+            wait_until(lambda: all(b["state"] == "up" for b in v.service("sticky")["backends"]),
+                       5, "sticky backends up")
+        master = "lb1" if lb1.fo()["state"] == "master" else "lb2"
+        other = "lb2" if master == "lb1" else "lb1"
+        got = names(p, 6)
+        assert len(got) == 6 and len(set(got)) == 1, got
+        first = got[0]
+        assert p[master].service("sticky")["persist_entries"] == 1
+        wait_until(lambda: p[other].service("sticky")["persist_entries"] == 1, 3,
+                   "the peer to learn the entry")
+        p[master].signal(signal.SIGKILL)
+        p[master].proc.wait(5)
+        wait_until(lambda: p[other].fo()["state"] == "master", 5, "the peer to take over")
+        wait_until(lambda: len(names(p, 1)) == 1, 5, "the VIP to answer")
+        got = names(p, 6)
+        assert got == [first] * 6, (first, got)
+        p[master].stop()
+    finally:
+        problems = p.close()
+    assert not problems, problems

@@ -290,7 +290,7 @@ static const struct bad_case bad_cases[] = {
 		"7:24: services[0].check.intervall: unknown key (expected one of: type, interval, timeout, rise, fall, port, path, host, expect_status, expect_body, ehlo, starttls, verify, ca_file, on_down)",
 	} },
 	{ "unknown_service_key.yaml", {
-		"5:5: services[0].protocol: unknown key (expected one of: name, vip, ports, scheduler, source_mask, maxconn, backlog, source, send_proxy, on_down, timeouts, check, backends)",
+		"5:5: services[0].protocol: unknown key (expected one of: name, vip, ports, scheduler, source_mask, persist, maxconn, backlog, source, send_proxy, on_down, timeouts, check, backends)",
 	} },
 	{ "unknown_top_key.yaml", {
 		"3:1: servises: unknown key (expected one of: global, defaults, services, failover)",
@@ -478,6 +478,33 @@ static void test_failover_sync(void **state)
 	assert_string_equal(errs.msgs[0], "s.yaml:7:9: failover.sync: needs the peers' "
 			    "addresses (failover.peers)");
 	assert_non_null(strstr(errs.msgs[1], "s.yaml:8:16: failover.sync_listen:"));
+	cfg_errors_free(&errs);
+}
+
+/* services[].persist: off by default; source_mask allowed with it. */
+static void test_service_persist(void **state)
+{
+	static const char text[] =
+		"services:\n"
+		"  - {name: a, vip: 192.0.2.1, ports: [1], backends: [{name: b, address: 192.0.2.2}]}\n"
+		"  - {name: c, vip: 192.0.2.1, ports: [2], persist: 30m, source_mask: 24,\n"
+		"     backends: [{name: b, address: 192.0.2.2}]}\n";
+	static const char bad[] =
+		"services:\n"
+		"  - {name: a, vip: 192.0.2.1, ports: [1], persist: x,\n"
+		"     backends: [{name: b, address: 192.0.2.2}]}\n";
+	struct cfg_errors errs;
+	struct config *cfg = cfg_load_string("p.yaml", text, strlen(text), &errs);
+
+	assert_non_null(cfg);
+	assert_int_equal(cfg->services[0].persist_ms, 0);
+	assert_int_equal(cfg->services[1].persist_ms, 30 * 60000);
+	assert_int_equal(cfg->services[1].source_mask, 24);
+	cfg_free(cfg);
+	cfg_errors_free(&errs);
+	assert_null(cfg_load_string("p.yaml", bad, strlen(bad), &errs));
+	assert_int_equal(errs.count, 1);
+	assert_non_null(strstr(errs.msgs[0], "services[0].persist:"));
 	cfg_errors_free(&errs);
 }
 
@@ -1136,6 +1163,7 @@ int main(void)
 		cmocka_unit_test(test_spec_message),
 		cmocka_unit_test(test_errors_file_order),
 		cmocka_unit_test(test_failover_sync),
+		cmocka_unit_test(test_service_persist),
 		cmocka_unit_test(test_good_minimal),
 		cmocka_unit_test(test_good_inherit),
 		cmocka_unit_test(test_good_ipv6),

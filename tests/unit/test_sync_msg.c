@@ -270,6 +270,36 @@ static void test_ops_payload(void **state)
 	free(o);
 }
 
+static void test_persist_payload(void **state)
+{
+	struct sync_persist e[2] = {
+		{ .svc = "web", .keylen = 4, .key = { 192, 0, 2, 0 }, .be = "w1", .ttl_ms = 60000 },
+		{ .svc = "web", .keylen = 16, .key = { 0x20, 0x01, 0x0d, 0xb8 }, .be = "w2",
+		  .ttl_ms = 1 },
+	};
+	struct sync_persists *o = calloc(1, sizeof(*o));
+	struct buf b;
+	char err[128];
+
+	buf_init(&b);
+	sync_persist_encode(&b, e, 2);
+	assert_int_equal(sync_persist_decode((uint8_t *)b.data, b.len, o, err, sizeof(err)), 0);
+	assert_int_equal(o->n, 2);
+	assert_int_equal(o->e[0].keylen, 4);
+	assert_memory_equal(o->e[0].key, e[0].key, 4);
+	assert_string_equal(o->e[1].be, "w2");
+	assert_int_equal(o->e[0].ttl_ms, 60000);
+	for (size_t cut = 0; cut < b.len; cut++)
+		assert_int_equal(sync_persist_decode((uint8_t *)b.data, cut, o, err, sizeof(err)),
+				 -1);
+	/* a key length other than 4 or 16 */
+	b.data[4 + 1 + 3] = 5;
+	assert_int_equal(sync_persist_decode((uint8_t *)b.data, b.len, o, err, sizeof(err)), -1);
+	assert_int_equal(o->n, 0);
+	buf_free(&b);
+	free(o);
+}
+
 static void test_clock_order(void **state)
 {
 	assert_true(sync_clock_cmp(5, "lb1", 4, "lb2") > 0);
@@ -311,6 +341,7 @@ int main(void)
 		cmocka_unit_test(test_config_payload),
 		cmocka_unit_test(test_result_payload),
 		cmocka_unit_test(test_ops_payload),
+		cmocka_unit_test(test_persist_payload),
 		cmocka_unit_test(test_clock_order),
 		cmocka_unit_test(test_stamp_order),
 	};
