@@ -299,6 +299,8 @@ static uint64_t svc_local_errors(const struct service *s) { return s->local_erro
 static uint64_t svc_bytes_in(const struct service *s) { return s->bytes_in; }
 static uint64_t svc_bytes_out(const struct service *s) { return s->bytes_out; }
 static uint64_t svc_available(const struct service *s) { return s->available; }
+static uint64_t svc_persist_entries(const struct service *s) { return persist_count(s->persist); }
+static uint64_t svc_persist_full(const struct service *s) { return persist_full(s->persist); }
 
 static const struct svc_metric svc_metrics[] = {
 	{ "vigil_service_active_connections", "gauge", "Open client connections of the service.",
@@ -316,6 +318,10 @@ static const struct svc_metric svc_metrics[] = {
 	  svc_bytes_out },
 	{ "vigil_service_available", "gauge", "1 if some backend of the service is up.",
 	  svc_available },
+	{ "vigil_service_persist_entries", "gauge",
+	  "Clients remembered by persistence (services[].persist).", svc_persist_entries },
+	{ "vigil_service_persist_full_total", "counter",
+	  "New clients not remembered because the persistence table was full.", svc_persist_full },
 };
 
 static const enum backend_state be_states[] = {

@@ -380,6 +380,10 @@ def test_persistence_survives_failover(tmp_path):
         assert len(got) == 6 and len(set(got)) == 1, got
         first = got[0]
         assert p[master].service("sticky")["persist_entries"] == 1
+        metrics = p.bed[master].sh(PY, "-c", "import urllib.request; print(urllib.request."
+                                   "urlopen('http://127.0.0.1:8404/metrics').read().decode())"
+                                   ).stdout
+        assert 'vigil_service_persist_entries{service="sticky"} 1' in metrics
         wait_until(lambda: p[other].service("sticky")["persist_entries"] == 1, 3,
                    "the peer to learn the entry")
         p[master].signal(signal.SIGKILL)
