@@ -82,6 +82,14 @@ static void lb_persist_made_cb(const char *svc, const struct persist_key *k, con
 	sync_persist_local(d->sync, &e);
 }
 
+/* A peer connected: it gets every persistence entry in the next batches. */
+static void sync_peer_up_cb(void *arg)
+{
+	struct vigild *d = arg;
+
+	lb_persist_each(d->lb, lb_persist_made_cb, d);
+}
+
 int vigild_sync_start(struct vigild *d, char *err, size_t errlen)
 {
 	const struct failover_conf *fc = &d->cfg->failover;
@@ -89,7 +97,8 @@ int vigild_sync_start(struct vigild *d, char *err, size_t errlen)
 	int klen;
 	const char *ver = getenv(VIGIL_TEST_VERSION_ENV);
 	struct sync_hooks hooks = { .reload = sync_reload_cb, .op_apply = sync_op_cb,
-				    .persist_apply = sync_persist_cb, .arg = d };
+				    .persist_apply = sync_persist_cb, .peer_up = sync_peer_up_cb,
+				    .arg = d };
 	struct sync_settings set = {
 		.node = fc->node, .version = ver && *ver ? ver : VIGIL_VERSION, .port = fc->sync_port,
 		.listen = fc->has_sync_listen ? &fc->sync_listen : NULL,

@@ -314,3 +314,27 @@ void lb_persist_learn(struct lb *lb, const char *svc, const struct persist_key *
 		ttl_ms = s->persist_ms;
 	persist_put(s->persist, k, be, now + ttl_ms / 1000.0, now, ttl_ms / 1000.0);
 }
+
+struct persist_each {
+	const char *svc;
+	lb_persist_cb *cb;
+	void *arg;
+};
+
+static void persist_each_cb(const struct persist_key *k, const char *be, double left, void *arg)
+{
+	struct persist_each *pe = arg;
+	uint32_t ms = (uint32_t)(left * 1000);
+
+	if (ms)
+		pe->cb(pe->svc, k, be, ms, pe->arg);
+}
+
+void lb_persist_each(struct lb *lb, lb_persist_cb *cb, void *arg)
+{
+	for (size_t i = 0; i < lb->nservices; i++) {
+		struct persist_each pe = { .svc = lb->services[i]->name, .cb = cb, .arg = arg };
+
+		persist_foreach(lb->services[i]->persist, ev_now(lb->loop), persist_each_cb, &pe);
+	}
+}

@@ -62,6 +62,9 @@ void lb_set_persist_hook(struct lb *lb, lb_persist_cb *cb, void *arg);
 /* A client went to b of svc: remember it (services[].persist). */
 void lb_persist_note(struct lb *lb, struct service *svc, const struct addr *client,
 		     const struct backend *b);
+/* Call cb for every live persistence entry of every service (ttl_ms: the
+ * time it has left), e.g. for a peer that just connected. */
+void lb_persist_each(struct lb *lb, lb_persist_cb *cb, void *arg);
 /* An entry learnt from the peer (ignored for an unknown service or one
  * without persistence). */
 void lb_persist_learn(struct lb *lb, const char *svc, const struct persist_key *k,

@@ -152,6 +152,19 @@ bool persist_put(struct persist *p, const struct persist_key *k, const char *be,
 	return true;
 }
 
+void persist_foreach(const struct persist *p, double now,
+		     void (*fn)(const struct persist_key *k, const char *be, double left,
+				void *arg), void *arg)
+{
+	for (size_t i = 0; p && i < PERSIST_BUCKETS; i++) {
+		const struct persist_entry *e;
+
+		LIST_FOREACH(e, &p->buckets[i], link)
+			if (e->expires > now)
+				fn(&e->key, e->be, e->expires - now, arg);
+	}
+}
+
 size_t persist_count(const struct persist *p)
 {
 	return p ? p->n : 0;

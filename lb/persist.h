@@ -40,6 +40,10 @@ const char *persist_get(struct persist *p, const struct persist_key *k, double n
  * the last time it was announced. A full table: false, counted. */
 bool persist_put(struct persist *p, const struct persist_key *k, const char *be,
 		 double expires, double now, double ttl);
+/* Call fn for every live entry, with the seconds it has left. */
+void persist_foreach(const struct persist *p, double now,
+		     void (*fn)(const struct persist_key *k, const char *be, double left,
+				void *arg), void *arg);
 size_t persist_count(const struct persist *p);
 /* New clients refused because the table was full. */
 uint64_t persist_full(const struct persist *p);

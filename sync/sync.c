@@ -499,6 +499,8 @@ void sync_on_authed(struct sync *s, struct sync_conn *c)
 		log_warning("sync: peer %s runs vigil %s, this node runs vigil %s: configurations "
 			    "will not be exchanged", p->node, c->peer_version, s->version);
 	send_ops(s, c, true, s->ops, s->nops);
+	if (s->hooks.peer_up)
+		s->hooks.peer_up(s->hooks.arg);
 }
 
 static int frame_error(struct sync *s, struct sync_conn *c, const char *err)

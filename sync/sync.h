@@ -47,6 +47,8 @@ struct sync_hooks {
 	void (*op_apply)(const struct sync_op *op, void *arg);
 	/* Remember a persistence entry that came from the peer. */
 	void (*persist_apply)(const struct sync_persist *e, void *arg);
+	/* A peer connected: queue what it should learn (sync_persist_local). */
+	void (*peer_up)(void *arg);
 	void *arg;
 };
 

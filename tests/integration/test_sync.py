@@ -392,7 +392,19 @@ def test_persistence_survives_failover(tmp_path):
         wait_until(lambda: len(names(p, 1)) == 1, 5, "the VIP to answer")
         got = names(p, 6)
         assert got == [first] * 6, (first, got)
+        # the killed node comes back: it learns the entries from the survivor,
+        # and when the survivor dies in turn the client still keeps its backend
         p[master].stop()
+        p[master].start()
+        wait_until(lambda: p.connected(), 10, "reconnect")
+        wait_until(lambda: p[master].service("sticky")["persist_entries"] == 1, 3,
+                   "the restarted node to learn the entry")
+        p[other].signal(signal.SIGKILL)
+        p[other].proc.wait(5)
+        wait_until(lambda: p[master].fo()["state"] == "master", 5, "the first node back")
+        wait_until(lambda: len(names(p, 1)) == 1, 5, "the VIP to answer")
+        assert names(p, 4) == [first] * 4
+        p[other].stop()
     finally:
         problems = p.close()
     assert not problems, problems

@@ -64,11 +64,34 @@ static void test_get_put_expire(void **state)
 	persist_free(p);
 }
 
+static void count_cb(const struct persist_key *k, const char *be, double left, void *arg)
+{
+	double *sum = arg;
+
+	assert_string_equal(be, "be1");
+	*sum += left;
+}
+
+static void test_foreach(void **state)
+{
+	struct persist *p = persist_new(10);
+	struct persist_key a = key("192.0.2.1", -1), b = key("192.0.2.2", -1);
+	double sum = 0;
+
+	persist_put(p, &a, "be1", 10, 0, 10);
+	persist_put(p, &b, "be1", 4, 0, 10);
+	persist_foreach(p, 5, count_cb, &sum);      /* b has expired */
+	assert_true(sum > 4.99 && sum < 5.01);
+	persist_foreach(NULL, 5, count_cb, &sum);
+	persist_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mask),
 		cmocka_unit_test(test_get_put_expire),
+		cmocka_unit_test(test_foreach),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
