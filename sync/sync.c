@@ -140,6 +140,11 @@ static void send_config(struct sync *s, struct sync_conn *c)
 	struct sync_config m;
 	struct buf b;
 
+	if (s->len > SYNC_MAX_PAYLOAD - 4096) {
+		log_error("sync: %s is larger than %d bytes: not sent to peer %s", s->config_path,
+			  SYNC_MAX_PAYLOAD - 4096, s->peers[c->peer].node);
+		return;
+	}
 	memset(&m, 0, sizeof(m));
 	memcpy(m.digest, s->digest, sizeof(m.digest));
 	m.stamp = s->stamp;
