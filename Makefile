@@ -26,7 +26,7 @@ PYTEST  ?= /usr/bin/python3 -m pytest
 # test runner's summary stays the last line of the output
 MAKEFLAGS += --no-print-directory
 
-MODULES  = common config lb checks vip notify ctl daemon
+MODULES  = common config lb checks vip sync notify ctl daemon
 MAINS    = daemon/main.c ctl/vigilctl.c
 LIB_SRC  = $(filter-out $(MAINS),$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -110,6 +110,7 @@ struct service_conf {
 	size_t nports;
 	enum sched_kind scheduler;   /* default roundrobin */
 	int source_mask;             /* source-hash: prefix bits, default 32 / 128 */
+	uint32_t persist_ms;         /* persistence of a client to its backend, 0: off */
 	uint32_t maxconn;            /* 0: unlimited */
 	uint32_t backlog;            /* listen(2) backlog, default 1024 */
 	bool has_source;
@@ -149,6 +150,10 @@ struct failover_conf {
 	char *notify_exec;           /* NULL if none */
 	bool has_email;
 	struct email_conf email;
+	bool sync;                   /* failover.sync: configuration and operator state sync */
+	uint16_t sync_port;          /* TCP port of the sync channel, default 7789 */
+	bool has_sync_listen;        /* failover.sync_listen given */
+	struct addr sync_listen;     /* this node's sync address (listen and connect from) */
 };
 
 struct global_conf {
@@ -180,10 +185,18 @@ struct cfg_errors {
  * errs is always filled (count 0 on success) and must be released with
  * cfg_errors_free(). */
 struct config *cfg_load(const char *path, struct cfg_errors *errs);
+/* cfg_load(), and on success the file's bytes in *bytes (caller frees), so
+ * what was checked is what is kept (bytes may be NULL). */
+struct config *cfg_load_bytes(const char *path, struct cfg_errors *errs, char **bytes,
+			      size_t *nbytes);
 /* Same, from a string in memory; name is used in messages. */
 struct config *cfg_load_string(const char *name, const char *text, size_t len,
 			       struct cfg_errors *errs);
 void cfg_free(struct config *cfg);
+
+/* The addresses of this node's failover peers (the sync channel's and the
+ * adverts' partners): *n entries, owned by cfg. */
+const struct addr *cfg_peer_addrs(const struct config *cfg, size_t *n);
 void cfg_errors_free(struct cfg_errors *errs);
 
 /* Parse "250ms", "5s", "30m", "1h" (and "0") into milliseconds. 0 or -1. */

@@ -195,7 +195,8 @@ static void check_source_mask(struct cfg_ctx *c, const struct ynode *node, const
 		s->source_mask = max;
 		return;
 	}
-	if (s->scheduler != SCHED_SOURCE_HASH) {
+	if (s->scheduler != SCHED_SOURCE_HASH && !s->persist_ms) {
+		/* persist masks the client with it too */
 		errlist_at(c->el, ymap_key(node, "source_mask"), kpath, "only valid with "
 			   "scheduler source-hash (scheduler is %s)", cfg_sched_name(s->scheduler));
 	} else if (addr_family(&s->vip) && s->source_mask > max) {

@@ -255,6 +255,15 @@ static void fld_source(struct cfg_ctx *c, const struct ynode *v, const char *pat
 		s->has_source = true;
 }
 
+static void fld_sync_listen(struct cfg_ctx *c, const struct ynode *v, const char *path,
+			    const struct cfg_field *f, void *dst)
+{
+	struct failover_conf *fo = dst;
+
+	if (cfg_scalar_ip(c, v, path, f->what, &fo->sync_listen) == 0)
+		fo->has_sync_listen = true;
+}
+
 static void fld_source_mask(struct cfg_ctx *c, const struct ynode *v, const char *path,
 			    const struct cfg_field *f, void *dst)
 {
@@ -289,6 +298,7 @@ static const struct cfg_field service_fields[] = {
 	{ .key = "source_mask", .fn = fld_source_mask,
 	  .off = offsetof(struct service_conf, source_mask),
 	  .what = "a prefix length 0..32 (IPv4) or 0..128 (IPv6)" },
+	DUR("persist", struct service_conf, persist_ms, 0, "a duration, e.g. 30m (0: off)"),
 	SVC_MAXCONN,
 	SVC_BACKLOG,
 	{ .key = "source", .fn = fld_source,
@@ -455,6 +465,10 @@ static const struct cfg_field failover_fields[] = {
 	FO_MAP("garp", garp_fields, "a map with count, interval, refresh"),
 	FO_MAP("track", track_fields, "a map with services, weight"),
 	FO_MAP("notify", notify_fields, "a map with exec, email"),
+	BOOL("sync", struct failover_conf, sync),
+	PORT("sync_port", struct failover_conf, sync_port),
+	{ .key = "sync_listen", .fn = fld_sync_listen,
+	  .what = "an IP address of this node, e.g. 192.0.2.11" },
 	{ 0 },
 };
 
@@ -560,6 +574,7 @@ static void failover_builtin(struct failover_conf *fo)
 	fo->garp_count = 5;
 	fo->garp_interval_ms = 200;
 	fo->track_weight = 50;
+	fo->sync_port = 7789;
 }
 
 static void load_failover(struct cfg_ctx *c, const struct ynode *v, struct config *cfg)
@@ -574,6 +589,20 @@ static void load_failover(struct cfg_ctx *c, const struct ynode *v, struct confi
 		host[sizeof(host) - 1] = '\0';
 		cfg->failover.node = xstrdup(host);
 	}
+	if (cfg->failover.sync) {
+		size_t npeers;
+
+		cfg_peer_addrs(cfg, &npeers);
+		if (npeers == 0)
+			errlist_at(c->el, ymap_get(v, "sync"), "failover.sync",
+				   "needs the peers' addresses (failover.peers)");
+	}
+}
+
+const struct addr *cfg_peer_addrs(const struct config *cfg, size_t *n)
+{
+	*n = cfg->failover.npeers;
+	return cfg->failover.peers;
 }
 
 static const struct cfg_field root_fields[] = {
@@ -691,7 +720,8 @@ static int read_file(const char *path, char **text, size_t *len)
 	return 0;
 }
 
-struct config *cfg_load(const char *path, struct cfg_errors *errs)
+struct config *cfg_load_bytes(const char *path, struct cfg_errors *errs, char **bytes,
+			      size_t *nbytes)
 {
 	struct config *cfg;
 	char *text;
@@ -705,8 +735,18 @@ struct config *cfg_load(const char *path, struct cfg_errors *errs)
 		return NULL;
 	}
 	cfg = cfg_load_string(path, text, len, errs);
-	free(text);
+	if (cfg && bytes) {
+		*bytes = text;
+		*nbytes = len;
+	} else {
+		free(text);
+	}
 	return cfg;
+}
+
+struct config *cfg_load(const char *path, struct cfg_errors *errs)
+{
+	return cfg_load_bytes(path, errs, NULL, NULL);
 }
 
 void cfg_free(struct config *cfg)

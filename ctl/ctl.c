@@ -90,6 +90,8 @@ static void ctl_exec_backend(struct vigild *d, const struct ctl_cmd *cmd, struct
 		backend_set_weight(b, cmd->weight);
 		break;
 	}
+	vigild_operator_changed(d, cmd->op == CTL_ENABLE ? 0 : cmd->op == CTL_DRAIN ? 1 :
+				cmd->op == CTL_DISABLE ? 2 : 3, b->svc->name, b->name, cmd->weight);
 	buf_puts(out, "ok\n");
 }
 
@@ -105,6 +107,28 @@ static void ctl_exec_reload(struct vigild *d, struct buf *out)
 		buf_append(out, errs.data, errs.len);
 		if (errs.len && errs.data[errs.len - 1] != '\n')
 			buf_puts(out, "\n");
+	}
+	buf_free(&errs);
+}
+
+static void ctl_exec_sync(struct vigild *d, const struct ctl_cmd *cmd, struct buf *out)
+{
+	char err[256] = "";
+	struct buf errs;
+
+	if (cmd->op == CTL_SYNC) {
+		if (vigild_sync_push(d, err, sizeof(err)) == 0)
+			buf_puts(out, "ok\n");
+		else
+			buf_printf(out, "error: %s\n", err);
+		return;
+	}
+	buf_init(&errs);
+	if (vigild_rollback(d, &errs) == 0) {
+		buf_puts(out, "ok\n");
+	} else {
+		buf_puts(out, "error: rollback failed, the running configuration stays\n");
+		buf_append(out, errs.data, errs.len);
 	}
 	buf_free(&errs);
 }
@@ -151,6 +175,10 @@ void ctl_exec(struct vigild *d, const struct ctl_cmd *cmd, struct buf *out)
 		break;
 	case CTL_RELOAD:
 		ctl_exec_reload(d, out);
+		break;
+	case CTL_SYNC:
+	case CTL_ROLLBACK:
+		ctl_exec_sync(d, cmd, out);
 		break;
 	}
 }

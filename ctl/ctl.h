@@ -17,6 +17,8 @@
  *	takeover [GROUP]        claim the VIPs now
  *	resume [GROUP]          end standby / takeover: normal election again
  *	reload                  load the configuration file again
+ *	sync                    push this node's configuration to the peer now
+ *	rollback                reinstall FILE.prev, reload, and sync it
  *
  * Anything the client sends after the first line is read and ignored.
  * Answer: a first line "ok" or "error: REASON", then the payload (the status
@@ -65,6 +67,8 @@ enum ctl_op {
 	CTL_TAKEOVER,
 	CTL_RELOAD,
 	CTL_RESUME,
+	CTL_SYNC,
+	CTL_ROLLBACK,
 };
 
 /* One parsed request. */

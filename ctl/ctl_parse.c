@@ -27,6 +27,8 @@ static const struct {
 	{ "takeover", CTL_TAKEOVER, 0, true },
 	{ "reload", CTL_RELOAD, 0, false },
 	{ "resume", CTL_RESUME, 0, true },
+	{ "sync", CTL_SYNC, 0, false },
+	{ "rollback", CTL_ROLLBACK, 0, false },
 };
 
 static int is_blank(char c)

@@ -10,6 +10,7 @@
 
 #include "common/util.h"
 #include "daemon/vigild.h"
+#include "sync/sync.h"
 #include "lb/lb.h"
 #include "checks/check.h"
 #include "ctl/ctl.h"
@@ -51,6 +52,20 @@ static void status_stats(const struct vigild *d, struct lb_stats *st)
 		lb_get_stats(d->lb, st);
 }
 
+/* failover.config_digest, and failover.sync when it is on. */
+static void json_sync(const struct vigild *d, struct buf *out)
+{
+	char hex[65];
+
+	vigild_config_digest_hex(d, hex);
+	buf_puts(out, ", \"config_digest\": ");
+	buf_json_str(out, hex);
+	if (d->sync) {
+		buf_puts(out, ", \"sync\": ");
+		sync_status_json(d->sync, out);
+	}
+}
+
 static void json_failover(const struct vigild *d, struct buf *out)
 {
 	buf_puts(out, "  \"failover\": {\"state\": ");
@@ -62,6 +77,7 @@ static void json_failover(const struct vigild *d, struct buf *out)
 		buf_puts(out, "null");
 	if (d->fo)
 		failover_status_json(d->fo, out);
+	json_sync(d, out);
 	buf_puts(out, "}");
 }
 
@@ -252,5 +268,7 @@ void status_metrics(const struct vigild *d, struct buf *out)
 	status_metrics_services(svcs, n, out);
 	if (d->fo)
 		failover_metrics(d->fo, out);
+	if (d->sync)
+		sync_metrics(d->sync, out);
 	free(svcs);
 }

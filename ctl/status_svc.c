@@ -11,6 +11,7 @@
 #include "common/util.h"
 #include "config/config.h"
 #include "checks/check.h"
+#include "lb/persist.h"
 #include "lb/backend.h"
 #include "lb/service.h"
 
@@ -140,9 +141,12 @@ void status_json_service(const struct service *s, struct buf *out)
 	buf_json_str(out, cfg_sched_name(s->sched_kind));
 	buf_printf(out, ", \"available\": %s, \"active\": %" PRIu32 ", \"total\": %" PRIu64
 		   ", \"refused\": %" PRIu64 ", \"local_errors\": %" PRIu64 ", \"bytes_in\": %" PRIu64
-		   ", \"bytes_out\": %" PRIu64 ", \"maxconn\": %" PRIu32 ", \"backends\": [",
+		   ", \"bytes_out\": %" PRIu64 ", \"maxconn\": %" PRIu32
+		   ", \"persist_ms\": %" PRIu32 ", \"persist_entries\": %zu, \"persist_full\": %"
+		   PRIu64 ", \"backends\": [",
 		   s->available ? "true" : "false", s->active, s->total, s->refused,
-		   s->local_errors, s->bytes_in, s->bytes_out, s->maxconn);
+		   s->local_errors, s->bytes_in, s->bytes_out, s->maxconn, s->persist_ms,
+		   persist_count(s->persist), persist_full(s->persist));
 	for (i = 0; i < s->nbackends; i++) {
 		buf_puts(out, i ? ",\n      " : "\n      ");
 		json_backend(s, s->backends[i], out);
@@ -333,6 +337,8 @@ static uint64_t svc_local_errors(const struct service *s) { return s->local_erro
 static uint64_t svc_bytes_in(const struct service *s) { return s->bytes_in; }
 static uint64_t svc_bytes_out(const struct service *s) { return s->bytes_out; }
 static uint64_t svc_available(const struct service *s) { return s->available; }
+static uint64_t svc_persist_entries(const struct service *s) { return persist_count(s->persist); }
+static uint64_t svc_persist_full(const struct service *s) { return persist_full(s->persist); }
 
 static const struct svc_metric svc_metrics[] = {
 	{ "vigil_service_active_connections", "gauge", "Open client connections of the service.",
@@ -350,6 +356,10 @@ static const struct svc_metric svc_metrics[] = {
 	  svc_bytes_out },
 	{ "vigil_service_available", "gauge", "1 if some backend of the service is up.",
 	  svc_available },
+	{ "vigil_service_persist_entries", "gauge",
+	  "Clients remembered by persistence (services[].persist).", svc_persist_entries },
+	{ "vigil_service_persist_full_total", "counter",
+	  "New clients not remembered because the persistence table was full.", svc_persist_full },
 };
 
 static const enum backend_state be_states[] = {

@@ -39,6 +39,8 @@ static const char usage_text[] =
 	"  takeover [GROUP]             claim the VIPs now\n"
 	"  resume [GROUP]               end standby / takeover: normal election again\n"
 	"  reload                       reload the configuration file\n"
+	"  sync                         push this node's configuration to the peer now\n"
+	"  rollback                     reinstall FILE.prev and reload (and sync it)\n"
 	"\n"
 	"options:\n"
 	"  -s, --socket SOCKET   control socket (default: $VIGIL_SOCKET, else "

@@ -1,6 +1,7 @@
 /* vigild.c - start-up, reload and graceful stop of the daemon. */
 #include "daemon/vigild.h"
 #include "daemon/transparent.h"
+#include "daemon/vigild_sync.h"
 #include "common/privs.h"
 #include "checks/check.h"
 #include "checks/agent.h"
@@ -10,6 +11,7 @@
 #include "ctl/http.h"
 #include "lb/lb.h"
 #include "notify/notify.h"
+#include "sync/sync.h"
 #include "vip/failover.h"
 
 #include <errno.h>
@@ -93,6 +95,8 @@ int vigild_reload(struct vigild *d, struct buf *err)
 	struct cfg_errors errs;
 	struct config *cfg, *old = d->cfg;
 	char why[512];
+	char *text = NULL;
+	size_t len = 0;
 
 	if (d->stopping) {
 		log_warning("reload refused: vigild is stopping");
@@ -101,7 +105,7 @@ int vigild_reload(struct vigild *d, struct buf *err)
 		return -1;
 	}
 	log_notice("reloading %s", d->config_path);
-	cfg = cfg_load(d->config_path, &errs);
+	cfg = cfg_load_bytes(d->config_path, &errs, &text, &len);
 	if (!cfg) {
 		log_cfg_errors(&errs, err);
 		cfg_errors_free(&errs);
@@ -122,10 +126,12 @@ int vigild_reload(struct vigild *d, struct buf *err)
 		if (transparent_apply(d, old, again, sizeof(again)) < 0)
 			log_error("source: client: %s", again);
 		cfg_free(cfg);
+		free(text);
 		d->reload_failures++;
 		return -1;
 	}
 	d->cfg = cfg;
+	vigild_sync_check_reload(old, cfg);
 	checker_sync(d->checker, d->lb);
 	agents_sync(d->agents, d->lb);
 	notify_apply(d->notify, cfg);
@@ -141,6 +147,8 @@ int vigild_reload(struct vigild *d, struct buf *err)
 	cfg_free(old);
 	d->reloads++;
 	log_notice("reload done: %zu services", cfg->nservices);
+	vigild_sync_loaded(d, text, len);
+	free(text);
 	return 0;
 }
 
@@ -340,6 +348,10 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 		}
 		failover_sync_avail(d);
 	}
+	if (vigild_sync_start(d, err, sizeof(err)) < 0) {
+		log_error("failover.sync: %s", err);
+		return -1;
+	}
 	if (cfg->global.user) {
 		if (privs_drop(cfg->global.user, err, sizeof(err)) < 0) {
 			log_error("%s", err);
@@ -362,6 +374,8 @@ void vigild_cleanup(struct vigild *d)
 		ev_signal_stop(d->loop, &d->sig_int);
 		ev_timer_stop(d->loop, &d->drain_timer);
 	}
+	sync_free(d->sync);
+	d->sync = NULL;
 	failover_free(d->fo);
 	notify_free(d->notify);
 	status_http_free(d->http);

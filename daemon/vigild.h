@@ -12,7 +12,13 @@
 #include "common/buf.h"
 #include "config/config.h"
 
+#ifdef VIGIL_VERSION_OVERRIDE
+#define VIGIL_VERSION VIGIL_VERSION_OVERRIDE  /* e.g. make CFLAGS='-DVIGIL_VERSION_OVERRIDE="\"x\""' */
+#else
 #define VIGIL_VERSION "0.1.0"
+#endif
+/* Test only: the vigil version the sync channel announces (VIGIL_VERSION otherwise). */
+#define VIGIL_TEST_VERSION_ENV "VIGIL_TEST_SYNC_VERSION"
 
 struct lb;
 struct checker;
@@ -22,6 +28,7 @@ struct status_http;
 struct failover;
 struct notify;
 struct rules_nl;
+struct sync;
 
 struct vigild {
 	struct ev_loop *loop;
@@ -36,6 +43,9 @@ struct vigild {
 	struct notify *notify;        /* failover.notify: programs and mails */
 	struct rules_nl *rules;       /* policy rules of source: client services */
 	ev_timer rules_timer;         /* while connections keep rules a reload dropped */
+	struct sync *sync;            /* failover.sync: NULL when off */
+	uint8_t config_digest[32];    /* SHA-256 of the running configuration file */
+	bool has_digest;
 	double started;               /* wall clock seconds */
 	uint64_t reloads, reload_failures;
 	uint64_t nofile;              /* open file limit (soft), for maxconn and status */
@@ -68,5 +78,18 @@ int vigild_failover_priority(const struct vigild *d);
 int vigild_standby(struct vigild *d, uint32_t group, char *err, size_t errlen);
 int vigild_takeover(struct vigild *d, uint32_t group, char *err, size_t errlen);
 int vigild_resume(struct vigild *d, uint32_t group, char *err, size_t errlen);
+
+/* An operator decision (vigilctl drain/disable/enable/weight) taken here:
+ * the peer gets it when failover.sync is on. op: CTL-independent
+ * 0 enable, 1 drain, 2 disable, 3 weight. */
+void vigild_operator_changed(struct vigild *d, int op, const char *svc, const char *be,
+			     uint32_t weight);
+/* vigilctl sync: push the configuration to the peer now. 0 or -1 with err. */
+int vigild_sync_push(struct vigild *d, char *err, size_t errlen);
+/* vigilctl rollback: reinstall FILE.prev (the current file becomes FILE.prev),
+ * reload, and sync it. 0, or -1 with the reasons appended to err. */
+int vigild_rollback(struct vigild *d, struct buf *err);
+/* The running configuration's SHA-256 in hex ("" if unknown). */
+void vigild_config_digest_hex(const struct vigild *d, char out[65]);
 
 #endif

@@ -48,7 +48,7 @@ struct conn {
 	int cfd, bfd;
 	uint16_t port;              /* service port the client came in on */
 	struct addr vip;            /* VIP the client connected to (port 0) */
-	struct addr client;         /* the client's address and port */
+	struct addr client;         /* the client's address and port (transparent, persistence) */
 	bool transparent;           /* the backend socket is bound to the client's address */
 	bool relaying;              /* connected to the backend */
 	uint32_t attempts;          /* backends tried for this client */
@@ -722,8 +722,13 @@ static void conn_connect_next(struct conn *c)
 		{ c->skip, c->skip_words[0] * 64 },
 		{ c->skip + c->skip_words[0], c->skip_words[1] * 64 },
 	};
-	struct backend *b = service_pick(c->svc, c->key, skip);
+	struct backend *b = NULL;
 	enum dial_step step;
+
+	if (c->attempts == 0 && c->svc->persist)
+		b = service_persist_get(c->svc, &c->client, ev_now(c->lb->loop));
+	if (!b)
+		b = service_pick(c->svc, c->key, skip);
 
 	if (!b) {
 		c->svc->refused++;
@@ -735,6 +740,7 @@ static void conn_connect_next(struct conn *c)
 	}
 	c->attempts++;
 	skip_mark(c, b);
+	lb_persist_note(c->lb, c->svc, &c->client, b);
 	service_take(c->svc, b);
 	c->be = backend_ref(b);
 	if (conn_dial(c, b, &step) < 0) {

@@ -293,3 +293,59 @@ void lb_get_stats(const struct lb *lb, struct lb_stats *out)
 }
 
 uint32_t lb_active(const struct lb *lb) { return lb->nconns; }
+
+void lb_set_persist_hook(struct lb *lb, lb_persist_cb *cb, void *arg)
+{
+	lb->persist_cb = cb;
+	lb->persist_arg = arg;
+}
+
+void lb_persist_note(struct lb *lb, struct service *svc, const struct addr *client,
+		     const struct backend *b)
+{
+	struct persist_key k;
+	double now = ev_now(lb->loop), ttl = svc->persist_ms / 1000.0;
+
+	if (!svc->persist)
+		return;
+	persist_key_make(client, svc->source_mask, &k);
+	if (persist_put(svc->persist, &k, b->name, now + ttl, now, ttl) && lb->persist_cb)
+		lb->persist_cb(svc->name, &k, b->name, svc->persist_ms, lb->persist_arg);
+}
+
+void lb_persist_learn(struct lb *lb, const char *svc, const struct persist_key *k,
+		      const char *be, uint32_t ttl_ms)
+{
+	struct service *s = lb_find_service(lb, svc);
+	double now = ev_now(lb->loop);
+
+	if (!s || !s->persist)
+		return;
+	if (ttl_ms > s->persist_ms)
+		ttl_ms = s->persist_ms;
+	persist_put(s->persist, k, be, now + ttl_ms / 1000.0, now, ttl_ms / 1000.0);
+}
+
+struct persist_each {
+	const char *svc;
+	lb_persist_cb *cb;
+	void *arg;
+};
+
+static void persist_each_cb(const struct persist_key *k, const char *be, double left, void *arg)
+{
+	struct persist_each *pe = arg;
+	uint32_t ms = (uint32_t)(left * 1000);
+
+	if (ms)
+		pe->cb(pe->svc, k, be, ms, pe->arg);
+}
+
+void lb_persist_each(struct lb *lb, lb_persist_cb *cb, void *arg)
+{
+	for (size_t i = 0; i < lb->nservices; i++) {
+		struct persist_each pe = { .svc = lb->services[i]->name, .cb = cb, .arg = arg };
+
+		persist_foreach(lb->services[i]->persist, ev_now(lb->loop), persist_each_cb, &pe);
+	}
+}

@@ -11,6 +11,7 @@
 #include <ev.h>
 
 #include "config/config.h"
+#include "lb/persist.h"
 #include "lb/service.h"
 
 struct lb;
@@ -58,6 +59,21 @@ unsigned lb_close_vip(struct lb *lb, const struct addr *ip, const char *reason);
 void lb_each_transparent(const struct lb *lb,
 			 void (*fn)(const struct addr *ip, uint16_t port, void *arg), void *arg);
 void lb_set_avail_hook(struct lb *lb, void (*cb)(struct service *, bool, void *), void *arg);
+
+/* Told of persistence entries this node makes that the peer should learn. */
+typedef void lb_persist_cb(const char *svc, const struct persist_key *k, const char *be,
+			   uint32_t ttl_ms, void *arg);
+void lb_set_persist_hook(struct lb *lb, lb_persist_cb *cb, void *arg);
+/* A client went to b of svc: remember it (services[].persist). */
+void lb_persist_note(struct lb *lb, struct service *svc, const struct addr *client,
+		     const struct backend *b);
+/* Call cb for every live persistence entry of every service (ttl_ms: the
+ * time it has left), e.g. for a peer that just connected. */
+void lb_persist_each(struct lb *lb, lb_persist_cb *cb, void *arg);
+/* An entry learnt from the peer (ignored for an unknown service or one
+ * without persistence). */
+void lb_persist_learn(struct lb *lb, const char *svc, const struct persist_key *k,
+		      const char *be, uint32_t ttl_ms);
 
 void lb_get_stats(const struct lb *lb, struct lb_stats *out);
 uint32_t lb_active(const struct lb *lb);

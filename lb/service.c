@@ -1,5 +1,6 @@
 /* service.c - a service's backends, pools and schedulers. */
 #include "lb/service.h"
+#include "lb/persist.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -18,6 +19,13 @@ static void service_copy_conf(struct service *s, const struct service_conf *sc)
 	s->source_client = sc->source_client;
 	s->sched_kind = sc->scheduler;
 	s->on_down = sc->check.on_down;
+	s->persist_ms = sc->persist_ms;
+	if (s->persist_ms && !s->persist)
+		s->persist = persist_new(PERSIST_MAX);
+	if (!s->persist_ms) {
+		persist_free(s->persist);
+		s->persist = NULL;
+	}
 }
 
 static void pools_destroy(struct service *s)
@@ -177,6 +185,7 @@ void service_unref(struct service *s)
 	}
 	free(s->backends);
 	free(s->name);
+	persist_free(s->persist);
 	free(s);
 }
 
@@ -252,4 +261,18 @@ void service_backend_changed(struct service *s, struct backend *b, bool was_up)
 	    s->hooks.backend_down)
 		s->hooks.backend_down(s, b, s->hooks.arg);
 	service_check_avail(s);
+}
+
+struct backend *service_persist_get(struct service *s, const struct addr *client, double now)
+{
+	struct persist_key k;
+	const char *name;
+	struct backend *b;
+
+	if (!s->persist)
+		return NULL;
+	persist_key_make(client, s->source_mask, &k);
+	name = persist_get(s->persist, &k, now);
+	b = name ? service_find_backend(s, name) : NULL;
+	return b && backend_usable(b) ? b : NULL;
 }

@@ -46,6 +46,8 @@ struct service {
 	bool source_client;               /* transparent: connect from the client's address */
 	enum sched_kind sched_kind;
 	enum on_down on_down;
+	uint32_t persist_ms;              /* 0: no persistence */
+	struct persist *persist;          /* client -> backend, while persist_ms */
 
 	struct backend **backends;        /* all, in config order */
 	size_t nbackends;
@@ -77,6 +79,9 @@ void service_unref(struct service *s);
 void service_retire(struct service *s);
 
 struct backend *service_find_backend(const struct service *s, const char *name);
+/* The backend that client should go to by persistence: remembered, up and
+ * not draining (usable); NULL otherwise. */
+struct backend *service_persist_get(struct service *s, const struct addr *client, double now);
 
 /* Choose a backend for a client: normal pool while any normal backend is up,
  * else the backup pool. skip: per-pool tried bitsets (pool 0 and pool 1). */

@@ -168,6 +168,10 @@ static const struct bad_case bad_cases[] = {
 		"12:20: failover.advert_interval: 5ms is out of range (expected a duration of at least 10ms, e.g. 100ms)",
 		"13:35: failover.track.weight: 300 is out of range (expected an integer 0..254)",
 	} },
+	{ "failover_sync_no_peers.yaml", {
+		"11:9: failover.sync: needs the peers' addresses (failover.peers)",
+		"12:14: failover.sync_port: 0 is out of range (expected a port 1..65535)",
+	} },
 	{ "global_maxconn_zero.yaml", {
 		"2:12: global.maxconn: 0 is out of range (expected an integer 1..4294967295)",
 	} },
@@ -295,7 +299,7 @@ static const struct bad_case bad_cases[] = {
 		"7:24: services[0].check.intervall: unknown key (expected one of: type, interval, timeout, rise, fall, port, path, host, expect_status, expect_body, ehlo, starttls, verify, ca_file, on_down, send, expect, quit, tls)",
 	} },
 	{ "unknown_service_key.yaml", {
-		"5:5: services[0].protocol: unknown key (expected one of: name, vip, ports, scheduler, source_mask, maxconn, backlog, source, send_proxy, on_down, timeouts, check, backends)",
+		"5:5: services[0].protocol: unknown key (expected one of: name, vip, ports, scheduler, source_mask, persist, maxconn, backlog, source, send_proxy, on_down, timeouts, check, backends)",
 	} },
 	{ "unknown_top_key.yaml", {
 		"3:1: servises: unknown key (expected one of: global, defaults, services, failover)",
@@ -455,6 +459,79 @@ static void test_spec_message(void **state)
 			    "scheduler \"round-robin\" (expected roundrobin, weighted-roundrobin, "
 			    "leastconn, weighted-leastconn, source-hash, fixed-weight, "
 			    "weighted-response-time)");
+	cfg_errors_free(&errs);
+}
+
+/* failover.sync: defaults, the keys, and no sync without peers. */
+static void test_failover_sync(void **state)
+{
+	static const char base[] =
+		"services:\n"
+		"  - {name: a, vip: 192.0.2.1, ports: [1], backends: [{name: b, address: 192.0.2.2}]}\n"
+		"failover:\n"
+		"  interface: eth0\n"
+		"  group: 1\n"
+		"  auth_key_file: k\n";
+	char text[1024];
+	struct cfg_errors errs;
+	struct config *cfg;
+	const struct addr *peers;
+	size_t n;
+
+	cfg = cfg_load_string("s.yaml", base, strlen(base), &errs);
+	assert_non_null(cfg);
+	assert_false(cfg->failover.sync);
+	assert_int_equal(cfg->failover.sync_port, 7789);
+	assert_false(cfg->failover.has_sync_listen);
+	cfg_free(cfg);
+	cfg_errors_free(&errs);
+
+	snprintf(text, sizeof(text), "%s  peers: [192.0.2.12]\n  sync: true\n"
+		 "  sync_port: 9000\n  sync_listen: 192.0.2.11\n", base);
+	cfg = cfg_load_string("s.yaml", text, strlen(text), &errs);
+	assert_non_null(cfg);
+	assert_true(cfg->failover.sync);
+	assert_int_equal(cfg->failover.sync_port, 9000);
+	assert_true(cfg->failover.has_sync_listen);
+	peers = cfg_peer_addrs(cfg, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(peers[0].ss.ss_family, AF_INET);
+	cfg_free(cfg);
+	cfg_errors_free(&errs);
+
+	snprintf(text, sizeof(text), "%s  sync: true\n  sync_listen: nowhere\n", base);
+	assert_null(cfg_load_string("s.yaml", text, strlen(text), &errs));
+	assert_int_equal(errs.count, 2);
+	assert_string_equal(errs.msgs[0], "s.yaml:7:9: failover.sync: needs the peers' "
+			    "addresses (failover.peers)");
+	assert_non_null(strstr(errs.msgs[1], "s.yaml:8:16: failover.sync_listen:"));
+	cfg_errors_free(&errs);
+}
+
+/* services[].persist: off by default; source_mask allowed with it. */
+static void test_service_persist(void **state)
+{
+	static const char text[] =
+		"services:\n"
+		"  - {name: a, vip: 192.0.2.1, ports: [1], backends: [{name: b, address: 192.0.2.2}]}\n"
+		"  - {name: c, vip: 192.0.2.1, ports: [2], persist: 30m, source_mask: 24,\n"
+		"     backends: [{name: b, address: 192.0.2.2}]}\n";
+	static const char bad[] =
+		"services:\n"
+		"  - {name: a, vip: 192.0.2.1, ports: [1], persist: x,\n"
+		"     backends: [{name: b, address: 192.0.2.2}]}\n";
+	struct cfg_errors errs;
+	struct config *cfg = cfg_load_string("p.yaml", text, strlen(text), &errs);
+
+	assert_non_null(cfg);
+	assert_int_equal(cfg->services[0].persist_ms, 0);
+	assert_int_equal(cfg->services[1].persist_ms, 30 * 60000);
+	assert_int_equal(cfg->services[1].source_mask, 24);
+	cfg_free(cfg);
+	cfg_errors_free(&errs);
+	assert_null(cfg_load_string("p.yaml", bad, strlen(bad), &errs));
+	assert_int_equal(errs.count, 1);
+	assert_non_null(strstr(errs.msgs[0], "services[0].persist:"));
 	cfg_errors_free(&errs);
 }
 
@@ -1127,6 +1204,8 @@ int main(void)
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_spec_message),
 		cmocka_unit_test(test_errors_file_order),
+		cmocka_unit_test(test_failover_sync),
+		cmocka_unit_test(test_service_persist),
 		cmocka_unit_test(test_good_minimal),
 		cmocka_unit_test(test_good_inherit),
 		cmocka_unit_test(test_good_ipv6),

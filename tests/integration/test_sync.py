@@ -1,0 +1,410 @@
+"""failover.sync in network namespaces: two nodes run the SAME file (each in
+its own UTS namespace for its host name = node name, and its own mount
+namespace where the file's control_socket directory is its own directory).
+A reload on lb1 reaches lb2; a bad file is never sent; another vigil version
+is refused; drain/enable travel both ways, survive a failover and a kill -9;
+forged, replayed, truncated, oversized messages and strangers are refused."""
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from failover_bed import KEY, NsVigild, record
+import netns
+from netns import PY, HERE, have_netns, wait_until
+from vigil import VIGILD, base_config
+
+pytestmark = [pytest.mark.netns,
+              pytest.mark.skipif(have_netns() is not None, reason=str(have_netns()))]
+
+PORT = 8080
+SYNC_PORT = 7789
+
+
+class SyncVigild(NsVigild):
+    """vigild in the node's netns, with its own host name and its own view of
+    the shared control socket directory."""
+
+    def __init__(self, tmp_path, text, node, name, mnt, env=None):
+        super().__init__(tmp_path, text, node, name)
+        self.mnt = mnt
+        self.sock = str(self.dir / "control.sock")
+        self.extra_env = env or {}
+
+    def start(self, wait=True, timeout=10.0, args=()):
+        self._log = open(self.log_path, "ab")
+        script = (f"hostname {self.dir.name} && mount --bind {self.dir} {self.mnt} && "
+                  f"exec ip netns exec {self.node.ns} {VIGILD} -c {self.cfg_path}")
+        self.proc = subprocess.Popen(["unshare", "--mount", "--uts", "--propagation", "private",
+                                      "sh", "-c", script], stdout=self._log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     env=dict(os.environ, **self.extra_env))
+        self.node.bed.procs.append(self.proc)
+        if wait:
+            wait_until(lambda: self.proc.poll() is not None or self.ctl("status").returncode == 0,
+                       timeout, "vigild control socket")
+            if self.proc.poll() is not None:
+                raise AssertionError(f"vigild exited with {self.proc.returncode}:\n{self.log()}")
+        return self
+
+    def sync(self):
+        return self.status()["failover"]["sync"]
+
+    def peer(self):
+        return self.sync()["peers"][0]
+
+    def digest(self):
+        return self.status()["failover"]["config_digest"]
+
+
+STICKY_PORT = 8081
+
+
+def shared_config(bed, tmp_path, mnt, weight=1, sticky=False):
+    key = tmp_path / "peer.key"
+    if not key.exists():
+        key.write_text(KEY + "\n")
+        os.chmod(key, 0o600)
+    cfg = base_config([{
+        "name": "web", "vip": "192.0.2.10", "ports": [PORT],
+        "backends": [{"name": "be1", "address": bed["be1"].ip},
+                     {"name": "be2", "address": bed["be2"].ip, "weight": weight}],
+        "check": {"type": "tcp", "interval": "100ms", "timeout": "100ms", "rise": 1, "fall": 1},
+    }], control_socket=f"{mnt}/control.sock", status_listen="127.0.0.1:8404")
+    if sticky:
+        cfg["services"].append({
+            "name": "sticky", "vip": "192.0.2.10", "ports": [STICKY_PORT], "persist": "60s",
+            "scheduler": "roundrobin", "source_mask": 24,
+            "backends": [{"name": "be1", "address": bed["be1"].ip},
+                         {"name": "be2", "address": bed["be2"].ip}],
+            "check": {"type": "tcp", "interval": "100ms", "timeout": "100ms", "rise": 1,
+                      "fall": 1}})
+    cfg["failover"] = {"group": 51, "priority": 100, "interface": "eth0",
+                       "peers": [bed["lb1"].ip, bed["lb2"].ip], "advert_interval": "100ms",
+                       "auth_key_file": str(key), "sync": True, "sync_port": SYNC_PORT}
+    return json.dumps(cfg, indent=1) + "\n"
+
+
+class SyncPair:
+    def __init__(self, tmp_path, lb2_env=None, sticky=False):
+        self.tmp = tmp_path
+        self.mnt = f"/run/vigil-synctest-{uuid.uuid4().hex[:12]}"
+        os.makedirs(self.mnt)
+        self.bed = netns.Testbed()
+        self.vig = {}
+        try:
+            self.bed.who_server("be1", PORT)
+            self.bed.who_server("be2", PORT)
+            if sticky:
+                for be in ("be1", "be2"):
+                    self.bed[be].popen([PY, HERE / "netns.py", "name-server", self.bed[be].ip,
+                                        str(STICKY_PORT), be], stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
+            self.text = shared_config(self.bed, tmp_path, self.mnt, sticky=sticky)
+            for name, env in (("lb1", None), ("lb2", lb2_env)):
+                self.vig[name] = SyncVigild(tmp_path, self.text, self.bed[name], name, self.mnt,
+                                            env)
+            self["lb1"].start()
+            self["lb2"].start()
+            wait_until(lambda: self.connected(), 10, "the nodes to connect")
+        except BaseException:
+            self.close()
+            raise
+
+    def __getitem__(self, name):
+        return self.vig[name]
+
+    def connected(self):
+        try:
+            return all(v.peer()["connected"] for v in self.vig.values())
+        except (AssertionError, KeyError, IndexError, ValueError):
+            return False
+
+    def close(self):
+        problems = []
+        for name, v in self.vig.items():
+            if v.proc is None:
+                continue
+            alive = v.alive()
+            try:
+                rc = v.stop()
+            except AssertionError as e:
+                problems.append(str(e)[:500])
+                continue
+            if alive and rc != 0:
+                problems.append(f"{name} exited {rc}")
+            reports = v.sanitizer_reports()
+            if reports:
+                problems.append(f"{name}: " + "; ".join(reports[:5]))
+        self.bed.close()
+        shutil.rmtree(self.mnt, ignore_errors=True)
+        return problems
+
+    def logs(self):
+        return "\n".join(f"==== {n}\n{v.log()[-3000:]}" for n, v in self.vig.items())
+
+
+@pytest.fixture
+def pair(tmp_path):
+    p = SyncPair(tmp_path)
+    yield p
+    problems = p.close()
+    assert not problems, problems
+
+
+def sha(text):
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_reload_reaches_peer(pair):
+    lb1, lb2 = pair["lb1"], pair["lb2"]
+    old = pair.text
+    assert lb1.digest() == lb2.digest() == sha(old)
+    assert lb1.peer()["in_sync"] and lb2.peer()["in_sync"]
+    assert lb2.peer()["node"] == "lb1" and lb2.peer()["version"] == "0.1.0"
+    new = shared_config(pair.bed, pair.tmp, pair.mnt, weight=7)
+    lb1.write_config(new)
+    reloads = lb2.status()["reloads"]
+    t0 = time.monotonic()
+    assert lb1.ctl("reload").returncode == 0
+    wait_until(lambda: lb2.backend("web", "be2")["weight"] == 7, 5, "lb2 to serve the new file")
+    elapsed = time.monotonic() - t0
+    record("sync_reload_to_peer", ms=round(elapsed * 1000, 1))
+    assert lb2.digest() == lb1.digest() == sha(new)
+    assert (lb2.dir / "vigil.yaml").read_text() == new
+    assert (lb2.dir / "vigil.yaml.prev").read_text() == old
+    assert lb2.status()["reloads"] == reloads + 1
+    # no ping-pong: lb2's reload is not sent back, lb1 did not reload again
+    time.sleep(0.5)
+    assert lb1.status()["reloads"] == 1 and lb2.status()["reloads"] == reloads + 1
+    wait_until(lambda: lb1.peer()["in_sync"] and lb2.peer()["in_sync"], 3, "in_sync")
+    assert lb1.peer()["last_result"] == "applied"
+    assert not (lb1.dir / "vigil.yaml.prev").exists()
+    # rollback on lb2: the old file again on both nodes
+    r = lb2.ctl("rollback")
+    assert r.returncode == 0, r.stderr + r.stdout
+    wait_until(lambda: lb1.digest() == sha(old), 5, "lb1 to take the rolled-back file")
+    assert lb1.backend("web", "be2")["weight"] == 1
+    assert (lb2.dir / "vigil.yaml").read_text() == old
+    assert (lb2.dir / "vigil.yaml.prev").read_text() == new
+    assert (lb1.dir / "vigil.yaml.prev").read_text() == new
+    # vigilctl sync when in sync: sent, the peer answers in_sync
+    sent = lb1.peer()["configs_sent"]
+    assert lb1.ctl("sync").returncode == 0
+    wait_until(lambda: lb1.peer()["last_result"] == "in_sync", 3, "in_sync answer")
+    assert lb1.peer()["configs_sent"] == sent + 1
+
+
+def test_bad_file_never_sent(pair):
+    lb1, lb2 = pair["lb1"], pair["lb2"]
+    before = lb2.peer()["configs_received"]
+    lb1.write_config(pair.text.replace('"roundrobin"', '"nope"').replace(
+        '"priority": 100', '"priority": 999'))
+    r = lb1.ctl("reload")
+    assert r.returncode == 1 and "priority" in r.stdout + r.stderr
+    time.sleep(0.5)
+    assert lb2.peer()["configs_received"] == before
+    assert lb2.digest() == sha(pair.text) == lb1.digest()
+    assert not (lb2.dir / "vigil.yaml.prev").exists()
+
+
+def test_peer_write_refused(pair):
+    """A file the peer cannot write: refused with the reason on both nodes."""
+    lb1, lb2 = pair["lb1"], pair["lb2"]
+    (lb2.dir / "vigil.yaml.prev").mkdir()         # the .prev cannot be replaced
+    (lb2.dir / "vigil.yaml.prev" / "x").write_text("x")
+    lb1.write_config(shared_config(pair.bed, pair.tmp, pair.mnt, weight=3))
+    assert lb1.ctl("reload").returncode == 0
+    wait_until(lambda: lb1.peer()["last_result"] == "write", 5, "lb2 to refuse")
+    assert "vigil.yaml.prev" in lb1.peer()["last_reason"]
+    assert "refused" in lb2.log() and lb2.backend("web", "be2")["weight"] == 1
+    assert not lb1.peer()["in_sync"]
+
+
+def test_other_version_refused(tmp_path):
+    p = SyncPair(tmp_path, lb2_env={"VIGIL_TEST_SYNC_VERSION": "0.1.0-other"})
+    try:
+        lb1, lb2 = p["lb1"], p["lb2"]
+        assert lb1.peer()["version"] == "0.1.0-other"
+        lb1.write_config(shared_config(p.bed, tmp_path, p.mnt, weight=5))
+        assert lb1.ctl("reload").returncode == 0
+        wait_until(lambda: lb1.peer()["last_result"] == "version", 5, "lb2 to refuse")
+        msg = "vigil versions differ: lb1 runs 0.1.0, lb2 runs 0.1.0-other"
+        assert msg in lb1.peer()["last_reason"]
+        assert msg in lb2.log() and msg in lb1.log()
+        assert lb2.backend("web", "be2")["weight"] == 1
+        assert lb2.sync()["configs_refused"] == 1
+    finally:
+        problems = p.close()
+    assert not problems, problems
+
+
+def test_operator_state_follows(pair):
+    lb1, lb2 = pair["lb1"], pair["lb2"]
+    for v in (lb1, lb2):
+        wait_until(lambda: v.backend("web", "be1")["state"] == "up", 5, "be1 up")
+    t0 = time.monotonic()
+    assert lb1.ctl("drain", "web", "be1").returncode == 0
+    wait_until(lambda: lb2.backend("web", "be1")["state"] == "drain", 1, "drain on lb2")
+    record("sync_operator_state", ms=round((time.monotonic() - t0) * 1000, 1))
+    # the other way, weight and disable too
+    assert lb2.ctl("weight", "web", "be2", "9").returncode == 0
+    assert lb2.ctl("disable", "web", "be1").returncode == 0
+    wait_until(lambda: lb1.backend("web", "be1")["state"] == "maint"
+               and lb1.backend("web", "be2")["weight"] == 9, 1, "disable + weight on lb1")
+    assert lb1.ctl("drain", "web", "be1").returncode == 0
+    wait_until(lambda: lb2.backend("web", "be1")["state"] == "drain", 1, "drain on lb2")
+    # the master dies: the survivor holds the VIP and still drains be1
+    wait_until(lambda: "master" in (lb1.fo()["state"], lb2.fo()["state"]), 5, "a master")
+    master = "lb1" if lb1.fo()["state"] == "master" else "lb2"
+    other = "lb2" if master == "lb1" else "lb1"
+    pair[master].signal(signal.SIGKILL)
+    pair[master].proc.wait(5)
+    wait_until(lambda: pair[other].fo()["state"] == "master", 5, "the survivor to be master")
+    assert pair[other].backend("web", "be1")["state"] == "drain"
+    assert pair[other].backend("web", "be2")["weight"] == 9
+    # the killed node starts again with no memory: it learns the state
+    pair[master].stop()
+    pair[master].start()
+    wait_until(lambda: pair.connected(), 10, "reconnect")
+    wait_until(lambda: pair[master].backend("web", "be1")["state"] == "drain", 2,
+               "restarted node learns drain")
+    assert pair[master].backend("web", "be2")["weight"] == 9
+    # and enable travels back
+    assert pair[master].ctl("enable", "web", "be1").returncode == 0
+    wait_until(lambda: pair[other].backend("web", "be1")["state"] == "up", 2, "enable")
+
+
+def test_bad_input_refused(pair):
+    lb1 = pair["lb1"]
+    out = pair.bed["lb2"].sh(PY, HERE / "sync_wire.py", "attack", pair.bed["lb1"].ip,
+                             str(SYNC_PORT), pair.tmp / "peer.key", timeout=30).stdout
+    res = json.loads(out)
+    assert res == {"forged": True, "replayed": True, "replayed_other_conn": True,
+                   "truncated": True, "oversized": True}, res
+    wait_until(lambda: lb1.sync()["rejected"]["truncated"] >= 1, 3, "truncated counted")
+    rej = lb1.sync()["rejected"]
+    assert rej["bad_mac"] >= 2 and rej["replay"] >= 1 and rej["oversized"] >= 1, rej
+    out = pair.bed["client"].sh(PY, HERE / "sync_wire.py", "stranger", pair.bed["lb1"].ip,
+                                timeout=30).stdout
+    assert json.loads(out) == {"closed": True}
+    assert lb1.sync()["rejected"]["stranger"] == 1
+    assert "not a configured peer" in lb1.log()
+    metrics = pair.bed["lb1"].sh(PY, "-c", "import urllib.request; print(urllib.request."
+                                 "urlopen('http://127.0.0.1:8404/metrics').read().decode())"
+                                 ).stdout
+    assert 'vigil_sync_rejected_total{reason="stranger"} 1' in metrics
+    assert 'vigil_sync_rejected_total{reason="oversized"} ' in metrics
+    # the real peer (the attacker held the key, so it replaced it for a moment)
+    # is connected and in sync again
+    wait_until(lambda: lb1.peer()["connected"] and lb1.peer()["in_sync"], 5, "peer back")
+
+
+def test_both_reloaded_at_once(pair):
+    """Both nodes reload a different file while they cannot hear each other
+    (lb1 is stopped): the later stamp wins everywhere - equal clocks, so the
+    greater node name, lb2 - on disk and running, and nothing ping-pongs."""
+    lb1, lb2 = pair["lb1"], pair["lb2"]
+    a = shared_config(pair.bed, pair.tmp, pair.mnt, weight=11)
+    b = shared_config(pair.bed, pair.tmp, pair.mnt, weight=22)
+    lb1.signal(signal.SIGSTOP)
+    try:
+        lb1.write_config(a)
+        lb2.write_config(b)
+        lb1.signal(signal.SIGHUP)               # pending until SIGCONT
+        lb2.signal(signal.SIGHUP)
+        wait_until(lambda: lb2.digest() == sha(b), 5, "lb2 to load its file")
+    finally:
+        lb1.signal(signal.SIGCONT)
+    wait_until(lambda: lb1.digest() == lb2.digest() == sha(b) and lb1.peer()["in_sync"]
+               and lb2.peer()["in_sync"], 5, "the nodes to agree on lb2's file")
+    assert (lb1.dir / "vigil.yaml").read_text() == b == (lb2.dir / "vigil.yaml").read_text()
+    assert lb1.backend("web", "be2")["weight"] == 22 == lb2.backend("web", "be2")["weight"]
+    if "(clock 1) loaded" in lb1.log():         # lb1 reloaded a before it read b
+        wait_until(lambda: "both nodes changed the configuration" in lb2.log(), 3, "clash log")
+    time.sleep(0.5)
+    assert lb1.digest() == lb2.digest() == sha(b)      # settled, no ping-pong
+
+
+def test_peer_down_during_change(pair):
+    """lb2 is down while lb1 changes: lb2 gets the new file when it comes back
+    (and lb1 does not take lb2's stale one)."""
+    lb1, lb2 = pair["lb1"], pair["lb2"]
+    assert lb2.stop() == 0
+    new = shared_config(pair.bed, pair.tmp, pair.mnt, weight=4)
+    lb1.write_config(new)
+    assert lb1.ctl("reload").returncode == 0
+    lb2.start()
+    wait_until(lambda: lb2.digest() == sha(new) and pair.connected(), 10, "lb2 to catch up")
+    assert (lb2.dir / "vigil.yaml").read_text() == new
+    assert (lb2.dir / "vigil.yaml.prev").read_text() == pair.text
+    assert lb1.digest() == sha(new) and lb1.backend("web", "be2")["weight"] == 4
+    wait_until(lambda: lb2.backend("web", "be2")["weight"] == 4, 3, "lb2 serves it")
+
+
+CLIENT = """
+import socket, sys
+out = []
+for i in range(int(sys.argv[1])):
+    s = socket.create_connection(("192.0.2.10", %d), timeout=2)
+    out.append(s.recv(100).decode().strip())
+    s.close()
+print(" ".join(out))
+""" % STICKY_PORT
+
+
+def names(pair, n):
+    r = pair.bed["client"].sh(PY, "-c", CLIENT, str(n), check=False, timeout=30)
+    return r.stdout.split() if r.returncode == 0 else []
+
+
+def test_persistence_survives_failover(tmp_path):
+    """services[].persist: the client keeps its backend (round robin would
+    alternate), and after the master dies the peer sends it to the same one."""
+    p = SyncPair(tmp_path, sticky=True)
+    try:
+        lb1, lb2 = p["lb1"], p["lb2"]
+        wait_until(lambda: "master" in (lb1.fo()["state"], lb2.fo()["state"]), 5, "a master")
+        for v in (lb1, lb2):
+            wait_until(lambda: all(b["state"] == "up" for b in v.service("sticky")["backends"]),
+                       5, "sticky backends up")
+        master = "lb1" if lb1.fo()["state"] == "master" else "lb2"
+        other = "lb2" if master == "lb1" else "lb1"
+        got = names(p, 6)
+        assert len(got) == 6 and len(set(got)) == 1, got
+        first = got[0]
+        assert p[master].service("sticky")["persist_entries"] == 1
+        metrics = p.bed[master].sh(PY, "-c", "import urllib.request; print(urllib.request."
+                                   "urlopen('http://127.0.0.1:8404/metrics').read().decode())"
+                                   ).stdout
+        assert 'vigil_service_persist_entries{service="sticky"} 1' in metrics
+        wait_until(lambda: p[other].service("sticky")["persist_entries"] == 1, 3,
+                   "the peer to learn the entry")
+        p[master].signal(signal.SIGKILL)
+        p[master].proc.wait(5)
+        wait_until(lambda: p[other].fo()["state"] == "master", 5, "the peer to take over")
+        wait_until(lambda: len(names(p, 1)) == 1, 5, "the VIP to answer")
+        got = names(p, 6)
+        assert got == [first] * 6, (first, got)
+        # the killed node comes back: it learns the entries from the survivor,
+        # and when the survivor dies in turn the client still keeps its backend
+        p[master].stop()
+        p[master].start()
+        wait_until(lambda: p.connected(), 10, "reconnect")
+        wait_until(lambda: p[master].service("sticky")["persist_entries"] == 1, 3,
+                   "the restarted node to learn the entry")
+        p[other].signal(signal.SIGKILL)
+        p[other].proc.wait(5)
+        wait_until(lambda: p[master].fo()["state"] == "master", 5, "the first node back")
+        wait_until(lambda: len(names(p, 1)) == 1, 5, "the VIP to answer")
+        assert names(p, 4) == [first] * 4
+        p[other].stop()
+    finally:
+        problems = p.close()
+    assert not problems, problems
