@@ -99,7 +99,7 @@ int vigild_reload(struct vigild *d, struct buf *err)
 		return -1;
 	}
 	log_notice("reloading %s", d->config_path);
-	cfg = cfg_load(d->config_path, &errs);
+	cfg = cfg_load_node(d->config_path, d->node, &errs);
 	if (!cfg) {
 		log_cfg_errors(&errs, err);
 		cfg_errors_free(&errs);
