@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "common/addr.h"
+#include "vip/peer_vip.h"
 
 #define PEER_MSG_VERSION 2
 #define PEER_MSG_TYPE_ADVERT 1
@@ -75,12 +76,6 @@ struct peer_msg {
 	uint64_t seq;
 	uint8_t vip_digest[PEER_DIGEST_LEN];
 	char node[PEER_NODE_MAX + 1];
-};
-
-/* One VIP as failover adds it: address and prefix length. */
-struct peer_vip {
-	struct addr ip;
-	int prefix;
 };
 
 /* Write m as PEER_MSG_LEN bytes into out (version and type are set here),
