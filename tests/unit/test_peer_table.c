@@ -182,6 +182,38 @@ static void test_unicast_identity(void **state)
 	assert_int_equal(admit(&t, "192.0.2.3", "lb3", 9, 1, 3, NULL), PEER_REJ_UNKNOWN);
 }
 
+/* failover.nodes: each configured name is bound to its configured address
+ * from the start, not to whoever speaks first. */
+static void test_unicast_configured_names(void **state)
+{
+	struct peer_table t = { 0 };
+	struct addr peers[2] = { ip("192.0.2.2"), ip("192.0.2.3") };
+	char *names[2] = { "lb2", "lb3" };
+
+	peer_table_sync(&t, peers, 2, names, STALE);
+	assert_true(t.s[0].bound);
+	assert_string_equal(t.s[0].node, "lb2");
+	/* lb2 claimed from lb3's address before lb2 ever spoke: wrong address */
+	assert_int_equal(admit(&t, "192.0.2.3", "lb2", 5, 1, 1, NULL), PEER_REJ_ADDRESS);
+	/* ... and from an address that is no peer at all */
+	assert_int_equal(admit(&t, "192.0.2.66", "lb2", 5, 1, 1, NULL), PEER_REJ_ADDRESS);
+	/* a name that is not configured, from a configured address */
+	assert_int_equal(admit(&t, "192.0.2.2", "lb9", 9, 1, 1, NULL), PEER_REJ_UNKNOWN);
+	assert_int_equal(admit(&t, "192.0.2.66", "lb9", 9, 1, 1, NULL), PEER_REJ_UNKNOWN);
+	/* the genuine nodes from their own addresses */
+	assert_int_equal(admit(&t, "192.0.2.2", "lb2", 5, 1, 1, NULL), PEER_OK);
+	assert_int_equal(admit(&t, "192.0.2.3", "lb3", 7, 1, 1, NULL), PEER_OK);
+	assert_int_equal(admit(&t, "192.0.2.3", "lb2", 5, 2, 1, NULL), PEER_REJ_ADDRESS);
+	/* a reload that keeps the binding keeps the replay state */
+	peer_table_sync(&t, peers, 2, names, STALE);
+	assert_int_equal(admit(&t, "192.0.2.2", "lb2", 5, 1, 2, NULL), PEER_REJ_REPLAY);
+	/* one that binds the address to another name starts afresh */
+	names[0] = "lb4";
+	peer_table_sync(&t, peers, 2, names, STALE);
+	assert_int_equal(admit(&t, "192.0.2.2", "lb2", 5, 3, 2, NULL), PEER_REJ_UNKNOWN);
+	assert_int_equal(admit(&t, "192.0.2.2", "lb4", 8, 1, 2, NULL), PEER_OK);
+}
+
 static void test_multicast_identity(void **state)
 {
 	struct peer_table t = { 0 };
@@ -266,6 +298,7 @@ int main(void)
 		cmocka_unit_test(test_replay_retired_bounded),
 		cmocka_unit_test(test_reflected),
 		cmocka_unit_test(test_unicast_identity),
+		cmocka_unit_test(test_unicast_configured_names),
 		cmocka_unit_test(test_multicast_identity),
 		cmocka_unit_test(test_table_bounded),
 		cmocka_unit_test(test_configured_never_evicted),
