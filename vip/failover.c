@@ -28,7 +28,7 @@ static void settings_free(struct fo_settings *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static void vip_add(struct fo_group_set *g, const struct addr *ip, int prefix)
+static void vip_add(struct fo_group_set *g, const struct addr *ip, int prefix, unsigned link)
 {
 	for (size_t j = 0; j < g->nvips; j++)
 		if (addr_equal_ip(&g->vips[j].ip, ip))
@@ -36,12 +36,29 @@ static void vip_add(struct fo_group_set *g, const struct addr *ip, int prefix)
 	g->vips[g->nvips].ip = *ip;
 	addr_set_port(&g->vips[g->nvips].ip, 0);
 	g->vips[g->nvips].prefix = prefix > 0 ? prefix : addr_family(ip) == AF_INET ? 32 : 128;
+	g->vips[g->nvips].link = link;
 	g->nvips++;
 }
 
+/* The link number of an address's interface (0: failover.interface), a new
+ * one if need be; -1 when there are too many. */
+static int settings_link(struct fo_settings *s, const char *ifname)
+{
+	if (!ifname || strcmp(ifname, s->ifname) == 0)
+		return 0;
+	for (size_t i = 0; i < s->nlinks; i++)
+		if (strcmp(s->links[i], ifname) == 0)
+			return (int)i + 1;
+	if (s->nlinks == PEER_MAX_LINKS || strlen(ifname) >= IF_NAMESIZE)
+		return -1;
+	strcpy(s->links[s->nlinks++], ifname);
+	return (int)s->nlinks;
+}
+
 /* One group: its services' distinct VIPs, then its failover.addresses. */
-static void settings_group(struct fo_group_set *g, const struct fo_group_conf *gc,
-			   const struct config *cfg)
+static int settings_group(struct fo_settings *s, struct fo_group_set *g,
+			  const struct fo_group_conf *gc, const struct config *cfg,
+			  char *err, size_t errlen)
 {
 	const struct failover_conf *fc = &cfg->failover;
 
@@ -58,15 +75,24 @@ static void settings_group(struct fo_group_set *g, const struct fo_group_conf *g
 	g->vips = xcalloc(cfg->nservices + fc->naddresses + 1, sizeof(*g->vips));
 	for (size_t i = 0; i < cfg->nservices; i++)
 		if (cfg_service_group(fc, cfg->services[i].name) == gc)
-			vip_add(g, &cfg->services[i].vip, cfg->services[i].vip_prefix);
-	for (size_t i = 0; i < fc->naddresses; i++)
-		if (fc->addresses[i].group == gc->id) {
-			size_t before = g->nvips;
+			vip_add(g, &cfg->services[i].vip, cfg->services[i].vip_prefix, 0);
+	for (size_t i = 0; i < fc->naddresses; i++) {
+		size_t before = g->nvips;
+		int link;
 
-			vip_add(g, &fc->addresses[i].address, fc->addresses[i].prefix);
-			g->naddrs += g->nvips - before;
+		if (fc->addresses[i].group != gc->id)
+			continue;
+		link = settings_link(s, fc->addresses[i].interface);
+		if (link < 0) {
+			snprintf(err, errlen, "failover.addresses: more than %d interfaces besides "
+				 "failover.interface", PEER_MAX_LINKS);
+			return -1;
 		}
+		vip_add(g, &fc->addresses[i].address, fc->addresses[i].prefix, (unsigned)link);
+		g->naddrs += g->nvips - before;
+	}
 	peer_vip_digest(g->vips, g->nvips, g->digest);
+	return 0;
 }
 
 /* Peers and, with failover.nodes, their names. */
@@ -122,7 +148,9 @@ static int settings_load(struct fo_settings *s, const struct config *cfg,
 	s->garp_refresh_ms = fc->garp_refresh_ms;
 	s->groups = xcalloc(fc->ngroups, sizeof(*s->groups));
 	for (size_t i = 0; i < fc->ngroups; i++)
-		settings_group(&s->groups[s->ngroups++], &fc->groups[i], cfg);
+		if (settings_group(s, &s->groups[s->ngroups++], &fc->groups[i], cfg, err,
+				   errlen) < 0)
+			return -1;
 	return 0;
 }
 
@@ -161,6 +189,13 @@ static void remove_stale(struct failover *f)
 
 	if (addr_nl_flush_tagged(&f->nl, &n, err, sizeof(err)) < 0)
 		log_error("failover: removing stale VIPs: %s", err);
+	for (size_t i = 0; i < f->nlinks; i++) {
+		size_t k = 0;
+
+		if (addr_nl_flush_tagged(&f->links[i].nl, &k, err, sizeof(err)) < 0)
+			log_error("failover: removing stale addresses: %s", err);
+		n += k;
+	}
 	if (n)
 		log_warning("failover: removed %zu stale VIP%s left on %s by a previous run", n,
 			    n == 1 ? "" : "s", f->set.ifname);
@@ -206,6 +241,31 @@ static void log_start(const struct failover *f)
 		   nvips == 1 ? "" : "s");
 }
 
+static void link_child_cb(struct ev_loop *loop, ev_child *w, int revents)
+{
+	struct fo_link *l = container_of(w, struct fo_link, child);
+
+	ev_child_stop(loop, w);
+	l->watcher.pid = -1;
+	if (!l->f->stopping)
+		log_error("failover: the watcher of %s exited (status %d): a kill -9 of vigild "
+			  "would now leave its addresses behind", l->nl.ifname, w->rstatus);
+}
+
+/* A watcher for each extra interface (peer_io_open opened them). */
+static int links_watch(struct failover *f, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < f->nlinks; i++) {
+		struct fo_link *l = &f->links[i];
+
+		if (watcher_start(&l->watcher, f->set.links[i], f->user, err, errlen) < 0)
+			return -1;
+		ev_child_init(&l->child, link_child_cb, l->watcher.pid, 0);
+		ev_child_start(f->loop, &l->child);
+	}
+	return 0;
+}
+
 struct failover *failover_new(struct ev_loop *loop, const struct config *cfg,
 			      const struct failover_hooks *hooks, char *err, size_t errlen)
 {
@@ -215,6 +275,12 @@ struct failover *failover_new(struct ev_loop *loop, const struct config *cfg,
 	f->ops = &peer_io_ops;
 	f->sock = -1;
 	f->garp.fd = -1;
+	for (size_t i = 0; i < PEER_MAX_LINKS; i++) {
+		f->links[i].f = f;
+		f->links[i].garp.fd = -1;
+		f->links[i].watcher.fd = -1;
+		f->links[i].watcher.pid = -1;
+	}
 	f->watcher.fd = -1;
 	f->watcher.pid = -1;
 	if (boot_id(&f->boot_id, err, errlen) < 0)
@@ -233,6 +299,8 @@ struct failover *failover_new(struct ev_loop *loop, const struct config *cfg,
 		goto fail;
 	ev_child_init(&f->watcher_child, watcher_child_cb, f->watcher.pid, 0);
 	ev_child_start(loop, &f->watcher_child);
+	if (links_watch(f, err, errlen) < 0)
+		goto fail;
 	/* after the fork of the watcher: no thread may exist when it forks */
 	if (peer_hb_sync(f, err, errlen) < 0)
 		goto fail;
@@ -257,6 +325,15 @@ void failover_free(struct failover *f)
 	f->ngroups = 0;
 	if (f->nl.sk && addr_nl_flush_tagged(&f->nl, &n, err, sizeof(err)) < 0)
 		log_error("failover: %s", err);
+	for (size_t i = 0; i < f->nlinks; i++) {
+		struct fo_link *l = &f->links[i];
+
+		if (l->nl.sk && addr_nl_flush_tagged(&l->nl, &n, err, sizeof(err)) < 0)
+			log_error("failover: %s", err);
+		if (ev_is_active(&l->child))
+			ev_child_stop(f->loop, &l->child);
+		watcher_stop(&l->watcher);
+	}
 	peer_io_close(f);
 	if (ev_is_active(&f->watcher_child))
 		ev_child_stop(f->loop, &f->watcher_child);
@@ -322,6 +399,41 @@ static void apply_vips(struct fo_group *g, const struct fo_group_set *old)
 	}
 }
 
+/* The extra interfaces are opened at start: a reload keeps them; an address
+ * on a new interface waits for the next restart. */
+static void keep_links(struct fo_settings *n, const struct fo_settings *o)
+{
+	char ip[ADDR_STRLEN];
+
+	for (size_t k = 0; k < n->ngroups; k++) {
+		struct fo_group_set *g = &n->groups[k];
+		size_t j = 0;
+
+		for (size_t i = 0; i < g->nvips; i++) {
+			struct peer_vip v = g->vips[i];
+			size_t m = 0;
+
+			if (v.link) {
+				while (m < o->nlinks && strcmp(o->links[m], n->links[v.link - 1]) != 0)
+					m++;
+				if (m == o->nlinks) {
+					log_warning("failover: address %s on %s: a new interface takes "
+						    "effect at the next restart", addr_ip_str(&v.ip, ip,
+						    sizeof(ip)), n->links[v.link - 1]);
+					g->naddrs--;
+					continue;
+				}
+				v.link = (unsigned)m + 1;
+			}
+			g->vips[j++] = v;
+		}
+		g->nvips = j;
+		peer_vip_digest(g->vips, g->nvips, g->digest);
+	}
+	memcpy(n->links, o->links, sizeof(n->links));
+	n->nlinks = o->nlinks;
+}
+
 static void keep_restart_keys(struct fo_settings *n, const struct fo_settings *o)
 {
 	if (strcmp(n->ifname, o->ifname) != 0)
@@ -348,6 +460,7 @@ static void keep_restart_keys(struct fo_settings *n, const struct fo_settings *o
 	}
 	strcpy(n->ifname, o->ifname);
 	n->port = o->port;
+	keep_links(n, o);
 }
 
 /* Services gone from the configuration no longer count as down. */

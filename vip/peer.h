@@ -28,6 +28,7 @@
 #define PEER_PROBE_TRIES 3
 #define PEER_PROBE_INTERVAL_MS 20
 #define PEER_MAX_GROUPS HEARTBEAT_MAX_MSGS
+#define PEER_MAX_LINKS 4              /* extra interfaces of failover.addresses */
 
 /* What the configuration says about one group (a private copy). */
 struct fo_group_set {
@@ -57,6 +58,8 @@ struct fo_settings {
 	uint8_t key[PEER_KEY_MAX];
 	size_t keylen;
 	uint32_t garp_count, garp_interval_ms, garp_refresh_ms;
+	char links[PEER_MAX_LINKS][IF_NAMESIZE]; /* extra interfaces, in peer_vip.link order */
+	size_t nlinks;
 	struct fo_group_set *groups;
 	size_t ngroups;
 };
@@ -70,6 +73,15 @@ struct fo_heard {
 };
 
 struct failover;
+
+/* An extra interface that floating addresses go on (failover.addresses). */
+struct fo_link {
+	struct failover *f;
+	struct addr_nl nl;
+	struct garp garp;
+	struct watcher watcher;       /* removes our addresses there after a kill -9 */
+	ev_child child;
+};
 
 /* One group: elected on its own. */
 struct fo_group {
@@ -118,6 +130,8 @@ struct failover {
 	struct garp garp;
 	struct watcher watcher;
 	ev_child watcher_child;
+	struct fo_link links[PEER_MAX_LINKS]; /* f->set.links, opened at start */
+	size_t nlinks;
 	struct addr self;             /* our own address on the interface */
 	bool have_self;
 

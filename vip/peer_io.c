@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -124,11 +125,22 @@ int peer_hb_sync(struct failover *f, char *err, size_t errlen)
 
 /* ---- the real side effects of the state machine ---- */
 
+/* The interface v goes on. */
+static struct addr_nl *vip_nl(struct failover *f, const struct peer_vip *v)
+{
+	return v->link && v->link <= f->nlinks ? &f->links[v->link - 1].nl : &f->nl;
+}
+
+static struct garp *vip_garp(struct failover *f, const struct peer_vip *v)
+{
+	return v->link && v->link <= f->nlinks ? &f->links[v->link - 1].garp : &f->garp;
+}
+
 static int io_add_vip(struct fo_group *g, const struct peer_vip *v)
 {
 	char err[256];
 
-	if (addr_nl_add(&g->f->nl, v, err, sizeof(err)) < 0) {
+	if (addr_nl_add(vip_nl(g->f, v), v, err, sizeof(err)) < 0) {
 		log_error("failover: group %u: %s", g->set.id, err);
 		return -1;
 	}
@@ -139,7 +151,7 @@ static void io_del_vip(struct fo_group *g, const struct peer_vip *v)
 {
 	char err[256];
 
-	if (addr_nl_del(&g->f->nl, v, err, sizeof(err)) < 0)
+	if (addr_nl_del(vip_nl(g->f, v), v, err, sizeof(err)) < 0)
 		log_error("failover: group %u: %s", g->set.id, err);
 	if (g->f->hooks.released)
 		g->f->hooks.released(&v->ip, g->f->hooks.arg);
@@ -150,21 +162,36 @@ static void io_garp(struct fo_group *g)
 	char err[256];
 
 	for (size_t i = 0; i < g->set.nvips; i++) {
-		if (garp_announce(&g->f->garp, &g->set.vips[i].ip, err, sizeof(err)) < 0)
+		if (garp_announce(vip_garp(g->f, &g->set.vips[i]), &g->set.vips[i].ip, err,
+				  sizeof(err)) < 0)
 			log_warning("failover: %s", err);
 		else
 			g->garps_sent++;
 	}
 }
 
+/* The duplicate-address probe, on each interface for its own addresses. */
 static int io_probe(struct fo_group *g, char *who, size_t wholen)
 {
+	struct failover *f = g->f;
+	struct peer_vip *on = xcalloc(g->set.nvips ? g->set.nvips : 1, sizeof(*on));
 	char err[256];
-	int rc = garp_probe(&g->f->garp, g->set.vips, g->set.nvips, PEER_PROBE_TRIES,
-			    PEER_PROBE_INTERVAL_MS, who, wholen, err, sizeof(err));
+	int rc = 0;
 
-	if (rc < 0)
-		log_warning("failover: duplicate-address probe failed: %s", err);
+	for (unsigned link = 0; link <= f->nlinks && rc != 1; link++) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < g->set.nvips; i++)
+			if (g->set.vips[i].link == link)
+				on[n++] = g->set.vips[i];
+		if (n == 0)
+			continue;
+		rc = garp_probe(vip_garp(f, &on[0]), on, n, PEER_PROBE_TRIES,
+				PEER_PROBE_INTERVAL_MS, who, wholen, err, sizeof(err));
+		if (rc < 0)
+			log_warning("failover: duplicate-address probe failed: %s", err);
+	}
+	free(on);
 	return rc;
 }
 
@@ -469,6 +496,13 @@ int peer_io_open(struct failover *f, char *err, size_t errlen)
 		return -1;
 	if (garp_open(&f->garp, f->set.ifname, err, errlen) < 0)
 		return -1;
+	for (size_t i = 0; i < f->set.nlinks; i++) {
+		if (addr_nl_open(&f->links[i].nl, f->set.links[i], err, errlen) < 0)
+			return -1;
+		f->nlinks = i + 1;
+		if (garp_open(&f->links[i].garp, f->set.links[i], err, errlen) < 0)
+			return -1;
+	}
 	f->sock = open_sock(f, err, errlen);
 	if (f->sock < 0)
 		return -1;
@@ -500,4 +534,8 @@ void peer_io_close(struct failover *f)
 	}
 	garp_close(&f->garp);
 	addr_nl_close(&f->nl);
+	for (size_t i = 0; i < f->nlinks; i++) {
+		garp_close(&f->links[i].garp);
+		addr_nl_close(&f->links[i].nl);
+	}
 }

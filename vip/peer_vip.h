@@ -9,6 +9,8 @@
 struct peer_vip {
 	struct addr ip;
 	int prefix;
+	unsigned link;                /* 0: failover.interface; n: the node's extra
+					 interface n (failover.addresses[].interface) */
 };
 
 #endif

@@ -5,7 +5,8 @@ with `vigild -n NAME`. The file names one control socket path; each node gets
 its own socket through a mount namespace of its own (`unshare -m`), in which
 a per-node run directory is bind-mounted over the directory the file names.
 
-Group 51 (VIP 192.0.2.10 and the floating address 192.0.2.30) prefers lb1,
+Group 51 (VIP 192.0.2.10 on eth0, and the floating address 192.0.2.30 on
+eth1, a veth as a second leg) prefers lb1,
 group 52 (VIP 192.0.2.20) prefers lb2: active/active.
 """
 import signal
@@ -70,6 +71,11 @@ class PairNode(NsVigild):
                           f"{self.name} group {gid} to be {state} (is {self.gstate(gid)})")
 
 
+def has_float(node):
+    """The floating address is on node's eth1 (its second leg)."""
+    return f"inet {FLOAT51}/24" in node.ip_cmd("-o", "addr", "show", "dev", "eth1").stdout
+
+
 def pair_config(bed, tmp_path):
     key = tmp_path / "peer.key"
     key.write_text(KEY + "\n")
@@ -91,7 +97,7 @@ def pair_config(bed, tmp_path):
             {"id": 51, "services": ["web51"], "priority": {"lb1": 150, "lb2": 100}},
             {"id": 52, "services": ["web52"], "priority": {"lb1": 100, "lb2": 150}},
         ],
-        "addresses": [{"address": f"{FLOAT51}/24", "group": 51}],
+        "addresses": [{"address": f"{FLOAT51}/24", "interface": "eth1", "group": 51}],
     }
     return cfg, run
 
@@ -104,6 +110,11 @@ class Pair2:
         try:
             self.bed.who_server("be1", PORT)
             self.bed.who_server("be2", PORT)
+            for n in ("lb1", "lb2"):       # the second leg of the floating address
+                self.bed[n].ip_cmd("link", "add", "eth1", "type", "veth", "peer", "name",
+                                   "eth1p")
+                self.bed[n].ip_cmd("link", "set", "eth1p", "up")
+                self.bed[n].ip_cmd("link", "set", "eth1", "up")
             cfg, run = pair_config(self.bed, tmp_path)
             shared = tmp_path / "vigil.yaml"
             writer = NsVigild(tmp_path, cfg, self.bed["lb1"], "writer")
@@ -174,8 +185,8 @@ def test_pair_active_active(pair2):
     # the old fields: the first group's, state "master" while master of any
     assert s1["failover"]["group"] == 51 and s1["failover"]["priority"] == 150
     assert s2["failover"]["state"] == "master" and s2["failover"]["group"] == 51
-    assert bed["lb1"].has(VIP51) and bed["lb1"].has(FLOAT51) and not bed["lb1"].has(VIP52)
-    assert bed["lb2"].has(VIP52) and not bed["lb2"].has(VIP51) and not bed["lb2"].has(FLOAT51)
+    assert bed["lb1"].has(VIP51) and has_float(bed["lb1"]) and not bed["lb1"].has(VIP52)
+    assert bed["lb2"].has(VIP52) and not bed["lb2"].has(VIP51) and not has_float(bed["lb2"])
     assert pair2.probers[VIP51].last_who() == bed["lb1"].ip
     assert pair2.probers[VIP52].last_who() == bed["lb2"].ip
     m = lb1.ctl("status").stdout
@@ -192,8 +203,8 @@ def test_pair_kill_one_master(pair2):
     lb1.signal(signal.SIGKILL)
     lb2.wait_group(51, "master", 3)
     p51.wait_answer(bed["lb2"].ip, 3, after=t_kill)
-    wait_until(lambda: bed["lb2"].has(FLOAT51), 2, "floating address on lb2")
-    wait_until(lambda: not bed["lb1"].has(FLOAT51), 2, "floating address gone from lb1")
+    wait_until(lambda: has_float(bed["lb2"]), 2, "floating address on lb2")
+    wait_until(lambda: not has_float(bed["lb1"]), 2, "floating address gone from lb1")
     time.sleep(0.5)
     out51 = p51.outage(t_kill)
     out52 = p52.outage(t_kill)
@@ -220,7 +231,7 @@ def test_pair_standby_one_group(pair2):
     lb2.wait_group(51, "master", 1)
     assert lb1.gstate(51) == "backup" and lb1.group(51)["standby"]
     p51.wait_answer(bed["lb2"].ip, 2, after=t0)
-    wait_until(lambda: bed["lb2"].has(FLOAT51) and not bed["lb1"].has(FLOAT51), 2,
+    wait_until(lambda: has_float(bed["lb2"]) and not has_float(bed["lb1"]), 2,
                "floating address with group 51 on lb2")
     assert lb2.gstate(52) == "master" and lb1.gstate(52) == "backup"
     time.sleep(0.3)
@@ -229,7 +240,7 @@ def test_pair_standby_one_group(pair2):
     assert r.returncode == 0, r.stderr
     lb1.wait_group(51, "master", 2)
     p51.wait_answer(bed["lb1"].ip, 2, after=t1)
-    wait_until(lambda: bed["lb1"].has(FLOAT51) and not bed["lb2"].has(FLOAT51), 2,
+    wait_until(lambda: has_float(bed["lb1"]) and not has_float(bed["lb2"]), 2,
                "floating address back on lb1")
     time.sleep(0.3)
     out52 = p52.outage(t0)
