@@ -14,6 +14,7 @@
 #include "common/util.h"
 
 #define FO_NODE_NAME_MAX 32      /* the advert's node name field */
+#define FO_GROUPS_MAX 16         /* groups a node advertises (vip/heartbeat.h) */
 
 /* ---- nodes ---- */
 
@@ -218,6 +219,9 @@ static void load_groups(struct cfg_ctx *c, const struct ynode *v, struct failove
 				   "groups, e.g. [{id: 51, services: [smtp]}])");
 		return;
 	}
+	if (v->n > FO_GROUPS_MAX)
+		errlist_at(c->el, v, "failover.groups", "%zu groups (expected at most %d)", v->n,
+			   FO_GROUPS_MAX);
 	fo->groups_given = true;
 	fo->groups = xcalloc(v->n, sizeof(*fo->groups));
 	for (size_t i = 0; i < v->n; i++) {

@@ -257,6 +257,9 @@ static const struct bad_case bad_cases[] = {
 		"18:7: failover.addresses[0]: is the VIP of service a (expected an address that is no VIP)",
 		"18:36: failover.addresses[0]: unknown group 9 (expected the id of a failover group)",
 	} },
+	{ "pair_too_many_groups.yaml", {
+		"23:5: failover.groups: 17 groups (expected at most 16)",
+	} },
 	{ "root_list.yaml", {
 		"1:1: wrong type: a list (expected a map with global, defaults, services, failover)",
 	} },
