@@ -9,6 +9,8 @@ Group 51 (VIP 192.0.2.10 on eth0, and the floating address 192.0.2.30 on
 eth1, a veth as a second leg) prefers lb1,
 group 52 (VIP 192.0.2.20) prefers lb2: active/active.
 """
+import copy
+import json
 import signal
 import subprocess
 import time
@@ -115,10 +117,9 @@ class Pair2:
                                    "eth1p")
                 self.bed[n].ip_cmd("link", "set", "eth1p", "up")
                 self.bed[n].ip_cmd("link", "set", "eth1", "up")
-            cfg, run = pair_config(self.bed, tmp_path)
-            shared = tmp_path / "vigil.yaml"
-            writer = NsVigild(tmp_path, cfg, self.bed["lb1"], "writer")
-            shared.write_text(writer.cfg_path.read_text())
+            self.cfg, run = pair_config(self.bed, tmp_path)
+            shared = self.shared = tmp_path / "vigil.yaml"
+            shared.write_text(json.dumps(self.cfg, indent=1))
             for n in ("lb1", "lb2"):
                 self.vig[n] = PairNode(tmp_path, self.bed[n], n, shared, run)
             self.vig["lb1"].start()
@@ -199,6 +200,7 @@ def test_pair_kill_one_master(pair2):
     bed, lb1, lb2 = pair2.bed, pair2["lb1"], pair2["lb2"]
     p51, p52 = pair2.probers[VIP51], pair2.probers[VIP52]
     time.sleep(0.5)
+    trans52 = lb2.group(52)["transitions"]
     t_kill = time.monotonic()
     lb1.signal(signal.SIGKILL)
     lb2.wait_group(51, "master", 3)
@@ -214,7 +216,7 @@ def test_pair_kill_one_master(pair2):
     # the other group's VIP never moved: no gap beyond the prober's own pace
     assert out52 is not None and out52 < 0.25, out52
     assert lb2.group(52)["state"] == "master"
-    assert lb2.group(52)["transitions"] == 2        # init -> backup -> master, nothing since
+    assert lb2.group(52)["transitions"] == trans52      # no transition at all
 
 
 def test_pair_standby_one_group(pair2):
@@ -225,6 +227,7 @@ def test_pair_standby_one_group(pair2):
     r = lb1.ctl("standby", "53")
     assert r.returncode == 1 and "no failover group 53" in r.stderr, r.stderr
     time.sleep(0.3)
+    trans52 = lb2.group(52)["transitions"]
     t0 = time.monotonic()
     r = lb1.ctl("standby", "51")
     assert r.returncode == 0, r.stderr
@@ -247,7 +250,45 @@ def test_pair_standby_one_group(pair2):
     record("pair_standby_one_group", outage_group51_standby_ms=round(p51.outage(t0, t1) * 1000),
            outage_group52_ms=round(out52 * 1000))
     assert out52 is not None and out52 < 0.25, out52
-    assert lb2.group(52)["transitions"] == 2
+    assert lb2.group(52)["transitions"] == trans52
+
+
+def test_pair_reload_groups(pair2):
+    """A reload of the shared file on both nodes adds a group (elected on its
+    own, its VIP served by its master) and removes it again (its VIP goes);
+    the other groups make no transition."""
+    bed, lb1, lb2 = pair2.bed, pair2["lb1"], pair2["lb2"]
+    vip53 = "192.0.2.40"
+    trans = {n: [g["transitions"] for g in v.fo()["groups"]] for n, v in (("lb1", lb1),
+                                                                          ("lb2", lb2))}
+    cfg = copy.deepcopy(pair2.cfg)
+    web53 = dict(cfg["services"][0], name="web53", vip=vip53)
+    cfg["services"].append(web53)
+    cfg["failover"]["groups"].append({"id": 53, "services": ["web53"],
+                                      "priority": {"lb1": 150, "lb2": 100}})
+    pair2.shared.write_text(json.dumps(cfg, indent=1))
+    for v in (lb1, lb2):
+        r = v.ctl("reload")
+        assert r.returncode == 0, r.stderr
+    lb1.wait_group(53, "master", 3)
+    lb2.wait_group(53, "backup", 3)
+    wait_until(lambda: bed["lb1"].has(vip53), 2, "VIP of group 53 on lb1")
+    assert not bed["lb2"].has(vip53)
+    p53 = bed.prober("client", vip53, PORT, pair2.shared.parent / "p53.log")
+    try:
+        p53.wait_answer(bed["lb1"].ip, 5)
+    finally:
+        p53.stop()
+    # back to two groups: lb1 lets VIP 53 go
+    pair2.shared.write_text(json.dumps(pair2.cfg, indent=1))
+    for v in (lb1, lb2):
+        r = v.ctl("reload")
+        assert r.returncode == 0, r.stderr
+    wait_until(lambda: not bed["lb1"].has(vip53), 2, "VIP of group 53 gone from lb1")
+    assert [g["id"] for g in lb1.fo()["groups"]] == [51, 52]
+    for n, v in (("lb1", lb1), ("lb2", lb2)):
+        assert [g["transitions"] for g in v.fo()["groups"]] == trans[n], v.fo()["groups"]
+    assert lb1.gstate(51) == "master" and lb2.gstate(52) == "master"
 
 
 def test_pair_same_file_check(tmp_path):
