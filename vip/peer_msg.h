@@ -18,6 +18,10 @@
  *    44  32 node name (the sender's identity), printable ASCII, NUL padded
  *    76  32 HMAC-SHA256 over bytes 0..75 with the shared key
  *
+ * A node with several failover groups sends one advert per group (the group
+ * byte says which), all numbered from the one sequence counter of its boot;
+ * the layout is the same for one group or many, so it stays version 2.
+ *
  * The sender's identity (node name, boot ID) is inside the authenticated
  * bytes: the receiver refuses an advert that names itself (a reflection) and
  * keeps replay state per claimed node and boot (vip/peer_table.h).

@@ -251,6 +251,20 @@ def test_pair_standby_one_group(pair2):
            outage_group52_ms=round(out52 * 1000))
     assert out52 is not None and out52 < 0.25, out52
     assert lb2.group(52)["transitions"] == trans52
+    # takeover of one group: lb1 claims 52 only; resume hands it back (preempt)
+    trans51 = lb1.group(51)["transitions"]
+    t2 = time.monotonic()
+    r = lb1.ctl("takeover", "52")
+    assert r.returncode == 0, r.stderr
+    lb1.wait_group(52, "master", 1)
+    lb2.wait_group(52, "backup", 1)
+    p52.wait_answer(bed["lb1"].ip, 2, after=t2)
+    assert lb1.group(52)["priority"] == 255 and lb1.group(51)["priority"] == 150
+    r = lb1.ctl("resume", "52")
+    assert r.returncode == 0, r.stderr
+    lb2.wait_group(52, "master", 2)
+    p52.wait_answer(bed["lb2"].ip, 2, after=time.monotonic())
+    assert lb1.group(51)["transitions"] == trans51 and lb1.gstate(51) == "master"
 
 
 def test_pair_reload_groups(pair2):
