@@ -75,6 +75,7 @@ void cfg_first_equal(size_t n, cfg_dup_cmp_fn cmp, void *arg, size_t *first);
 
 struct cfg_ctx {
 	struct errlist *el;
+	const char *node;            /* vigild -n NAME, or NULL */
 };
 
 struct cfg_field;
@@ -145,6 +146,14 @@ extern const char *const cfg_send_proxy_names[];
 extern const char *const cfg_log_level_names[];
 
 /* ---- the schema (config_load.c) and cross-field checks (config_check.c) ---- */
+
+/* "IP" or "IP/PREFIX" into a struct fo_address_conf (dst). */
+void cfg_fld_prefix_ip(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		       const struct cfg_field *f, void *dst);
+/* failover.nodes, groups, addresses (cfg_failover.c), after the other
+ * failover keys and the services are loaded. */
+void cfg_failover_pair(struct cfg_ctx *c, const struct ynode *v, struct config *cfg);
+void cfg_failover_clear(struct failover_conf *fo);
 
 /* Built-in defaults of a service (everything defaults: may set). */
 void cfg_service_builtin(struct service_conf *s);

@@ -130,6 +130,43 @@ struct email_conf {
 	size_t nto;
 };
 
+/* failover.nodes: one entry per node of the pair (the same file on both). */
+struct fo_node_conf {
+	char *name;
+	struct addr address;         /* where its adverts come from; port 0 */
+	uint32_t priority;           /* 1..254, default failover.priority */
+	char *interface;             /* NULL: failover.interface */
+};
+
+/* A group's priority on one node (failover.groups[].priority). */
+struct fo_prio_conf {
+	char *node;
+	uint32_t priority;
+};
+
+/* failover.groups[]: elected on its own. Without groups, the loader makes
+ * one from failover.group holding every service (cfg_failover_group_count). */
+struct fo_group_conf {
+	uint32_t id;                 /* 1..255 */
+	char **services;             /* names, each in at most one group */
+	size_t nservices;
+	struct fo_prio_conf *prios;
+	size_t nprios;
+	uint32_t priority;           /* this node's, resolved */
+	bool preempt;                /* default failover.preempt */
+	uint32_t preempt_delay_ms;   /* default failover.preempt_delay */
+	bool track_services;         /* default failover.track.services */
+	uint32_t track_weight;       /* default failover.track.weight */
+};
+
+/* failover.addresses[]: an extra floating address moving with a group. */
+struct fo_address_conf {
+	struct addr address;         /* port 0 */
+	int prefix;                  /* 32 / 128 when not given */
+	char *interface;             /* NULL: failover.interface */
+	uint32_t group;
+};
+
 struct failover_conf {
 	char *node;                  /* default: host name */
 	uint32_t group;              /* 1..255 */
@@ -154,6 +191,15 @@ struct failover_conf {
 	uint16_t sync_port;          /* TCP port of the sync channel, default 7789 */
 	bool has_sync_listen;        /* failover.sync_listen given */
 	struct addr sync_listen;     /* this node's sync address (listen and connect from) */
+	/* one file for the pair (cfg_failover.c); node, priority, peers and
+	 * interface above are resolved from nodes for this node */
+	struct fo_node_conf *nodes;  /* none: the single-node form */
+	size_t nnodes;
+	struct fo_group_conf *groups; /* always at least one after loading */
+	size_t ngroups;
+	bool groups_given;           /* failover.groups was written */
+	struct fo_address_conf *addresses;
+	size_t naddresses;
 };
 
 struct global_conf {
@@ -185,13 +231,20 @@ struct cfg_errors {
  * errs is always filled (count 0 on success) and must be released with
  * cfg_errors_free(). */
 struct config *cfg_load(const char *path, struct cfg_errors *errs);
-/* cfg_load(), and on success the file's bytes in *bytes (caller frees), so
+/* cfg_load as node NAME of failover.nodes (vigild -n NAME); NULL node: failover.node,
+ * else the host name. */
+struct config *cfg_load_node(const char *path, const char *node, struct cfg_errors *errs);
+/* cfg_load_node(), and on success the file's bytes in *bytes (caller frees), so
  * what was checked is what is kept (bytes may be NULL). */
-struct config *cfg_load_bytes(const char *path, struct cfg_errors *errs, char **bytes,
-			      size_t *nbytes);
+struct config *cfg_load_bytes(const char *path, const char *node, struct cfg_errors *errs,
+			      char **bytes, size_t *nbytes);
 /* Same, from a string in memory; name is used in messages. */
 struct config *cfg_load_string(const char *name, const char *text, size_t len,
 			       struct cfg_errors *errs);
+struct config *cfg_load_string_node(const char *name, const char *text, size_t len,
+				    const char *node, struct cfg_errors *errs);
+/* The failover group holding service name, or NULL. */
+const struct fo_group_conf *cfg_service_group(const struct failover_conf *fo, const char *name);
 void cfg_free(struct config *cfg);
 
 /* The addresses of this node's failover peers (the sync channel's and the

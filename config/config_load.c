@@ -187,6 +187,17 @@ static void fld_vip(struct cfg_ctx *c, const struct ynode *v, const char *path,
 	free(buf);
 }
 
+void cfg_fld_prefix_ip(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		       const struct cfg_field *f, void *dst)
+{
+	struct fo_address_conf *a = dst;
+	struct service_conf s = { 0 };
+
+	fld_vip(c, v, path, f, &s);
+	a->address = s.vip;
+	a->prefix = s.vip_prefix;
+}
+
 static void fld_ports(struct cfg_ctx *c, const struct ynode *v, const char *path,
 		      const struct cfg_field *f, void *dst)
 {
@@ -450,7 +461,7 @@ static const struct cfg_field failover_fields[] = {
 	{ .key = "node", .fn = cfg_fld_name, .off = offsetof(struct failover_conf, node),
 	  .what = "a node name" },
 	{ .key = "group", .fn = cfg_fld_u32, .off = offsetof(struct failover_conf, group),
-	  .min = 1, .max = 255, .required = true, .what = "an integer 1..255" },
+	  .min = 1, .max = 255, .what = "an integer 1..255" },
 	U32("priority", struct failover_conf, priority, 1, 254, "an integer 1..254"),
 	{ .key = "interface", .fn = cfg_fld_str, .max = 15, .required = true,
 	  .off = offsetof(struct failover_conf, interface), .what = "an interface name" },
@@ -469,6 +480,9 @@ static const struct cfg_field failover_fields[] = {
 	PORT("sync_port", struct failover_conf, sync_port),
 	{ .key = "sync_listen", .fn = fld_sync_listen,
 	  .what = "an IP address of this node, e.g. 192.0.2.11" },
+	{ .key = "nodes", .fn = cfg_fld_ignore },       /* cfg_failover.c */
+	{ .key = "groups", .fn = cfg_fld_ignore },
+	{ .key = "addresses", .fn = cfg_fld_ignore },
 	{ 0 },
 };
 
@@ -583,19 +597,25 @@ static void load_failover(struct cfg_ctx *c, const struct ynode *v, struct confi
 
 	cfg->has_failover = true;
 	cfg_walk_map(c, v, "failover", failover_fields, &cfg->failover);
+	if (c->node) {
+		free(cfg->failover.node);
+		cfg->failover.node = xstrdup(c->node);
+	}
 	if (!cfg->failover.node) {
 		if (gethostname(host, sizeof(host)) < 0 || !host[0])
 			snprintf(host, sizeof(host), "localhost");
 		host[sizeof(host) - 1] = '\0';
 		cfg->failover.node = xstrdup(host);
 	}
+	if (v->kind == YNODE_MAP)
+		cfg_failover_pair(c, v, cfg);         /* resolves this node's peers from nodes */
 	if (cfg->failover.sync) {
 		size_t npeers;
 
 		cfg_peer_addrs(cfg, &npeers);
 		if (npeers == 0)
 			errlist_at(c->el, ymap_get(v, "sync"), "failover.sync",
-				   "needs the peers' addresses (failover.peers)");
+				   "needs the peers' addresses (failover.peers or failover.nodes)");
 	}
 }
 
@@ -648,18 +668,24 @@ static void load_root(struct cfg_ctx *c, const struct ynode *root, struct config
 	v = ymap_get(root, "services");
 	if (v)
 		load_services(c, v, cfg, &tmpl);
+	cfg_check_services(c, ymap_get(root, "services"), cfg);
 	v = ymap_get(root, "failover");
 	if (v)
 		load_failover(c, v, cfg);
-	cfg_check_services(c, ymap_get(root, "services"), cfg);
 	cfg_check_clear(&tmpl.check);
 }
 
 struct config *cfg_load_string(const char *name, const char *text, size_t len,
 			       struct cfg_errors *errs)
 {
+	return cfg_load_string_node(name, text, len, NULL, errs);
+}
+
+struct config *cfg_load_string_node(const char *name, const char *text, size_t len,
+				    const char *node, struct cfg_errors *errs)
+{
 	struct errlist el = { .file = name };
-	struct cfg_ctx c = { .el = &el };
+	struct cfg_ctx c = { .el = &el, .node = node };
 	struct config *cfg = NULL;
 	struct ynode *root = ytree_parse(text, len, &el);
 
@@ -720,8 +746,13 @@ static int read_file(const char *path, char **text, size_t *len)
 	return 0;
 }
 
-struct config *cfg_load_bytes(const char *path, struct cfg_errors *errs, char **bytes,
-			      size_t *nbytes)
+struct config *cfg_load_node(const char *path, const char *node, struct cfg_errors *errs)
+{
+	return cfg_load_bytes(path, node, errs, NULL, NULL);
+}
+
+struct config *cfg_load_bytes(const char *path, const char *node, struct cfg_errors *errs,
+			      char **bytes, size_t *nbytes)
 {
 	struct config *cfg;
 	char *text;
@@ -734,7 +765,7 @@ struct config *cfg_load_bytes(const char *path, struct cfg_errors *errs, char **
 		errlist_finish(&el, errs);
 		return NULL;
 	}
-	cfg = cfg_load_string(path, text, len, errs);
+	cfg = cfg_load_string_node(path, text, len, node, errs);
 	if (cfg && bytes) {
 		*bytes = text;
 		*nbytes = len;
@@ -746,7 +777,7 @@ struct config *cfg_load_bytes(const char *path, struct cfg_errors *errs, char **
 
 struct config *cfg_load(const char *path, struct cfg_errors *errs)
 {
-	return cfg_load_bytes(path, errs, NULL, NULL);
+	return cfg_load_bytes(path, NULL, errs, NULL, NULL);
 }
 
 void cfg_free(struct config *cfg)
@@ -768,5 +799,6 @@ void cfg_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->failover.email.nto; i++)
 		free(cfg->failover.email.to[i]);
 	free(cfg->failover.email.to);
+	cfg_failover_clear(&cfg->failover);
 	free(cfg);
 }

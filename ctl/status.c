@@ -72,7 +72,7 @@ static void json_failover(const struct vigild *d, struct buf *out)
 	buf_json_str(out, vigild_failover_state(d));
 	buf_printf(out, ", \"priority\": %d, \"group\": ", vigild_failover_priority(d));
 	if (d->cfg && d->cfg->has_failover)
-		buf_printf(out, "%" PRIu32, d->cfg->failover.group);
+		buf_printf(out, "%" PRIu32, (d->cfg->failover.ngroups ? d->cfg->failover.groups[0].id : d->cfg->failover.group));
 	else
 		buf_puts(out, "null");
 	if (d->fo)
@@ -132,7 +132,7 @@ void status_text(const struct vigild *d, struct buf *out)
 	buf_printf(out, "failover %s", vigild_failover_state(d));
 	if (d->cfg && d->cfg->has_failover)
 		buf_printf(out, "  priority %d  group %" PRIu32, vigild_failover_priority(d),
-			   d->cfg->failover.group);
+			   (d->cfg->failover.ngroups ? d->cfg->failover.groups[0].id : d->cfg->failover.group));
 	if (d->fo)
 		failover_status_text(d->fo, out);
 	buf_printf(out, "\nconnections active %" PRIu64 "  total %" PRIu64 "  refused %" PRIu64 "\n",

@@ -10,12 +10,13 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: vigild -c FILE          run in the foreground, log to stderr\n"
 		"       vigild -c FILE -t       check FILE and exit: 0 valid, 1 invalid\n"
+		"       vigild -n NAME ...      be node NAME of failover.nodes\n"
 		"       vigild --version\n");
 }
 
 int main(int argc, char **argv)
 {
-	const char *path = NULL;
+	const char *path = NULL, *node = NULL;
 	bool test_only = false;
 	struct cfg_errors errs;
 	struct config *cfg;
@@ -25,6 +26,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
 			path = argv[++i];
+		} else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) {
+			node = argv[++i];
 		} else if (strcmp(argv[i], "-t") == 0) {
 			test_only = true;
 		} else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
@@ -43,7 +46,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	cfg = cfg_load(path, &errs);
+	cfg = cfg_load_node(path, node, &errs);
 	for (size_t i = 0; i < errs.count; i++)
 		fprintf(stderr, "%s\n", errs.msgs[i]);
 	cfg_errors_free(&errs);
@@ -54,6 +57,7 @@ int main(int argc, char **argv)
 		cfg_free(cfg);
 		return 0;
 	}
+	d.node = node;
 	rc = vigild_start(&d, cfg, path) == 0 ? 0 : 1;
 	if (rc == 0)
 		ev_run(d.loop, 0);

@@ -105,7 +105,7 @@ int vigild_reload(struct vigild *d, struct buf *err)
 		return -1;
 	}
 	log_notice("reloading %s", d->config_path);
-	cfg = cfg_load_bytes(d->config_path, &errs, &text, &len);
+	cfg = cfg_load_bytes(d->config_path, d->node, &errs, &text, &len);
 	if (!cfg) {
 		log_cfg_errors(&errs, err);
 		cfg_errors_free(&errs);

@@ -33,6 +33,7 @@ struct sync;
 struct vigild {
 	struct ev_loop *loop;
 	char *config_path;
+	const char *node;             /* vigild -n NAME (argv), or NULL */
 	struct config *cfg;           /* the running configuration */
 	struct lb *lb;
 	struct checker *checker;

@@ -189,7 +189,7 @@ int vigild_rollback(struct vigild *d, struct buf *err)
 	}
 	{
 		struct cfg_errors errs;
-		struct config *cfg = cfg_load_string(prev, text, len, &errs);
+		struct config *cfg = cfg_load_string_node(prev, text, len, d->node, &errs);
 
 		for (size_t i = 0; i < errs.count; i++)
 			buf_printf(err, "%s\n", errs.msgs[i]);

@@ -259,8 +259,8 @@ static int check_text(const struct sync *s, const struct sync_config *m, char *e
 		      size_t errlen)
 {
 	struct cfg_errors errs;
-	struct config *cfg = cfg_load_string(s->config_path, (const char *)m->text, m->len,
-					     &errs);
+	struct config *cfg = cfg_load_string_node(s->config_path, (const char *)m->text, m->len,
+						  s->node, &errs);
 
 	if (!cfg)
 		snprintf(err, errlen, "%s%s", errs.count ? errs.msgs[0] : "invalid",

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "vip/peer_msg.h"
+#include "vip/peer_vip.h"
 
 #define ADDR_NL_PROTO 0x76        /* 'v': our value of IFA_PROTO */
 #define ADDR_NL_LABEL_SUFFIX ":vgl"

@@ -28,6 +28,7 @@ struct failover_change {
 	const char *old_state;
 	const char *reason;
 	double when;                  /* wall clock, seconds */
+	uint32_t group;               /* the failover group that changed */
 };
 
 /* Called after every state change (the strings live for the call only). */

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vip/peer_msg.h"
+#include "vip/peer_vip.h"
 
 struct garp {
 	int fd;                       /* AF_PACKET, SOCK_DGRAM, send only */

@@ -23,8 +23,8 @@ struct heartbeat {
 	struct heartbeat_conf conf;
 	struct addr dest[HEARTBEAT_MAX_DEST];
 	uint8_t key[PEER_KEY_MAX];
-	struct peer_msg tmpl;
-	bool active;
+	struct peer_msg tmpl[HEARTBEAT_MAX_MSGS];
+	size_t ntmpl;                 /* 0: inactive */
 	/* shared */
 	_Atomic uint64_t *seq;
 	_Atomic uint64_t sent;
@@ -56,9 +56,10 @@ static size_t send_msg(struct heartbeat *hb, const struct peer_msg *tmpl)
 	return n;
 }
 
-static void send_one(struct heartbeat *hb)
+static void send_all(struct heartbeat *hb)
 {
-	atomic_fetch_add(&hb->sent, send_msg(hb, &hb->tmpl));
+	for (size_t i = 0; i < hb->ntmpl; i++)
+		atomic_fetch_add(&hb->sent, send_msg(hb, &hb->tmpl[i]));
 }
 
 size_t heartbeat_send(struct heartbeat *hb, const struct peer_msg *m)
@@ -90,8 +91,7 @@ static void *heartbeat_main(void *arg)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec > next.tv_sec ||
 		    (now.tv_sec == next.tv_sec && now.tv_nsec >= next.tv_nsec)) {
-			if (hb->active)
-				send_one(hb);
+			send_all(hb);
 			ts_add_ms(&next, hb->conf.interval_ms);
 			/* asleep far too long (suspend): start afresh rather than burst */
 			if (now.tv_sec > next.tv_sec + 1)
@@ -173,11 +173,11 @@ void heartbeat_configure(struct heartbeat *hb, const struct heartbeat_conf *c)
 	pthread_mutex_unlock(&hb->mu);
 }
 
-void heartbeat_set(struct heartbeat *hb, const struct peer_msg *tmpl, bool active)
+void heartbeat_set(struct heartbeat *hb, const struct peer_msg *tmpls, size_t n)
 {
 	pthread_mutex_lock(&hb->mu);
-	hb->tmpl = *tmpl;
-	hb->active = active;
+	hb->ntmpl = n < HEARTBEAT_MAX_MSGS ? n : HEARTBEAT_MAX_MSGS;
+	memcpy(hb->tmpl, tmpls, hb->ntmpl * sizeof(hb->tmpl[0]));
 	pthread_mutex_unlock(&hb->mu);
 }
 

@@ -23,6 +23,7 @@
 
 #define HEARTBEAT_MAX_DEST 16
 #define HEARTBEAT_RT_PRIO 10
+#define HEARTBEAT_MAX_MSGS 16         /* one advert per failover group */
 
 struct heartbeat;
 
@@ -43,8 +44,9 @@ struct heartbeat *heartbeat_start(const struct heartbeat_conf *c, _Atomic uint64
 				  bool *rt, char *err, size_t errlen);
 /* New destinations, key or interval (reload). */
 void heartbeat_configure(struct heartbeat *hb, const struct heartbeat_conf *c);
-/* The advert to repeat from now on (seq is filled per send), or inactive. */
-void heartbeat_set(struct heartbeat *hb, const struct peer_msg *tmpl, bool active);
+/* The adverts to repeat from now on, each every interval (seq is filled per
+ * send); n 0: inactive. At most HEARTBEAT_MAX_MSGS are kept. */
+void heartbeat_set(struct heartbeat *hb, const struct peer_msg *tmpls, size_t n);
 /* Send m now (its seq is filled here), serialised with the thread so that
  * sequence numbers leave in order. Returns how many destinations took it. */
 size_t heartbeat_send(struct heartbeat *hb, const struct peer_msg *m);

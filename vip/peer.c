@@ -1,119 +1,130 @@
-/* peer.c - the failover state machine: init, backup, master, fault.
+/* peer.c - the failover state machine of each group: init, backup, master,
+ * fault. No I/O here: every side effect goes through f->ops.
  *
- * VRRP-like. The master advertises every advert_interval; a backup that hears
- * nothing for master-down = 3 x advert + skew (skew = (256 - prio) / 256 x
- * advert) takes over. A priority-0 advert (standby, SIGTERM) hands over at
- * once. Between two masters the higher priority wins, then the higher node
- * address; the winner re-asserts with an advert and a fresh GARP burst.
+ * VRRP-like, per group. The master advertises every advert_interval; a backup
+ * that hears nothing for master-down = 3 x advert + skew (skew = (256 - prio)
+ * / 256 x advert) takes over. A priority-0 advert (standby, SIGTERM) hands
+ * over at once. Between two masters the higher priority wins, then the higher
+ * node address; the winner re-asserts with an advert and a fresh GARP burst.
  * Backups advertise too (state backup), so each side knows the other is alive.
  */
 #include "vip/peer.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "common/log.h"
 #include "common/util.h"
 
-int peer_effective_priority(const struct failover *f)
+static double now(const struct failover *f)
 {
-	int p = (int)f->set.priority;
+	return f->ops->now(f);
+}
 
-	if (f->standby || f->stopping)
+/* A service of g has no backend up (track.services). */
+static bool group_svc_down(const struct fo_group *g)
+{
+	const struct failover *f = g->f;
+
+	for (size_t i = 0; i < f->nsvc_down; i++)
+		for (size_t j = 0; j < g->set.nservices; j++)
+			if (strcmp(f->svc_down[i], g->set.services[j]) == 0)
+				return true;
+	return false;
+}
+
+int peer_effective_priority(const struct fo_group *g)
+{
+	int p = (int)g->set.priority;
+
+	if (g->standby || g->f->stopping)
 		return 0;
-	if (f->forced)
+	if (g->forced)
 		return 255;
-	if (f->set.track_services && f->nsvc_down > 0)
-		p -= (int)f->set.track_weight;
+	if (g->set.track_services && group_svc_down(g))
+		p -= (int)g->set.track_weight;
 	return p < 1 ? 1 : p;
 }
 
-ev_tstamp peer_master_down(const struct failover *f)
+static const struct fo_heard *master_heard(const struct fo_group *g)
 {
-	uint32_t adv = f->set.advert_ms;
-	int prio = peer_effective_priority(f);
+	return g->master >= 0 ? &g->heard[g->master] : NULL;
+}
 
-	if (f->master && f->master->last.advert_ms)
-		adv = f->master->last.advert_ms;
+ev_tstamp peer_master_down(const struct fo_group *g)
+{
+	uint32_t adv = g->f->set.advert_ms;
+	int prio = peer_effective_priority(g);
+	const struct fo_heard *m = master_heard(g);
+
+	if (m && m->last.advert_ms)
+		adv = m->last.advert_ms;
 	if (prio > 255)
 		prio = 255;
 	return (3.0 * adv + (256.0 - prio) / 256.0 * adv) / 1000.0;
 }
 
+const struct fo_heard *peer_live_master(const struct fo_group *g)
+{
+	const struct fo_heard *m = master_heard(g);
+
+	if (m && m->last.state == PEER_MASTER && now(g->f) - m->last_seen < peer_master_down(g))
+		return m;
+	return NULL;
+}
+
 /* ---- addresses and announcements ---- */
 
-void peer_add_vips(struct failover *f)
+void peer_add_vips(struct fo_group *g)
 {
-	char err[256];
-
-	for (size_t i = 0; i < f->set.nvips; i++)
-		if (addr_nl_add(&f->nl, &f->set.vips[i], err, sizeof(err)) < 0)
-			log_error("failover: %s", err);
+	for (size_t i = 0; i < g->set.nvips; i++)
+		g->f->ops->add_vip(g, &g->set.vips[i]);
 }
 
-void peer_vip_released(struct failover *f, const struct peer_vip *v)
+void peer_del_vips(struct fo_group *g)
 {
-	if (f->hooks.released)
-		f->hooks.released(&v->ip, f->hooks.arg);
-}
-
-void peer_del_vips(struct failover *f)
-{
-	char err[256];
-
-	for (size_t i = 0; i < f->set.nvips; i++) {
-		if (addr_nl_del(&f->nl, &f->set.vips[i], err, sizeof(err)) < 0)
-			log_error("failover: %s", err);
-		peer_vip_released(f, &f->set.vips[i]);
-	}
-}
-
-static void send_garps(struct failover *f)
-{
-	char err[256];
-
-	for (size_t i = 0; i < f->set.nvips; i++) {
-		if (garp_announce(&f->garp, &f->set.vips[i].ip, err, sizeof(err)) < 0)
-			log_warning("failover: %s", err);
-		else
-			f->garps_sent++;
-	}
+	for (size_t i = 0; i < g->set.nvips; i++)
+		g->f->ops->del_vip(g, &g->set.vips[i]);
 }
 
 /* A burst of garp.count announcements, the first one now. */
-void peer_garp_burst(struct failover *f)
+void peer_garp_burst(struct fo_group *g)
 {
-	ev_timer_stop(f->loop, &f->garp_timer);
-	if (f->set.garp_count == 0 && f->set.garp_refresh_ms == 0)
+	const struct fo_settings *s = &g->f->set;
+
+	ev_timer_stop(g->f->loop, &g->garp_timer);
+	if (s->garp_count == 0 && s->garp_refresh_ms == 0)
 		return;
-	if (f->set.garp_count > 0) {
-		send_garps(f);
-		f->garp_left = f->set.garp_count - 1;
+	g->garp_left = 0;
+	if (s->garp_count > 0) {
+		g->f->ops->garp(g);
+		g->garp_left = s->garp_count - 1;
 	}
-	if (f->garp_left > 0) {
-		ev_timer_set(&f->garp_timer, f->set.garp_interval_ms / 1000.0, 0.);
-		ev_timer_start(f->loop, &f->garp_timer);
-	} else if (f->set.garp_refresh_ms) {
-		ev_timer_set(&f->garp_timer, f->set.garp_refresh_ms / 1000.0, 0.);
-		ev_timer_start(f->loop, &f->garp_timer);
+	if (g->garp_left > 0) {
+		ev_timer_set(&g->garp_timer, s->garp_interval_ms / 1000.0, 0.);
+		ev_timer_start(g->f->loop, &g->garp_timer);
+	} else if (s->garp_refresh_ms) {
+		ev_timer_set(&g->garp_timer, s->garp_refresh_ms / 1000.0, 0.);
+		ev_timer_start(g->f->loop, &g->garp_timer);
 	}
 }
 
 static void garp_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct failover *f = container_of(w, struct failover, garp_timer);
+	struct fo_group *g = container_of(w, struct fo_group, garp_timer);
+	const struct fo_settings *s = &g->f->set;
 
-	if (f->state != PEER_MASTER)
+	if (g->state != PEER_MASTER)
 		return;
-	send_garps(f);
-	if (f->garp_left > 0)
-		f->garp_left--;
-	if (f->garp_left > 0)
-		ev_timer_set(w, f->set.garp_interval_ms / 1000.0, 0.);
-	else if (f->set.garp_refresh_ms)
-		ev_timer_set(w, f->set.garp_refresh_ms / 1000.0, 0.);
+	g->f->ops->garp(g);
+	if (g->garp_left > 0)
+		g->garp_left--;
+	if (g->garp_left > 0)
+		ev_timer_set(w, s->garp_interval_ms / 1000.0, 0.);
+	else if (s->garp_refresh_ms)
+		ev_timer_set(w, s->garp_refresh_ms / 1000.0, 0.);
 	else
 		return;
 	ev_timer_start(loop, w);
@@ -121,148 +132,221 @@ static void garp_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- timers ---- */
 
-static void restart_down_timer(struct failover *f)
+static void restart_down_timer(struct fo_group *g)
 {
-	f->down_timer.repeat = peer_master_down(f);
-	ev_timer_again(f->loop, &f->down_timer);
+	g->down_timer.repeat = peer_master_down(g);
+	ev_timer_again(g->f->loop, &g->down_timer);
 }
 
 static void down_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct failover *f = container_of(w, struct failover, down_timer);
+	struct fo_group *g = container_of(w, struct fo_group, down_timer);
+	const struct fo_heard *m;
 	char why[160], who[160];
-	bool probe = !f->seen_peer;
+	bool probe = !g->f->seen_peer;
 
 	ev_timer_stop(loop, w);
-	if (f->state != PEER_BACKUP || f->stopping)
+	if (g->state != PEER_BACKUP || g->f->stopping)
 		return;
 	/* our own loop may be the late one: an advert that arrived in time may
 	 * still wait in the socket */
-	peer_io_drain(f);
-	if (f->state != PEER_BACKUP || ev_is_active(w))
+	g->f->ops->drain(g->f);
+	if (g->state != PEER_BACKUP || ev_is_active(w))
 		return;
-	if (f->standby) {
-		restart_down_timer(f);
+	if (g->standby) {
+		restart_down_timer(g);
 		return;
 	}
-	if (f->master)
-		snprintf(why, sizeof(why), "master %s silent for %.0f ms", f->master->last.node,
-			 (ev_now(loop) - f->master->last_seen) * 1000);
+	m = master_heard(g);
+	if (m)
+		snprintf(why, sizeof(why), "master %s silent for %.0f ms", m->last.node,
+			 (now(g->f) - m->last_seen) * 1000);
 	else
 		snprintf(why, sizeof(why), "no master heard for %.0f ms",
-			 peer_master_down(f) * 1000);
-	if (peer_claim(f, probe, why, who, sizeof(who)) < 0)
-		restart_down_timer(f);
+			 peer_master_down(g) * 1000);
+	if (peer_claim(g, probe, why, who, sizeof(who)) < 0)
+		restart_down_timer(g);
 }
 
 static void preempt_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct failover *f = container_of(w, struct failover, preempt_timer);
+	struct fo_group *g = container_of(w, struct fo_group, preempt_timer);
+	const struct fo_heard *m = master_heard(g);
 	char why[160], who[160];
-	int mine = peer_effective_priority(f);
+	int mine = peer_effective_priority(g);
 
 	ev_timer_stop(loop, w);
-	if (f->state != PEER_BACKUP || f->standby || f->stopping || !f->master ||
-	    f->master->last.state != PEER_MASTER || f->master->last.priority >= mine)
+	if (g->state != PEER_BACKUP || g->standby || g->f->stopping || !m ||
+	    m->last.state != PEER_MASTER || m->last.priority >= mine)
 		return;
 	snprintf(why, sizeof(why), "preempt: priority %d above master %s (%d)", mine,
-		 f->master->last.node, f->master->last.priority);
-	peer_claim(f, false, why, who, sizeof(who));
+		 m->last.node, m->last.priority);
+	peer_claim(g, false, why, who, sizeof(who));
 }
 
-void peer_timers_init(struct failover *f)
+/* ---- groups ---- */
+
+void peer_group_set_copy(struct fo_group_set *dst, const struct fo_group_set *src)
 {
-	ev_timer_init(&f->down_timer, down_cb, 0., 1.);
-	ev_timer_init(&f->preempt_timer, preempt_cb, 0., 0.);
-	ev_timer_init(&f->garp_timer, garp_cb, 0., 0.);
+	*dst = *src;
+	dst->services = xcalloc(src->nservices ? src->nservices : 1, sizeof(*dst->services));
+	for (size_t i = 0; i < src->nservices; i++)
+		dst->services[i] = xstrdup(src->services[i]);
+	dst->vips = xcalloc(src->nvips ? src->nvips : 1, sizeof(*dst->vips));
+	if (src->nvips)
+		memcpy(dst->vips, src->vips, src->nvips * sizeof(*dst->vips));
+}
+
+void peer_group_set_free(struct fo_group_set *s)
+{
+	for (size_t i = 0; i < s->nservices; i++)
+		free(s->services[i]);
+	free(s->services);
+	free(s->vips);
+	memset(s, 0, sizeof(*s));
+}
+
+struct fo_group *peer_group_new(struct failover *f, const struct fo_group_set *gs)
+{
+	struct fo_group *g = xcalloc(1, sizeof(*g));
+
+	g->f = f;
+	g->master = -1;
+	g->state = PEER_INIT;
+	peer_group_set_copy(&g->set, gs);
+	ev_timer_init(&g->down_timer, down_cb, 0., 1.);
+	ev_timer_init(&g->preempt_timer, preempt_cb, 0., 0.);
+	ev_timer_init(&g->garp_timer, garp_cb, 0., 0.);
 	/* timing must not wait behind the data path */
-	ev_set_priority(&f->down_timer, EV_MAXPRI);
+	ev_set_priority(&g->down_timer, EV_MAXPRI);
+	return g;
 }
 
-void peer_timers_stop(struct failover *f)
+static void group_timers_stop(struct fo_group *g)
 {
-	ev_timer_stop(f->loop, &f->down_timer);
-	ev_timer_stop(f->loop, &f->preempt_timer);
-	ev_timer_stop(f->loop, &f->garp_timer);
+	ev_timer_stop(g->f->loop, &g->down_timer);
+	ev_timer_stop(g->f->loop, &g->preempt_timer);
+	ev_timer_stop(g->f->loop, &g->garp_timer);
 }
 
-/* ---- the one writer of f->state ---- */
-
-static void enter_master(struct failover *f)
+void peer_group_free(struct fo_group *g)
 {
-	ev_timer_stop(f->loop, &f->down_timer);
-	ev_timer_stop(f->loop, &f->preempt_timer);
-	peer_send_advert(f, peer_effective_priority(f));
-	peer_add_vips(f);
-	peer_garp_burst(f);
+	if (!g)
+		return;
+	group_timers_stop(g);
+	peer_group_set_free(&g->set);
+	free(g);
 }
 
-static void enter_backup(struct failover *f, enum peer_state old)
+struct fo_group *peer_group_find(const struct failover *f, uint32_t id)
 {
-	ev_timer_stop(f->loop, &f->garp_timer);
+	for (size_t i = 0; i < f->ngroups; i++)
+		if (f->groups[i]->set.id == id)
+			return f->groups[i];
+	return NULL;
+}
+
+void peer_groups_remap(struct failover *f, const struct peer_table *old)
+{
+	for (size_t i = 0; i < f->ngroups; i++) {
+		struct fo_group *g = f->groups[i];
+		struct fo_heard h[PEER_MAX_SENDERS];
+		int master = -1;
+
+		memcpy(h, g->heard, sizeof(h));
+		memset(g->heard, 0, sizeof(g->heard));
+		for (size_t j = 0; j < old->n; j++) {
+			struct peer_sender *s = peer_table_find_addr(&f->senders, &old->s[j].addr);
+			size_t k;
+
+			if (!s || strcmp(s->node, old->s[j].node) != 0)
+				continue;
+			k = (size_t)(s - f->senders.s);
+			g->heard[k] = h[j];
+			if (g->master == (int)j)
+				master = (int)k;
+		}
+		g->master = master;
+	}
+}
+
+/* ---- the one writer of g->state ---- */
+
+static void enter_master(struct fo_group *g)
+{
+	ev_timer_stop(g->f->loop, &g->down_timer);
+	ev_timer_stop(g->f->loop, &g->preempt_timer);
+	g->f->ops->send_advert(g, peer_effective_priority(g));
+	peer_add_vips(g);
+	peer_garp_burst(g);
+}
+
+static void enter_backup(struct fo_group *g, enum peer_state old)
+{
+	ev_timer_stop(g->f->loop, &g->garp_timer);
 	if (old == PEER_MASTER)
-		peer_del_vips(f);
-	restart_down_timer(f);
+		peer_del_vips(g);
+	restart_down_timer(g);
 }
 
-static void enter_fault(struct failover *f)
+static void enter_fault(struct fo_group *g)
 {
-	peer_timers_stop(f);
-	peer_del_vips(f);
+	group_timers_stop(g);
+	peer_del_vips(g);
 }
 
-void peer_set_state(struct failover *f, enum peer_state st, const char *why)
+void peer_set_state(struct fo_group *g, enum peer_state st, const char *why)
 {
-	enum peer_state old = f->state;
-	struct failover_change ch;
+	enum peer_state old = g->state;
 
 	if (st == old)
 		return;
-	f->state = st;
-	f->transitions++;
-	f->changed_at = wall_now();
-	snprintf(f->reason, sizeof(f->reason), "%s", why);
+	g->state = st;
+	g->transitions++;
+	g->changed_at = wall_now();
+	snprintf(g->reason, sizeof(g->reason), "%s", why);
 	if (st == PEER_MASTER)
-		log_notice("failover: %s -> master (%s), priority %d, %zu VIP%s on %s",
-			   peer_state_str(old), why, peer_effective_priority(f), f->set.nvips,
-			   f->set.nvips == 1 ? "" : "s", f->set.ifname);
+		log_notice("failover: group %u: %s -> master (%s), priority %d, %zu VIP%s on %s",
+			   g->set.id, peer_state_str(old), why, peer_effective_priority(g),
+			   g->set.nvips, g->set.nvips == 1 ? "" : "s", g->f->set.ifname);
 	else
-		log_notice("failover: %s -> %s (%s)", peer_state_str(old), peer_state_str(st), why);
+		log_notice("failover: group %u: %s -> %s (%s)", g->set.id, peer_state_str(old),
+			   peer_state_str(st), why);
 	if (st == PEER_MASTER)
-		enter_master(f);
+		enter_master(g);
 	else if (st == PEER_BACKUP)
-		enter_backup(f, old);
+		enter_backup(g, old);
 	else if (st == PEER_FAULT)
-		enter_fault(f);
-	peer_hb_refresh(f);
-	ch = (struct failover_change){ .node = f->set.node, .new_state = peer_state_str(st),
-				       .old_state = peer_state_str(old), .reason = why,
-				       .when = f->changed_at };
-	if (f->hooks.changed)
-		f->hooks.changed(&ch, f->hooks.arg);
+		enter_fault(g);
+	g->f->ops->changed(g, old, why);
 }
 
-int peer_claim(struct failover *f, bool probe, const char *why, char *who, size_t wholen)
+void peer_set_state_all(struct failover *f, enum peer_state st, const char *why)
 {
-	char err[256];
+	for (size_t i = 0; i < f->ngroups; i++) {
+		if (st == PEER_BACKUP)
+			f->groups[i]->master = -1;
+		peer_set_state(f->groups[i], st, why);
+	}
+}
+
+int peer_claim(struct fo_group *g, bool probe, const char *why, char *who, size_t wholen)
+{
 	int rc = 0;
 
-	if (probe && f->set.nvips) {
-		rc = garp_probe(&f->garp, f->set.vips, f->set.nvips, PEER_PROBE_TRIES,
-				PEER_PROBE_INTERVAL_MS, who, wholen, err, sizeof(err));
-		if (rc < 0)
-			log_warning("failover: duplicate-address probe failed: %s", err);
-	}
+	if (probe && g->set.nvips)
+		rc = g->f->ops->probe(g, who, wholen);
 	if (rc == 1) {
-		f->probes_refused++;
+		g->probes_refused++;
 		/* loudly, but not every master-down interval for hours */
-		if ((f->probes_refused & (f->probes_refused - 1)) == 0)
-			log_error("failover: NOT taking over (%s): VIP %s - another host holds "
-				  "the address; staying %s [%llu refusals]", why, who,
-				  peer_state_str(f->state), (unsigned long long)f->probes_refused);
+		if ((g->probes_refused & (g->probes_refused - 1)) == 0)
+			log_error("failover: group %u: NOT taking over (%s): VIP %s - another host "
+				  "holds the address; staying %s [%llu refusals]", g->set.id, why,
+				  who, peer_state_str(g->state),
+				  (unsigned long long)g->probes_refused);
 		return -1;
 	}
-	peer_set_state(f, PEER_MASTER, why);
+	peer_set_state(g, PEER_MASTER, why);
 	return 0;
 }
 
@@ -283,83 +367,100 @@ static bool peer_wins(int pa, const struct addr *a, int pb, const struct addr *b
 	return memcmp(ba, bb, la) > 0;
 }
 
-static void on_master_advert_as_backup(struct failover *f, struct peer_sender *s,
-				       const struct peer_msg *m)
+static void on_master_advert_as_backup(struct fo_group *g, const struct peer_msg *m)
 {
 	char why[160], who[160];
-	int mine = peer_effective_priority(f);
+	int mine = peer_effective_priority(g);
 
 	if (m->priority == 0) {
-		if (f->standby)
+		if (g->standby)
 			return;
 		snprintf(why, sizeof(why), "master %s resigned (priority 0)", m->node);
-		peer_claim(f, false, why, who, sizeof(who));
+		peer_claim(g, false, why, who, sizeof(who));
 		return;
 	}
-	restart_down_timer(f);
-	if (f->set.preempt && !f->standby && mine > m->priority) {
-		if (!ev_is_active(&f->preempt_timer)) {
-			ev_timer_set(&f->preempt_timer, f->set.preempt_delay_ms / 1000.0, 0.);
-			ev_timer_start(f->loop, &f->preempt_timer);
-			if (f->set.preempt_delay_ms)
-				log_info("failover: master %s has priority %d below ours (%d): "
-					 "preempting in %u ms", m->node, m->priority, mine,
-					 f->set.preempt_delay_ms);
+	restart_down_timer(g);
+	if (g->set.preempt && !g->standby && mine > m->priority) {
+		if (!ev_is_active(&g->preempt_timer)) {
+			ev_timer_set(&g->preempt_timer, g->set.preempt_delay_ms / 1000.0, 0.);
+			ev_timer_start(g->f->loop, &g->preempt_timer);
+			if (g->set.preempt_delay_ms)
+				log_info("failover: group %u: master %s has priority %d below ours "
+					 "(%d): preempting in %u ms", g->set.id, m->node, m->priority,
+					 mine, g->set.preempt_delay_ms);
 		}
 	} else {
-		ev_timer_stop(f->loop, &f->preempt_timer);
+		ev_timer_stop(g->f->loop, &g->preempt_timer);
 	}
 }
 
-static void on_master_advert_as_master(struct failover *f, struct peer_sender *s,
+static void on_master_advert_as_master(struct fo_group *g, const struct peer_sender *s,
 				       const struct peer_msg *m)
 {
 	char why[160];
-	int mine = peer_effective_priority(f);
+	int mine = peer_effective_priority(g);
 
-	if (m->priority != 0 && peer_wins(m->priority, &s->addr, mine, &f->self)) {
+	if (m->priority != 0 && peer_wins(m->priority, &s->addr, mine, &g->f->self)) {
 		snprintf(why, sizeof(why), "%s is a better master (priority %d, ours %d)",
 			 m->node, m->priority, mine);
-		peer_set_state(f, PEER_BACKUP, why);
+		peer_set_state(g, PEER_BACKUP, why);
 		/* tell the winner at once, so it re-announces the VIPs to the LAN */
-		f->yield_pending = true;
-		peer_send_advert(f, mine);
+		g->yield_pending = true;
+		g->f->ops->send_advert(g, mine);
 		return;
 	}
-	log_warning("failover: heard master %s (priority %d) while master (ours %d): "
-		    "re-asserting with an advert and gratuitous ARPs", m->node, m->priority, mine);
-	peer_send_advert(f, mine);
-	peer_garp_burst(f);
+	log_warning("failover: group %u: heard master %s (priority %d) while master (ours %d): "
+		    "re-asserting with an advert and gratuitous ARPs", g->set.id, m->node,
+		    m->priority, mine);
+	g->f->ops->send_advert(g, mine);
+	peer_garp_burst(g);
+}
+
+static void check_digest(struct fo_group *g, struct fo_heard *h, const struct peer_sender *s,
+			 const struct peer_msg *m)
+{
+	char ip[ADDR_STRLEN];
+
+	if (memcmp(m->vip_digest, g->set.digest, PEER_DIGEST_LEN) == 0) {
+		h->digest_warned = false;
+		return;
+	}
+	if (!h->digest_warned)
+		log_warning("failover: group %u: peer %s (%s) has a different VIP set: check "
+			    "both configurations", g->set.id, m->node,
+			    addr_ip_str(&s->addr, ip, sizeof(ip)));
+	h->digest_warned = true;
 }
 
 void peer_on_advert(struct failover *f, struct peer_sender *s, const struct peer_msg *m)
 {
-	char ip[ADDR_STRLEN];
+	struct fo_group *g = peer_group_find(f, m->group);
+	int idx = (int)(s - f->senders.s);
+	struct fo_heard *h;
 
 	f->seen_peer = true;
-	if (memcmp(m->vip_digest, f->set.digest, PEER_DIGEST_LEN) != 0) {
-		if (!s->digest_warned)
-			log_warning("failover: peer %s (%s) has a different VIP set: check both "
-				    "configurations", m->node, addr_ip_str(&s->addr, ip, sizeof(ip)));
-		s->digest_warned = true;
-	} else {
-		s->digest_warned = false;
-	}
+	if (!g || idx < 0 || idx >= PEER_MAX_SENDERS)
+		return;
+	h = &g->heard[idx];
+	h->heard = true;
+	h->last = *m;
+	h->last_seen = now(f);
+	check_digest(g, h, s, m);
 	if (m->state != PEER_MASTER) {
-		if (f->master == s)
-			f->master = NULL;
-		if ((m->flags & PEER_F_YIELD) && f->state == PEER_MASTER) {
-			log_warning("failover: %s was master too and yielded: re-announcing the "
-				    "VIPs with gratuitous ARPs", m->node);
-			peer_garp_burst(f);
+		if (g->master == idx)
+			g->master = -1;
+		if ((m->flags & PEER_F_YIELD) && g->state == PEER_MASTER) {
+			log_warning("failover: group %u: %s was master too and yielded: "
+				    "re-announcing the VIPs with gratuitous ARPs", g->set.id, m->node);
+			peer_garp_burst(g);
 		}
 		return;
 	}
-	f->master = s;
-	if (f->state == PEER_BACKUP)
-		on_master_advert_as_backup(f, s, m);
-	else if (f->state == PEER_MASTER)
-		on_master_advert_as_master(f, s, m);
+	g->master = idx;
+	if (g->state == PEER_BACKUP)
+		on_master_advert_as_backup(g, m);
+	else if (g->state == PEER_MASTER)
+		on_master_advert_as_master(g, s, m);
 }
 
 void peer_on_link(struct failover *f, bool up)
@@ -373,59 +474,64 @@ void peer_on_link(struct failover *f, bool up)
 		return;
 	snprintf(why, sizeof(why), "link %s %s", f->set.ifname, up ? "up" : "down");
 	if (!up) {
-		peer_set_state(f, PEER_FAULT, why);
+		peer_set_state_all(f, PEER_FAULT, why);
 		return;
 	}
-	if (!peer_io_learn_self(f)) {
+	if (!f->have_self) {
 		log_warning("failover: %s but no usable address on it: staying in fault", why);
 		return;
 	}
-	f->master = NULL;
-	peer_set_state(f, PEER_BACKUP, why);
+	peer_set_state_all(f, PEER_BACKUP, why);
 }
 
-void peer_on_own_addr(struct failover *f)
+void peer_on_own_addr(struct failover *f, bool had)
 {
-	bool had = f->have_self;
 	char why[96];
 
 	if (f->stopping)
 		return;
-	peer_io_learn_self(f);
-	if (had && !f->have_self && f->state != PEER_FAULT) {
+	if (had && !f->have_self) {
 		snprintf(why, sizeof(why), "no usable address on %s", f->set.ifname);
-		peer_set_state(f, PEER_FAULT, why);
-	} else if (!had && f->have_self && f->state == PEER_FAULT && f->link_up) {
+		peer_set_state_all(f, PEER_FAULT, why);
+	} else if (!had && f->have_self && f->link_up) {
 		snprintf(why, sizeof(why), "usable address on %s again", f->set.ifname);
-		f->master = NULL;
-		peer_set_state(f, PEER_BACKUP, why);
+		for (size_t i = 0; i < f->ngroups; i++)
+			if (f->groups[i]->state == PEER_FAULT) {
+				f->groups[i]->master = -1;
+				peer_set_state(f->groups[i], PEER_BACKUP, why);
+			}
 	}
 }
 
 void peer_on_addr_del(struct failover *f, const struct peer_vip *v)
 {
-	char ip[ADDR_STRLEN], err[256];
+	char ip[ADDR_STRLEN];
 
-	if (f->state != PEER_MASTER || f->stopping)
-		return;
-	for (size_t i = 0; i < f->set.nvips; i++) {
-		if (!addr_equal_ip(&f->set.vips[i].ip, &v->ip))
+	for (size_t k = 0; k < f->ngroups && !f->stopping; k++) {
+		struct fo_group *g = f->groups[k];
+
+		if (g->state != PEER_MASTER)
 			continue;
-		log_warning("failover: VIP %s was removed from %s while master: putting it back",
-			    addr_ip_str(&v->ip, ip, sizeof(ip)), f->set.ifname);
-		if (addr_nl_add(&f->nl, &f->set.vips[i], err, sizeof(err)) < 0) {
-			log_error("failover: %s", err);
-			peer_set_state(f, PEER_FAULT, "cannot restore a removed VIP");
-			return;
+		for (size_t i = 0; i < g->set.nvips; i++) {
+			if (!addr_equal_ip(&g->set.vips[i].ip, &v->ip))
+				continue;
+			log_warning("failover: group %u: VIP %s was removed from %s while master: "
+				    "putting it back", g->set.id,
+				    addr_ip_str(&v->ip, ip, sizeof(ip)), f->set.ifname);
+			if (f->ops->add_vip(g, &g->set.vips[i]) < 0) {
+				peer_set_state(g, PEER_FAULT, "cannot restore a removed VIP");
+				break;
+			}
+			g->vip_restored++;
+			peer_garp_burst(g);
 		}
-		f->vip_restored++;
-		peer_garp_burst(f);
 	}
 }
 
-void peer_priority_changed(struct failover *f, const char *why)
+void peer_priority_changed(struct fo_group *g, const char *why)
 {
-	log_info("failover: effective priority now %d (%s)", peer_effective_priority(f), why);
-	if (f->state == PEER_MASTER || f->state == PEER_BACKUP)
-		peer_send_advert(f, peer_effective_priority(f));
+	log_info("failover: group %u: effective priority now %d (%s)", g->set.id,
+		 peer_effective_priority(g), why);
+	if (g->state == PEER_MASTER || g->state == PEER_BACKUP)
+		g->f->ops->send_advert(g, peer_effective_priority(g));
 }

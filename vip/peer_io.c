@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -25,17 +26,19 @@ static void mcast_group(struct addr *g, uint16_t port)
 	addr_set_port(g, port);
 }
 
-/* The advert as of now, without a sequence number. */
-static void fill_msg(const struct failover *f, int priority, struct peer_msg *m)
+/* The advert of g as of now, without a sequence number. */
+static void fill_msg(const struct fo_group *g, int priority, struct peer_msg *m)
 {
+	const struct failover *f = g->f;
+
 	memset(m, 0, sizeof(*m));
-	m->group = (uint8_t)f->set.group;
+	m->group = (uint8_t)g->set.id;
 	m->priority = (uint8_t)(priority < 0 ? 0 : priority > 255 ? 255 : priority);
-	m->state = (uint8_t)f->state;
-	m->flags = (uint8_t)((f->standby ? PEER_F_STANDBY : 0) | (f->forced ? PEER_F_FORCED : 0));
+	m->state = (uint8_t)g->state;
+	m->flags = (uint8_t)((g->standby ? PEER_F_STANDBY : 0) | (g->forced ? PEER_F_FORCED : 0));
 	m->advert_ms = (uint16_t)(f->set.advert_ms > 65535 ? 65535 : f->set.advert_ms);
 	m->boot = f->boot_id;
-	memcpy(m->vip_digest, f->set.digest, PEER_DIGEST_LEN);
+	memcpy(m->vip_digest, g->set.digest, PEER_DIGEST_LEN);
 	snprintf(m->node, sizeof(m->node), "%s", f->set.node);
 }
 
@@ -55,8 +58,9 @@ static size_t adv_dests(const struct failover *f, struct addr *out, size_t max)
 	return n;
 }
 
-void peer_send_advert(struct failover *f, int priority)
+static void io_send_advert(struct fo_group *g, int priority)
 {
+	struct failover *f = g->f;
 	struct peer_msg m;
 	uint8_t buf[PEER_MSG_LEN];
 	struct addr to[HEARTBEAT_MAX_DEST];
@@ -64,10 +68,10 @@ void peer_send_advert(struct failover *f, int priority)
 
 	if (f->sock < 0)
 		return;
-	fill_msg(f, priority, &m);
-	if (f->yield_pending)
+	fill_msg(g, priority, &m);
+	if (g->yield_pending)
 		m.flags |= PEER_F_YIELD;
-	f->yield_pending = false;
+	g->yield_pending = false;
 	if (f->hb) {
 		f->sent += heartbeat_send(f->hb, &m);
 		peer_hb_refresh(f);
@@ -87,12 +91,18 @@ void peer_send_advert(struct failover *f, int priority)
 
 void peer_hb_refresh(struct failover *f)
 {
-	struct peer_msg m;
+	struct peer_msg m[PEER_MAX_GROUPS];
+	size_t n = 0;
 
 	if (!f->hb)
 		return;
-	fill_msg(f, peer_effective_priority(f), &m);
-	heartbeat_set(f->hb, &m, f->state == PEER_MASTER || f->state == PEER_BACKUP);
+	for (size_t i = 0; i < f->ngroups; i++) {
+		const struct fo_group *g = f->groups[i];
+
+		if (g->state == PEER_MASTER || g->state == PEER_BACKUP)
+			fill_msg(g, peer_effective_priority(g), &m[n++]);
+	}
+	heartbeat_set(f->hb, m, n);
 }
 
 int peer_hb_sync(struct failover *f, char *err, size_t errlen)
@@ -113,6 +123,103 @@ int peer_hb_sync(struct failover *f, char *err, size_t errlen)
 	return 0;
 }
 
+/* ---- the real side effects of the state machine ---- */
+
+/* The interface v goes on. */
+static struct addr_nl *vip_nl(struct failover *f, const struct peer_vip *v)
+{
+	return v->link && v->link <= f->nlinks ? &f->links[v->link - 1].nl : &f->nl;
+}
+
+static struct garp *vip_garp(struct failover *f, const struct peer_vip *v)
+{
+	return v->link && v->link <= f->nlinks ? &f->links[v->link - 1].garp : &f->garp;
+}
+
+static int io_add_vip(struct fo_group *g, const struct peer_vip *v)
+{
+	char err[256];
+
+	if (addr_nl_add(vip_nl(g->f, v), v, err, sizeof(err)) < 0) {
+		log_error("failover: group %u: %s", g->set.id, err);
+		return -1;
+	}
+	return 0;
+}
+
+static void io_del_vip(struct fo_group *g, const struct peer_vip *v)
+{
+	char err[256];
+
+	if (addr_nl_del(vip_nl(g->f, v), v, err, sizeof(err)) < 0)
+		log_error("failover: group %u: %s", g->set.id, err);
+	if (g->f->hooks.released)
+		g->f->hooks.released(&v->ip, g->f->hooks.arg);
+}
+
+static void io_garp(struct fo_group *g)
+{
+	char err[256];
+
+	for (size_t i = 0; i < g->set.nvips; i++) {
+		if (garp_announce(vip_garp(g->f, &g->set.vips[i]), &g->set.vips[i].ip, err,
+				  sizeof(err)) < 0)
+			log_warning("failover: %s", err);
+		else
+			g->garps_sent++;
+	}
+}
+
+/* The duplicate-address probe, on each interface for its own addresses. */
+static int io_probe(struct fo_group *g, char *who, size_t wholen)
+{
+	struct failover *f = g->f;
+	struct peer_vip *on = xcalloc(g->set.nvips ? g->set.nvips : 1, sizeof(*on));
+	char err[256];
+	int rc = 0;
+
+	for (unsigned link = 0; link <= f->nlinks && rc != 1; link++) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < g->set.nvips; i++)
+			if (g->set.vips[i].link == link)
+				on[n++] = g->set.vips[i];
+		if (n == 0)
+			continue;
+		rc = garp_probe(vip_garp(f, &on[0]), on, n, PEER_PROBE_TRIES,
+				PEER_PROBE_INTERVAL_MS, who, wholen, err, sizeof(err));
+		if (rc < 0)
+			log_warning("failover: duplicate-address probe failed: %s", err);
+	}
+	free(on);
+	return rc;
+}
+
+static void io_changed(struct fo_group *g, enum peer_state old, const char *why)
+{
+	struct failover *f = g->f;
+	struct failover_change ch = {
+		.node = f->set.node, .new_state = peer_state_str(g->state),
+		.old_state = peer_state_str(old), .reason = why, .when = g->changed_at,
+		.group = g->set.id,
+	};
+
+	peer_hb_refresh(f);
+	if (f->hooks.changed)
+		f->hooks.changed(&ch, f->hooks.arg);
+}
+
+static double io_now(const struct failover *f)
+{
+	return ev_now(f->loop);
+}
+
+const struct peer_ops peer_io_ops = {
+	.add_vip = io_add_vip, .del_vip = io_del_vip, .send_advert = io_send_advert,
+	.garp = io_garp, .probe = io_probe, .changed = io_changed, .drain = peer_io_drain,
+	.now = io_now,
+};
+
 uint64_t peer_adverts_sent(const struct failover *f)
 {
 	return f->sent + (f->hb ? heartbeat_sent(f->hb) : 0);
@@ -120,14 +227,11 @@ uint64_t peer_adverts_sent(const struct failover *f)
 
 void peer_senders_sync(struct failover *f)
 {
-	struct addr master;
-	bool had_master = f->master != NULL;
+	struct peer_table old = f->senders;
 
-	if (had_master)
-		master = f->master->addr;
-	peer_table_sync(&f->senders, f->set.peers, f->set.npeers,
+	peer_table_sync(&f->senders, f->set.peers, f->set.npeers, f->set.peer_names,
 			PEER_BOOT_STALE_ADVERTS * f->set.advert_ms / 1000.0);
-	f->master = had_master ? peer_table_find_addr(&f->senders, &master) : NULL;
+	peer_groups_remap(f, &old);
 }
 
 /* TTL / hop limit (-1 if absent) and kernel arrival time (0 if absent)
@@ -186,6 +290,18 @@ static void note_gap(struct failover *f, const struct peer_sender *s, const stru
 		    m->node, gap, (unsigned long long)lost, lost ? "" : ": sent late");
 }
 
+/* What the groups heard from a recycled entry is another node's. */
+static void forget_sender(struct failover *f, const struct peer_sender *s)
+{
+	int idx = (int)(s - f->senders.s);
+
+	for (size_t i = 0; i < f->ngroups; i++) {
+		memset(&f->groups[i]->heard[idx], 0, sizeof(f->groups[i]->heard[idx]));
+		if (f->groups[i]->master == idx)
+			f->groups[i]->master = -1;
+	}
+}
+
 static void handle_datagram(struct failover *f, const uint8_t *buf, size_t len,
 			    const struct addr *from, int ttl, double arrival)
 {
@@ -210,8 +326,9 @@ static void handle_datagram(struct failover *f, const uint8_t *buf, size_t len,
 	 * kernel never delivers a packet from the wire with our address as source */
 	if (m.boot == f->boot_id && f->have_self && addr_equal_ip(from, &f->self))
 		return;
-	if (m.group != f->set.group && !peer_names_self(&self, &m)) {
-		snprintf(err, sizeof(err), "group %u, ours %u", m.group, f->set.group);
+	if (!peer_group_find(f, m.group) && !peer_names_self(&self, &m)) {
+		snprintf(err, sizeof(err), "group %u, not one of ours (%u%s)", m.group,
+			 f->groups[0]->set.id, f->ngroups > 1 ? ", ..." : "");
 		reject(f, PEER_REJ_GROUP, from, err);
 		return;
 	}
@@ -221,8 +338,8 @@ static void handle_datagram(struct failover *f, const uint8_t *buf, size_t len,
 		reject(f, r, from, err);
 		return;
 	}
-	if (f->master == s && !s->heard)      /* a recycled entry */
-		f->master = NULL;
+	if (!s->heard)                        /* a new or recycled entry */
+		forget_sender(f, s);
 	if (restarted)
 		log_notice("failover: peer %s restarted (new boot %016llx): accepted", m.node,
 			   (unsigned long long)m.boot);
@@ -268,6 +385,23 @@ static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 	peer_io_drain(container_of(w, struct failover, sock_io));
 }
 
+static void link_event(struct failover *f, bool up)
+{
+	if (up && !f->link_up)
+		peer_io_learn_self(f);
+	peer_on_link(f, up);
+}
+
+static void own_addr_event(struct failover *f)
+{
+	bool had = f->have_self;
+
+	if (f->stopping)
+		return;
+	peer_io_learn_self(f);
+	peer_on_own_addr(f, had);
+}
+
 static void nl_event_cb(const struct addr_nl_event *ev, void *arg)
 {
 	struct failover *f = arg;
@@ -275,11 +409,11 @@ static void nl_event_cb(const struct addr_nl_event *ev, void *arg)
 	if (ev->ifindex != f->nl.ifindex)
 		return;
 	if (ev->kind == ADDR_NL_LINK)
-		peer_on_link(f, (ev->link_flags & IFF_UP) && (ev->link_flags & IFF_RUNNING));
+		link_event(f, (ev->link_flags & IFF_UP) && (ev->link_flags & IFF_RUNNING));
 	else if (ev->tagged && ev->kind == ADDR_NL_ADDR_DEL)
 		peer_on_addr_del(f, &ev->vip);
 	else if (!ev->tagged)
-		peer_on_own_addr(f);
+		own_addr_event(f);
 }
 
 static void nl_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -292,7 +426,7 @@ static void nl_cb(struct ev_loop *loop, ev_io *w, int revents)
 		/* events lost: look at the link again */
 		flags = addr_nl_link_flags(&f->nl, err, sizeof(err));
 		log_warning("failover: netlink events lost, re-reading %s", f->set.ifname);
-		peer_on_link(f, flags >= 0 && (flags & IFF_UP) && (flags & IFF_RUNNING));
+		link_event(f, flags >= 0 && (flags & IFF_UP) && (flags & IFF_RUNNING));
 	}
 }
 
@@ -362,6 +496,13 @@ int peer_io_open(struct failover *f, char *err, size_t errlen)
 		return -1;
 	if (garp_open(&f->garp, f->set.ifname, err, errlen) < 0)
 		return -1;
+	for (size_t i = 0; i < f->set.nlinks; i++) {
+		if (addr_nl_open(&f->links[i].nl, f->set.links[i], err, errlen) < 0)
+			return -1;
+		f->nlinks = i + 1;
+		if (garp_open(&f->links[i].garp, f->set.links[i], err, errlen) < 0)
+			return -1;
+	}
 	f->sock = open_sock(f, err, errlen);
 	if (f->sock < 0)
 		return -1;
@@ -393,4 +534,8 @@ void peer_io_close(struct failover *f)
 	}
 	garp_close(&f->garp);
 	addr_nl_close(&f->nl);
+	for (size_t i = 0; i < f->nlinks; i++) {
+		garp_close(&f->links[i].garp);
+		addr_nl_close(&f->links[i].nl);
+	}
 }

@@ -18,6 +18,10 @@
  *    44  32 node name (the sender's identity), printable ASCII, NUL padded
  *    76  32 HMAC-SHA256 over bytes 0..75 with the shared key
  *
+ * A node with several failover groups sends one advert per group (the group
+ * byte says which), all numbered from the one sequence counter of its boot;
+ * the layout is the same for one group or many, so it stays version 2.
+ *
  * The sender's identity (node name, boot ID) is inside the authenticated
  * bytes: the receiver refuses an advert that names itself (a reflection) and
  * keeps replay state per claimed node and boot (vip/peer_table.h).
@@ -31,6 +35,7 @@
 #include <stdint.h>
 
 #include "common/addr.h"
+#include "vip/peer_vip.h"
 
 #define PEER_MSG_VERSION 2
 #define PEER_MSG_TYPE_ADVERT 1
@@ -75,12 +80,6 @@ struct peer_msg {
 	uint64_t seq;
 	uint8_t vip_digest[PEER_DIGEST_LEN];
 	char node[PEER_NODE_MAX + 1];
-};
-
-/* One VIP as failover adds it: address and prefix length. */
-struct peer_vip {
-	struct addr ip;
-	int prefix;
 };
 
 /* Write m as PEER_MSG_LEN bytes into out (version and type are set here),

@@ -111,7 +111,7 @@ static struct peer_sender *find_node(struct peer_table *t, const char *node)
 }
 
 void peer_table_sync(struct peer_table *t, const struct addr *peers, size_t npeers,
-		     double boot_stale_s)
+		     char *const *names, double boot_stale_s)
 {
 	struct peer_table old = *t;
 	size_t n = 0;
@@ -120,15 +120,19 @@ void peer_table_sync(struct peer_table *t, const struct addr *peers, size_t npee
 	t->boot_stale_s = boot_stale_s;
 	for (size_t i = 0; i < npeers && n < PEER_MAX_SENDERS; i++) {
 		struct peer_sender *o = peer_table_find_addr(&old, &peers[i]);
+		const char *name = names && names[i] ? names[i] : NULL;
 
-		if (o && o->configured)
+		if (o && o->configured && (!name || strcmp(o->node, name) == 0)) {
 			t->s[n] = *o;
-		else {
+		} else {
 			memset(&t->s[n], 0, sizeof(t->s[n]));
 			t->s[n].addr = peers[i];
 			addr_set_port(&t->s[n].addr, 0);
 			t->s[n].configured = true;
 		}
+		t->s[n].bound = name != NULL;
+		if (name)
+			snprintf(t->s[n].node, sizeof(t->s[n].node), "%s", name);
 		n++;
 	}
 	if (t->multicast)             /* keep what we learnt */
@@ -173,7 +177,11 @@ static enum peer_reject admit_unicast(struct peer_table *t, const struct addr *f
 {
 	struct peer_sender *s = peer_table_find_addr(t, from);
 	struct peer_sender *named = find_node(t, m->node);
+	char ip[ADDR_STRLEN];
 
+	if (named && named->bound && named != s)
+		return fail(PEER_REJ_ADDRESS, err, errlen, "claims node %s, configured at %s",
+			    m->node, addr_ip_str(&named->addr, ip, sizeof(ip)));
 	if (!s)
 		return fail(PEER_REJ_UNKNOWN, err, errlen, "claims node %s%s from an address not "
 			    "in failover.peers", m->node, "");

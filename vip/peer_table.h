@@ -10,6 +10,10 @@
  *    The entry is bound to the first node name accepted from it; another name
  *    from that address is `unknown_sender`, and a name already bound to another
  *    address is `wrong_address`.
+ *  - Unicast with configured names (failover.nodes): each entry is bound to
+ *    its node's name from the start. A configured name claimed from any other
+ *    address (a configured one or not) is `wrong_address`; a name that is not
+ *    configured is `unknown_sender`.
  *  - Multicast (no peers configured): entries are learnt by node name, at most
  *    PEER_MAX_SENDERS. Each live boot of a node is tied to the address it was
  *    first heard from: that boot from another address is `wrong_address`; a
@@ -84,6 +88,7 @@ struct peer_replay {
 struct peer_sender {
 	struct addr addr;             /* configured or learnt address, port 0 */
 	bool configured;              /* listed in failover.peers: never evicted */
+	bool bound;                   /* node name fixed by the configuration (failover.nodes) */
 	char node[PEER_NODE_MAX + 1]; /* node name bound to this entry, "" if none yet */
 	struct peer_replay replay;
 	bool heard;
@@ -119,9 +124,11 @@ enum peer_reject peer_replay_check(struct peer_replay *r, uint64_t boot, uint64_
 bool peer_replay_is_live(const struct peer_replay *r, uint64_t boot);
 
 /* Reset t to the configured peers (unicast; none: multicast), keeping the
- * state of entries whose address stays, and in multicast mode what was learnt. */
+ * state of entries whose address (and configured name) stays, and in
+ * multicast mode what was learnt. names: NULL, or each peer's configured node
+ * name (failover.nodes), which binds that name to that address. */
 void peer_table_sync(struct peer_table *t, const struct addr *peers, size_t npeers,
-		     double boot_stale_s);
+		     char *const *names, double boot_stale_s);
 /* The entry for an address (configured or learnt), or NULL. */
 struct peer_sender *peer_table_find_addr(struct peer_table *t, const struct addr *a);
 /* True when m names this node (our node name or our boot ID). */

@@ -169,7 +169,7 @@ static const struct bad_case bad_cases[] = {
 		"13:35: failover.track.weight: 300 is out of range (expected an integer 0..254)",
 	} },
 	{ "failover_sync_no_peers.yaml", {
-		"11:9: failover.sync: needs the peers' addresses (failover.peers)",
+		"11:9: failover.sync: needs the peers' addresses (failover.peers or failover.nodes)",
 		"12:14: failover.sync_port: 0 is out of range (expected a port 1..65535)",
 	} },
 	{ "global_maxconn_zero.yaml", {
@@ -236,6 +236,33 @@ static const struct bad_case bad_cases[] = {
 	} },
 	{ "ports_not_list.yaml", {
 		"4:12: services[0].ports: wrong type: a single value (expected a list of ports, e.g. [25, 587])",
+	} },
+	{ "pair_groups.yaml", {
+		"8:42: failover.nodes.lb1.priority: 300 is out of range (expected an integer 1..254)",
+		"9:5: failover.nodes.bad name: invalid node name \"bad name\" (expected 1..32 letters, digits, '.', '_' or '-')",
+		"11:5: failover.groups: service \"a\" is in no group (expected every service in one group)",
+		"11:12: failover.groups[0].id: 0 is out of range (expected an integer 1..255)",
+		"11:25: failover.groups[0].services: empty list (expected a list of service names)",
+		"11:45: failover.groups[0].priority.lb1: 255 is out of range (expected an integer 1..254)",
+		"11:67: failover.groups[0].track.weight: 999 is out of range (expected an integer 0..254)",
+		"13:17: failover.addresses[0].address: prefix /40 is out of range (expected 1..32 for an IPv4 address)",
+		"13:41: failover.addresses[0].group: 0 is out of range (expected an integer 1..255)",
+	} },
+	{ "pair_mixed.yaml", {
+		"9:3: failover.group: not with failover.groups (expected either groups, or group)",
+		"10:3: failover.peers: not with failover.nodes (expected either nodes, or node + priority + peers)",
+		"13:5: failover.nodes.lb2: address of node lb1 too (expected one address per node)",
+		"15:5: failover.groups: service \"b\" is in no group (expected every service in one group)",
+		"15:5: failover.groups: service \"c\" is in no group (expected every service in one group)",
+		"15:30: failover.groups[0].services[1]: unknown service \"zz\" (expected a name from services)",
+		"15:45: failover.groups[0]: priority for unknown node \"lb3\" (expected a node of failover.nodes)",
+		"16:7: failover.groups[1]: duplicate group id 51 (expected each id once)",
+		"16:27: failover.groups[1].services[0]: service \"a\" is already in group 51 (expected each service in at most one group)",
+		"18:7: failover.addresses[0]: is the VIP of service a (expected an address that is no VIP)",
+		"18:36: failover.addresses[0]: unknown group 9 (expected the id of a failover group)",
+	} },
+	{ "pair_too_many_groups.yaml", {
+		"23:5: failover.groups: 17 groups (expected at most 16)",
 	} },
 	{ "root_list.yaml", {
 		"1:1: wrong type: a list (expected a map with global, defaults, services, failover)",
@@ -800,6 +827,70 @@ static void test_good_failover(void **state)
 	cfg_free(cfg);
 }
 
+/* One file for the pair: each node picks itself; groups and addresses. */
+static void test_good_pair(void **state)
+{
+	char path[PATH_MAX + 64];
+	struct cfg_errors errs;
+	struct config *cfg;
+	const struct failover_conf *f;
+
+	src_path(path, sizeof(path), "tests/config/good/pair.yaml");
+	cfg = cfg_load_node(path, "lb2", &errs);
+	assert_non_null(cfg);
+	cfg_errors_free(&errs);
+	f = &cfg->failover;
+	assert_string_equal(f->node, "lb2");
+	assert_int_equal(f->priority, 100);
+	assert_string_equal(f->interface, "eth2");
+	assert_int_equal(f->npeers, 1);
+	assert_ip(&f->peers[0], "192.0.2.11");
+	assert_int_equal(f->ngroups, 2);
+	assert_int_equal(f->groups[0].id, 51);
+	assert_int_equal(f->groups[0].priority, 100);
+	assert_true(f->groups[0].preempt);
+	assert_false(f->groups[0].track_services);
+	assert_int_equal(f->groups[1].id, 52);
+	assert_int_equal(f->groups[1].priority, 150);
+	assert_false(f->groups[1].preempt);
+	assert_true(f->groups[1].track_services);
+	assert_int_equal(cfg_service_group(f, "b")->id, 52);
+	assert_int_equal(f->naddresses, 1);
+	assert_ip(&f->addresses[0].address, "198.51.100.1");
+	assert_int_equal(f->addresses[0].prefix, 24);
+	assert_string_equal(f->addresses[0].interface, "eth1");
+	assert_int_equal(f->addresses[0].group, 51);
+	cfg_free(cfg);
+	cfg = cfg_load_node(path, "lb1", &errs);
+	assert_non_null(cfg);
+	cfg_errors_free(&errs);
+	assert_int_equal(cfg->failover.priority, 150);
+	assert_string_equal(cfg->failover.interface, "eth0");
+	assert_ip(&cfg->failover.peers[0], "192.0.2.12");
+	assert_int_equal(cfg->failover.groups[0].priority, 150);
+	cfg_free(cfg);
+	/* a node that is not listed */
+	assert_null(cfg_load_node(path, "lb9", &errs));
+	assert_int_equal(errs.count, 1);
+	assert_non_null(strstr(errs.msgs[0], "this node \"lb9\" is not listed"));
+	cfg_errors_free(&errs);
+}
+
+/* The single-node form makes one group holding every service. */
+static void test_good_implicit_group(void **state)
+{
+	struct config *cfg = load_good("tests/config/good/failover.yaml");
+	const struct failover_conf *f = &cfg->failover;
+
+	assert_int_equal(f->ngroups, 1);
+	assert_false(f->groups_given);
+	assert_int_equal(f->groups[0].id, 7);
+	assert_int_equal(f->groups[0].priority, 90);
+	assert_int_equal(f->groups[0].nservices, cfg->nservices);
+	assert_int_equal(f->nnodes, 0);
+	cfg_free(cfg);
+}
+
 /* Flow style throughout; failover built-in defaults; node from the host name. */
 static void test_good_flow(void **state)
 {
@@ -1198,6 +1289,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_good_pair),
+		cmocka_unit_test(test_good_implicit_group),
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_backend_at_vip_other_port),
 		cmocka_unit_test(test_bad_files_all_listed),

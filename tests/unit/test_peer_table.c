@@ -139,7 +139,7 @@ static void test_reflected(void **state)
 	struct peer_table t = { 0 };
 	struct addr peers[1] = { ip("192.0.2.2") };
 
-	peer_table_sync(&t, peers, 1, STALE);
+	peer_table_sync(&t, peers, 1, NULL, STALE);
 	/* our own advert sent back from the peer's address, or from anywhere */
 	assert_int_equal(admit(&t, "192.0.2.2", "lb1", 0x1111, 50, 1, NULL), PEER_REJ_REFLECTED);
 	assert_int_equal(admit(&t, "192.0.2.66", "lb1", 0x1111, 51, 1, NULL), PEER_REJ_REFLECTED);
@@ -161,7 +161,7 @@ static void test_unicast_identity(void **state)
 	struct addr peers[2] = { ip("192.0.2.2"), ip("192.0.2.3") };
 	bool re;
 
-	peer_table_sync(&t, peers, 2, STALE);
+	peer_table_sync(&t, peers, 2, NULL, STALE);
 	assert_false(t.multicast);
 	assert_int_equal(admit(&t, "192.0.2.66", "lb2", 5, 1, 1, NULL), PEER_REJ_UNKNOWN);
 	assert_int_equal(admit(&t, "192.0.2.2", "lb2", 5, 1, 1, NULL), PEER_OK);
@@ -176,10 +176,42 @@ static void test_unicast_identity(void **state)
 	assert_true(re);
 	assert_int_equal(admit(&t, "192.0.2.2", "lb2", 5, 2, 2, NULL), PEER_REJ_REPLAY);
 	/* a reload keeps the state of peers that stay */
-	peer_table_sync(&t, peers, 1, STALE);
+	peer_table_sync(&t, peers, 1, NULL, STALE);
 	assert_int_equal(t.n, 1);
 	assert_int_equal(admit(&t, "192.0.2.2", "lb2", 6, 1, 3, NULL), PEER_REJ_REPLAY);
 	assert_int_equal(admit(&t, "192.0.2.3", "lb3", 9, 1, 3, NULL), PEER_REJ_UNKNOWN);
+}
+
+/* failover.nodes: each configured name is bound to its configured address
+ * from the start, not to whoever speaks first. */
+static void test_unicast_configured_names(void **state)
+{
+	struct peer_table t = { 0 };
+	struct addr peers[2] = { ip("192.0.2.2"), ip("192.0.2.3") };
+	char *names[2] = { "lb2", "lb3" };
+
+	peer_table_sync(&t, peers, 2, names, STALE);
+	assert_true(t.s[0].bound);
+	assert_string_equal(t.s[0].node, "lb2");
+	/* lb2 claimed from lb3's address before lb2 ever spoke: wrong address */
+	assert_int_equal(admit(&t, "192.0.2.3", "lb2", 5, 1, 1, NULL), PEER_REJ_ADDRESS);
+	/* ... and from an address that is no peer at all */
+	assert_int_equal(admit(&t, "192.0.2.66", "lb2", 5, 1, 1, NULL), PEER_REJ_ADDRESS);
+	/* a name that is not configured, from a configured address */
+	assert_int_equal(admit(&t, "192.0.2.2", "lb9", 9, 1, 1, NULL), PEER_REJ_UNKNOWN);
+	assert_int_equal(admit(&t, "192.0.2.66", "lb9", 9, 1, 1, NULL), PEER_REJ_UNKNOWN);
+	/* the genuine nodes from their own addresses */
+	assert_int_equal(admit(&t, "192.0.2.2", "lb2", 5, 1, 1, NULL), PEER_OK);
+	assert_int_equal(admit(&t, "192.0.2.3", "lb3", 7, 1, 1, NULL), PEER_OK);
+	assert_int_equal(admit(&t, "192.0.2.3", "lb2", 5, 2, 1, NULL), PEER_REJ_ADDRESS);
+	/* a reload that keeps the binding keeps the replay state */
+	peer_table_sync(&t, peers, 2, names, STALE);
+	assert_int_equal(admit(&t, "192.0.2.2", "lb2", 5, 1, 2, NULL), PEER_REJ_REPLAY);
+	/* one that binds the address to another name starts afresh */
+	names[0] = "lb4";
+	peer_table_sync(&t, peers, 2, names, STALE);
+	assert_int_equal(admit(&t, "192.0.2.2", "lb2", 5, 3, 2, NULL), PEER_REJ_UNKNOWN);
+	assert_int_equal(admit(&t, "192.0.2.2", "lb4", 8, 1, 2, NULL), PEER_OK);
 }
 
 static void test_multicast_identity(void **state)
@@ -187,7 +219,7 @@ static void test_multicast_identity(void **state)
 	struct peer_table t = { 0 };
 	struct addr a4;
 
-	peer_table_sync(&t, NULL, 0, STALE);
+	peer_table_sync(&t, NULL, 0, NULL, STALE);
 	assert_true(t.multicast);
 	assert_int_equal(admit(&t, "192.0.2.2", "lb2", 5, 10, 1, NULL), PEER_OK);
 	/* the same boot from another address: a replay from elsewhere */
@@ -215,7 +247,7 @@ static void test_table_bounded(void **state)
 	struct peer_table t = { 0 };
 	char node[16], from[32];
 
-	peer_table_sync(&t, NULL, 0, STALE);
+	peer_table_sync(&t, NULL, 0, NULL, STALE);
 	assert_int_equal(admit(&t, "192.0.2.2", "lb2", 5, 1, 0, NULL), PEER_OK);
 	/* 100 other nodes within a minute: the table fills, then refuses */
 	for (int i = 0; i < 100; i++) {
@@ -243,7 +275,7 @@ static void test_configured_never_evicted(void **state)
 	struct peer_table t = { 0 };
 	struct addr peers[1] = { ip("192.0.2.2") };
 
-	peer_table_sync(&t, peers, 1, STALE);
+	peer_table_sync(&t, peers, 1, NULL, STALE);
 	/* unicast: strangers get no entry at all, however many */
 	for (int i = 0; i < 100; i++) {
 		char node[16], from[32];
@@ -266,6 +298,7 @@ int main(void)
 		cmocka_unit_test(test_replay_retired_bounded),
 		cmocka_unit_test(test_reflected),
 		cmocka_unit_test(test_unicast_identity),
+		cmocka_unit_test(test_unicast_configured_names),
 		cmocka_unit_test(test_multicast_identity),
 		cmocka_unit_test(test_table_bounded),
 		cmocka_unit_test(test_configured_never_evicted),
