@@ -530,7 +530,7 @@ static void test_failover_sync(void **state)
 	assert_null(cfg_load_string("s.yaml", text, strlen(text), &errs));
 	assert_int_equal(errs.count, 2);
 	assert_string_equal(errs.msgs[0], "s.yaml:7:9: failover.sync: needs the peers' "
-			    "addresses (failover.peers)");
+			    "addresses (failover.peers or failover.nodes)");
 	assert_non_null(strstr(errs.msgs[1], "s.yaml:8:16: failover.sync_listen:"));
 	cfg_errors_free(&errs);
 }
