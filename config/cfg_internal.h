@@ -61,6 +61,11 @@ bool ynode_is_null(const struct ynode *n);
 /* "a map", "a list", "a value" for messages. */
 const char *ynode_kind_name(const struct ynode *n);
 
+/* ---- warnings about a valid configuration (config_lint.c) ---- */
+
+/* Record in wl what cfg (loaded from root without error) probably gets wrong. */
+void cfg_lint(struct errlist *wl, const struct ynode *root, const struct config *cfg);
+
 /* ---- the map walker (cfg_walk.c) ---- */
 
 struct cfg_ctx {
@@ -138,9 +143,6 @@ extern const char *const cfg_log_level_names[];
 
 /* Built-in defaults of a service (everything defaults: may set). */
 void cfg_service_builtin(struct service_conf *s);
-/* Deep copy of a service's inheritable settings (check strings duplicated). */
-void cfg_check_copy(struct check_conf *dst, const struct check_conf *src);
-void cfg_check_clear(struct check_conf *c);
 /* Release what a service_conf owns (not the struct itself). */
 void cfg_service_clear(struct service_conf *s);
 

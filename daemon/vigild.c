@@ -6,6 +6,7 @@
 #include "common/util.h"
 #include "ctl/ctl.h"
 #include "ctl/http.h"
+#include "daemon/wire_checks.h"
 #include "lb/lb.h"
 #include "notify/notify.h"
 #include "vip/failover.h"
@@ -65,6 +66,13 @@ static void log_cfg_errors(const struct cfg_errors *errs, struct buf *out)
 }
 
 /* (Re)create the HTTP status endpoint when status_listen changed. */
+/* What vigild -t warns about, once per load (config_lint.c). */
+static void log_cfg_warnings(const struct config *cfg)
+{
+	for (size_t i = 0; cfg->warnings && i < cfg->warnings->count; i++)
+		log_warning("%s", cfg->warnings->msgs[i]);
+}
+
 static void apply_status_listen(struct vigild *d, const struct config *old)
 {
 	char err[256];
@@ -109,6 +117,7 @@ int vigild_reload(struct vigild *d, struct buf *err)
 		return -1;
 	}
 	cfg_errors_free(&errs);
+	log_cfg_warnings(cfg);
 	fit_maxconn(d, cfg);
 	if (lb_apply(d->lb, cfg, why, sizeof(why)) < 0) {
 		log_error("reload refused: %s; the running configuration stays", why);
@@ -119,7 +128,7 @@ int vigild_reload(struct vigild *d, struct buf *err)
 		return -1;
 	}
 	d->cfg = cfg;
-	checker_sync(d->checker, d->lb);
+	wire_checks_sync(d->checker, d->lb);
 	notify_apply(d->notify, cfg);
 	if (d->fo && failover_apply(d->fo, cfg, why, sizeof(why)) < 0)
 		log_error("failover: %s; its previous settings stay", why);
@@ -296,6 +305,7 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 	d->cfg = cfg;
 	d->started = wall_now();
 	log_set_level((enum log_level)cfg->global.log_level);
+	log_cfg_warnings(cfg);
 	raise_nofile();
 	fit_maxconn(d, cfg);
 	d->lb = lb_new(d->loop);
@@ -303,8 +313,8 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 		log_error("%s", err);
 		return -1;
 	}
-	d->checker = checker_new(d->loop);
-	checker_sync(d->checker, d->lb);
+	d->checker = wire_checker_new(d->loop);
+	wire_checks_sync(d->checker, d->lb);
 	d->ctl = ctl_server_new(d, cfg->global.control_socket, err, sizeof(err));
 	if (!d->ctl) {
 		log_error("control socket: %s", err);
