@@ -110,18 +110,18 @@ static void entry_schedule(struct check_entry *e, uint64_t delay_ms)
 	ev_timer_start(loop, &e->tick);
 }
 
-/* "" with one check; "https:443 /owa/healthcheck.htm: " with several. */
+/* "" with one check; "check 2 (https:443 /owa/healthcheck.htm): " with several. */
 static void entry_label(const struct check_entry *e, char *out, size_t outlen)
 {
+	bool http = e->conf.type == CHECK_HTTP || e->conf.type == CHECK_HTTPS;
+
 	if (e->ck->n < 2) {
 		out[0] = '\0';
 		return;
 	}
 	snprintf(out, outlen, "check %zu (%s:%u%s%s): ", e->idx + 1,
-		 cfg_check_type_name(e->conf.type), e->port,
-		 e->conf.path && (e->conf.type == CHECK_HTTP || e->conf.type == CHECK_HTTPS) ?
-		 " " : "", e->conf.path && (e->conf.type == CHECK_HTTP ||
-					    e->conf.type == CHECK_HTTPS) ? e->conf.path : "");
+		 cfg_check_type_name(e->conf.type), e->port, http && e->conf.path ? " " : "",
+		 http && e->conf.path ? e->conf.path : "");
 }
 
 /* The entry the status shows: the first failing one that gates the whole

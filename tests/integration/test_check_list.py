@@ -93,3 +93,35 @@ def test_any_failing_check_takes_backend_down_and_names_it(vigild_factory):
         for a, b in bes:
             a.close()
             b.close()
+
+
+def test_reload_changes_the_list_without_a_false_down(vigild_factory):
+    """A reload that adds a check keeps the backends up until the new check's
+    first result; one that fails then gates only its port; removing the list
+    again frees the port."""
+    p1, p2, bes = two_port_pool()
+    vip = "127.0.0.1"
+    try:
+        svc = service("fe", vip, [p1, p2], pool_backends(), check=check_conf())
+        v = vigild_factory(base_config([svc]))
+        for i in range(2):
+            v.wait_state("fe", f"fe{i + 1}", "up")
+        bes[1][1].close()                    # fe2's second port: nobody checks it yet
+        svc["check"] = [check_conf(), check_conf(ports=[p2], interval="10s", timeout="1s")]
+        v.write_config(base_config([svc]))
+        assert v.ctl("reload").returncode == 0
+        wait_for(lambda: v.backend("fe", "fe2")["gated_ports"] == [p2], 10,
+                 what="fe2 gated on the second port after the reload")
+        assert v.backend("fe", "fe2")["state"] == "up"
+        assert v.backend("fe", "fe1")["gated_ports"] == []
+        assert "up -> down" not in v.log()
+        assert answers(vip, p2) == {"fe1-b"}
+        svc["check"] = check_conf()
+        v.write_config(base_config([svc]))
+        assert v.ctl("reload").returncode == 0
+        wait_for(lambda: v.backend("fe", "fe2")["gated_ports"] == [], 10, what="gate lifted")
+        assert len(v.backend("fe", "fe2")["checks"]) == 1
+    finally:
+        for a, b in bes:
+            a.close()
+            b.close()
