@@ -210,7 +210,7 @@ static void entry_count(struct check_entry *e, bool ok, const char *reason)
 	}
 	e->stats.transitions++;
 	check_report(ck, why);
-	if (ck->healthy == was && ck->gated_down == was_gated)
+	if (ck->healthy == was && ck->gated_down == was_gated && !first)
 		log_notice("service %s backend %s: %s (%s; the backend stays %s)", ck->service,
 			   ck->name, ch == CHECK_WENT_UP ? "check up" : "check down", why,
 			   ck->healthy ? "up" : "down");
@@ -418,10 +418,12 @@ static void check_take_target(struct check *ck, const struct check_target *t)
 	ck->send_proxy = t->send_proxy;
 }
 
-/* Fresh entries for the target's check list; kept[i] (may be NULL) gives
- * entry i's verdict from before a reload. */
+/* Fresh entries for the target's check list. kept (a reload; NULL at start)
+ * holds the nkept entries from before: entry i keeps kept[i]'s verdict and
+ * status text (its counting starts over); entries beyond take the backend's
+ * verdict until their first result. */
 static void entries_build(struct check *ck, const struct check_target *t,
-			  const struct check_state *kept, size_t nkept)
+			  const struct check_entry *kept, size_t nkept)
 {
 	ck->n = t->nchecks;
 	ck->e = xcalloc(ck->n ? ck->n : 1, sizeof(*ck->e));
@@ -437,14 +439,14 @@ static void entries_build(struct check *ck, const struct check_target *t,
 		ev_init(&e->tick, entry_tick_cb);
 		ev_init(&e->slot, entry_slot_cb);
 		check_state_restart(&e->st);
+		entry_set_status(e, "none", "not checked yet");
 		if (i < nkept) {
-			e->st = kept[i];
+			e->st = kept[i].st;
 			e->st.npass = e->st.nfail = 0;
+			entry_set_status(e, kept[i].last, kept[i].detail);
 		} else if (kept) {
-			/* added to a backend that stays: its first result decides */
 			e->st.healthy = ck->healthy;
 		}
-		entry_set_status(e, "none", "not checked yet");
 	}
 }
 
@@ -462,18 +464,31 @@ static void stats_add(struct check_stats *to, const struct check_stats *s)
 	to->last_ms = s->last_ms;
 }
 
-static void entries_free(struct check *ck)
+/* Stop every entry's probe and timers; their counters go to ck->gone. */
+static void entries_stop(struct check *ck)
 {
 	for (size_t i = 0; i < ck->n; i++) {
 		struct check_entry *e = &ck->e[i];
 
 		entry_stop_probe(e);
-		probe_forget_session(&e->probe);
+		probe_cleanup(&e->probe);
 		ev_timer_stop(ck->checker->loop, &e->tick);
 		stats_add(&ck->gone, &e->stats);
-		cfg_check_clear(&e->conf);
 	}
-	free(ck->e);
+}
+
+/* Free stopped entries. */
+static void entries_release(struct check_entry *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		cfg_check_clear(&e[i].conf);
+	free(e);
+}
+
+static void entries_free(struct check *ck)
+{
+	entries_stop(ck);
+	entries_release(ck->e, ck->n);
 	ck->e = NULL;
 	ck->n = 0;
 }
@@ -526,19 +541,16 @@ static bool list_equal(const struct check *ck, const struct check_target *t)
  * backend's until their first result. */
 static void check_update(struct check *ck, const struct check_target *t)
 {
-	struct check_state *kept;
-	size_t nkept = ck->n;
+	struct check_entry *old = ck->e;
+	size_t nold = ck->n;
 
 	ck->seen = true;
 	check_take_target(ck, t);
 	if (list_equal(ck, t))
 		return;
-	kept = xcalloc(nkept ? nkept : 1, sizeof(*kept));
-	for (size_t i = 0; i < nkept; i++)
-		kept[i] = ck->e[i].st;
-	entries_free(ck);
-	entries_build(ck, t, kept, nkept);
-	free(kept);
+	entries_stop(ck);
+	entries_build(ck, t, old, nold);
+	entries_release(old, nold);
 	check_report(ck, "check list changed by reload");
 	entries_schedule(ck, checker_rand(ck->checker) % (CHECK_FIRST_JITTER_MS + 1));
 }
