@@ -128,6 +128,13 @@ void probe_forget_session(struct probe *p)
 	p->session = NULL;
 }
 
+void probe_cleanup(struct probe *p)
+{
+	probe_abort(p);
+	probe_forget_session(p);
+	buf_free(&p->wbuf);
+}
+
 void probe_abort(struct probe *p)
 {
 	if (p->phase != PROBE_IDLE)

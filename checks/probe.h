@@ -153,6 +153,9 @@ void probe_start_proto(struct probe *p, const struct probe_proto *proto,
 		       const struct addr *src);
 /* Stop a running probe without a result, closing at once. */
 void probe_abort(struct probe *p);
+/* Free what probe_init() made (a probe that never ran holds a buffer too):
+ * abort, forget the session; the probe is unusable until probe_init(). */
+void probe_cleanup(struct probe *p);
 /* Drop the saved TLS session: the next handshake is a full, verified one. */
 void probe_forget_session(struct probe *p);
 bool probe_running(const struct probe *p);

@@ -71,6 +71,11 @@ typedef int (*cfg_dup_cmp_fn)(size_t a, size_t b, void *arg);
  * earlier one is). O(n log n), for lists of any length. */
 void cfg_first_equal(size_t n, cfg_dup_cmp_fn cmp, void *arg, size_t *first);
 
+/* ---- warnings about a valid configuration (config_lint.c) ---- */
+
+/* Record in wl what cfg (loaded from root without error) probably gets wrong. */
+void cfg_lint(struct errlist *wl, const struct ynode *root, const struct config *cfg);
+
 /* ---- the map walker (cfg_walk.c) ---- */
 
 struct cfg_ctx {
@@ -157,9 +162,6 @@ void cfg_failover_clear(struct failover_conf *fo);
 
 /* Built-in defaults of a service (everything defaults: may set). */
 void cfg_service_builtin(struct service_conf *s);
-/* Deep copy of a service's inheritable settings (check strings duplicated). */
-void cfg_check_copy(struct check_conf *dst, const struct check_conf *src);
-void cfg_check_clear(struct check_conf *c);
 /* Release what a service_conf owns (not the struct itself). */
 void cfg_service_clear(struct service_conf *s);
 

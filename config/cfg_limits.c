@@ -9,7 +9,8 @@ size_t cfg_probe_count(const struct config *cfg)
 	size_t n = 0;
 
 	for (size_t i = 0; i < cfg->nservices; i++)
-		n += cfg->services[i].nbackends;
+		n += cfg->services[i].nbackends *
+		     (cfg->services[i].nchecks ? cfg->services[i].nchecks : 1);
 	return n;
 }
 

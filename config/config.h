@@ -64,6 +64,8 @@ struct check_conf {
 	struct cfg_regex *expect_re; /* expect: compiled when expect is /regex/, else NULL */
 	char *quit;                  /* expect: sent, CR LF appended, before closing; NULL: none */
 	bool tls;                    /* expect: TLS from the first byte */
+	uint16_t *gate_ports;        /* ports: the service ports this check gates; NULL: all */
+	size_t ngate_ports;
 };
 
 /* A compiled POSIX extended regular expression (REG_NOSUB), shared by
@@ -118,7 +120,10 @@ struct service_conf {
 	bool source_client;          /* source: client: transparent, from the client's address */
 	enum send_proxy send_proxy;  /* default none; backends may override */
 	struct timeouts_conf timeouts;
-	struct check_conf check;
+	struct check_conf check;     /* the check; with a list, what each entry started
+					from (defaults) and the service's on_down */
+	struct check_conf *checks;   /* check: as a list (NULL: just `check`) */
+	size_t nchecks;              /* entries of checks, 0 for a single check */
 	struct backend_conf *backends;
 	size_t nbackends;
 };
@@ -212,6 +217,12 @@ struct global_conf {
 	bool maxconn_set;            /* maxconn given in the file */
 };
 
+/* All errors of one load, each "FILE:LINE:COL: path.to.key: message". */
+struct cfg_errors {
+	char **msgs;
+	size_t count;
+};
+
 struct config {
 	char *path;                  /* the file it was loaded from */
 	struct global_conf global;
@@ -219,13 +230,9 @@ struct config {
 	size_t nservices;
 	bool has_failover;
 	struct failover_conf failover;
+	struct cfg_errors *warnings; /* "FILE:LINE:COL: path: warning: ..." (config_lint.c) */
 };
 
-/* All errors of one load, each "FILE:LINE:COL: path.to.key: message". */
-struct cfg_errors {
-	char **msgs;
-	size_t count;
-};
 
 /* Load and validate FILE. Returns a config, or NULL with every error in errs.
  * errs is always filled (count 0 on success) and must be released with
@@ -255,6 +262,12 @@ void cfg_errors_free(struct cfg_errors *errs);
 /* Parse "250ms", "5s", "30m", "1h" (and "0") into milliseconds. 0 or -1. */
 int cfg_parse_duration(const char *s, uint32_t *ms);
 
+/* Deep copy, free and compare of one check's settings (every field, so a new
+ * check key is handled here only). */
+void cfg_check_copy(struct check_conf *dst, const struct check_conf *src);
+void cfg_check_clear(struct check_conf *c);
+bool cfg_check_equal(const struct check_conf *a, const struct check_conf *b);
+
 const char *cfg_sched_name(enum sched_kind k);
 const char *cfg_check_type_name(enum check_type t);
 /* "none", "v1", "v2". */
@@ -271,7 +284,7 @@ uint16_t cfg_backend_port(const struct backend_conf *b, uint16_t svc_port);
  * largest value that fits (at least 1) with the reason in msg. */
 uint32_t cfg_maxconn_fit(uint32_t maxconn, uint64_t nofile, size_t nprobes, char *msg,
 			 size_t msglen);
-/* Probes running at once: one per backend of every service. */
+/* Probes running at once: one per check of every backend of every service. */
 size_t cfg_probe_count(const struct config *cfg);
 
 #endif

@@ -139,6 +139,9 @@ void cfg_check_defaults(struct cfg_ctx *c, const struct ynode *defaults,
 	check_on_down_once(c, defaults, "defaults");
 	if (!ckn || ckn->kind != YNODE_MAP)
 		return;
+	if (ymap_key(ckn, "ports"))
+		errlist_at(c->el, ymap_key(ckn, "ports"), "defaults.check.ports", "not valid in "
+			   "defaults (expected in a service's check, naming its ports)");
 	/* without a type here, the keys wait for the services that take them */
 	if (ymap_key(ckn, "type")) {
 		check_keys_fit(c, ckn, "defaults.check", &tmpl->check);
@@ -331,6 +334,51 @@ static void check_backend(struct cfg_ctx *c, const struct ynode *bn, const char 
 	}
 }
 
+/* check.ports: each one a port of the service (among its first 64). */
+static void check_gate_ports(struct cfg_ctx *c, const struct ynode *ckn, const char *path,
+			     const struct service_conf *s, const struct check_conf *ck)
+{
+	const struct ynode *pn = ymap_get(ckn, "ports");
+	char kpath[256], ipath[256];
+
+	if (!pn || pn->kind != YNODE_SEQ || !s->nports)
+		return;
+	cfg_path_key(kpath, sizeof(kpath), path, "ports");
+	for (size_t i = 0, k = 0; i < pn->n && k < ck->ngate_ports; i++) {
+		size_t j;
+
+		if (pn->kids[i]->kind != YNODE_SCALAR ||
+		    strtol(pn->kids[i]->text, NULL, 10) != ck->gate_ports[k])
+			continue;
+		for (j = 0; j < s->nports && j < 64 && s->ports[j] != ck->gate_ports[k]; j++)
+			;
+		if (j == s->nports || j == 64) {
+			cfg_path_idx(ipath, sizeof(ipath), kpath, i);
+			errlist_at(c->el, pn->kids[i], ipath, "%u is not one of the service's ports "
+				   "(expected one of its first 64 ports)", ck->gate_ports[k]);
+		}
+		k++;
+	}
+}
+
+/* One check map of a service (the single one, or list entry `path`). */
+static void check_one(struct cfg_ctx *c, const struct ynode *ckn, const char *path,
+		      const struct service_conf *s, struct check_conf *ck, bool entry)
+{
+	const struct ynode *od = ymap_key(ckn, "on_down");
+	char kpath[256];
+
+	check_keys_fit(c, ckn, path, ck);
+	check_timing(c, ckn, path, ck);
+	check_gate_ports(c, ckn, path, s, ck);
+	check_normalize(ck);
+	if (entry && od) {
+		cfg_path_key(kpath, sizeof(kpath), path, "on_down");
+		errlist_at(c->el, od, kpath, "not valid in a list of checks (expected on_down "
+			   "beside check:, for the whole service)");
+	}
+}
+
 void cfg_check_service(struct cfg_ctx *c, const struct ynode *node, const char *path,
 		       struct service_conf *s)
 {
@@ -344,13 +392,23 @@ void cfg_check_service(struct cfg_ctx *c, const struct ynode *node, const char *
 	if (node->kind != YNODE_MAP)
 		return;
 	cfg_path_key(kpath, sizeof(kpath), path, "check");
-	if (ckn && ckn->kind == YNODE_MAP) {
-		check_keys_fit(c, ckn, kpath, &s->check);
-		check_timing(c, ckn, kpath, &s->check);
+	if (ckn && ckn->kind == YNODE_MAP)
+		check_one(c, ckn, kpath, s, &s->check, false);
+	if (!ckn || ckn->kind != YNODE_SEQ) {
+		/* one check, written here or inherited: expect's keys and regex */
+		cfg_check_expect(c, ckn && ckn->kind == YNODE_MAP ? ckn : NULL, node, kpath,
+				 &s->check);
+		cfg_expect_normalize(&s->check);
 	}
-	cfg_check_expect(c, ckn && ckn->kind == YNODE_MAP ? ckn : NULL, node, kpath, &s->check);
 	check_normalize(&s->check);
-	cfg_expect_normalize(&s->check);
+	for (size_t i = 0; ckn && ckn->kind == YNODE_SEQ && i < s->nchecks && i < ckn->n; i++) {
+		cfg_path_idx(bpath, sizeof(bpath), kpath, i);
+		if (ckn->kids[i]->kind != YNODE_MAP)
+			continue;
+		check_one(c, ckn->kids[i], bpath, s, &s->checks[i], true);
+		cfg_check_expect(c, ckn->kids[i], ckn->kids[i], bpath, &s->checks[i]);
+		cfg_expect_normalize(&s->checks[i]);
+	}
 	check_on_down_once(c, node, path);
 	check_source_mask(c, node, path, s);
 	cfg_path_key(kpath, sizeof(kpath), path, "backends");

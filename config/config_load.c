@@ -42,6 +42,41 @@ static void fld_http_path(struct cfg_ctx *c, const struct ynode *v, const char *
 	cfg_fld_str(c, v, path, f, dst);
 }
 
+/* check.ports: service ports, each once (that they are the service's is
+ * checked with the service, cfg_check_service()). */
+static void fld_gate_ports(struct cfg_ctx *c, const struct ynode *v, const char *path,
+			   const struct cfg_field *f, void *dst)
+{
+	struct check_conf *ck = dst;     /* .off 0: the whole check */
+	char ipath[256];
+
+	if (!cfg_want_seq(c, v, path, f->what))
+		return;
+	if (v->kind != YNODE_SEQ || v->n == 0) {
+		errlist_at(c->el, v, path, "empty list (expected %s)", f->what);
+		return;
+	}
+	free(ck->gate_ports);
+	ck->gate_ports = xcalloc(v->n, sizeof(*ck->gate_ports));
+	ck->ngate_ports = 0;
+	for (size_t i = 0; i < v->n; i++) {
+		long long port;
+		size_t j;
+
+		cfg_path_idx(ipath, sizeof(ipath), path, i);
+		if (cfg_scalar_int(c, v->kids[i], ipath, 1, 65535, "a port 1..65535", &port) < 0)
+			continue;
+		for (j = 0; j < ck->ngate_ports && ck->gate_ports[j] != port; j++)
+			;
+		if (j < ck->ngate_ports) {
+			errlist_at(c->el, v->kids[i], ipath, "duplicate port %lld (expected each "
+				   "port once)", port);
+			continue;
+		}
+		ck->gate_ports[ck->ngate_ports++] = (uint16_t)port;
+	}
+}
+
 static const struct cfg_field check_fields[] = {
 	ENUM("type", struct check_conf, type, cfg_check_type_names, "check type"),
 	DUR("interval", struct check_conf, interval_ms, 10,
@@ -67,8 +102,34 @@ static const struct cfg_field check_fields[] = {
 	    "a prefix of the first line, or a /regular expression/"),
 	STR("quit", struct check_conf, quit, "a line to send before closing"),
 	BOOL("tls", struct check_conf, tls),
+	{ .key = "ports", .fn = fld_gate_ports,
+	  .what = "a list of the service's ports this check gates, e.g. [444]" },
 	{ 0 },
 };
+
+/* check: one map, or a list of maps each starting from the inherited check. */
+static void fld_check(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		      const struct cfg_field *f, void *dst)
+{
+	struct service_conf *s = dst;
+	char ipath[256];
+
+	if (v->kind != YNODE_SEQ) {
+		cfg_walk_map(c, v, path, check_fields, &s->check);
+		return;
+	}
+	if (v->n == 0) {
+		errlist_at(c->el, v, path, "empty list (expected %s)", f->what);
+		return;
+	}
+	s->checks = xcalloc(v->n, sizeof(*s->checks));
+	s->nchecks = v->n;
+	for (size_t i = 0; i < v->n; i++) {
+		cfg_check_copy(&s->checks[i], &s->check);
+		cfg_path_idx(ipath, sizeof(ipath), path, i);
+		cfg_walk_map(c, v->kids[i], ipath, check_fields, &s->checks[i]);
+	}
+}
 
 /* TCP_KEEPIDLE counts whole seconds, up to 32767. */
 #define KEEPALIVE_MAX_MS (9u * 3600u * 1000u)
@@ -317,7 +378,7 @@ static const struct cfg_field service_fields[] = {
 	ENUM("send_proxy", struct service_conf, send_proxy, cfg_send_proxy_names, SEND_PROXY_WHAT),
 	SVC_ON_DOWN,
 	SVC_TIMEOUTS,
-	SVC_CHECK,
+	{ .key = "check", .fn = fld_check, .what = "a map of check settings, or a list of them" },
 	{ .key = "backends", .fn = fld_backends, .required = true,
 	  .what = "a list of backends, e.g. [{name: a, address: 198.51.100.11}]" },
 	{ 0 },
@@ -519,6 +580,31 @@ void cfg_check_copy(struct check_conf *dst, const struct check_conf *src)
 	dst->expect = strdup_or_null(src->expect);
 	dst->quit = strdup_or_null(src->quit);
 	dst->expect_re = cfg_regex_ref(src->expect_re);
+	dst->gate_ports = NULL;
+	if (src->ngate_ports) {
+		dst->gate_ports = xcalloc(src->ngate_ports, sizeof(*dst->gate_ports));
+		memcpy(dst->gate_ports, src->gate_ports, src->ngate_ports * sizeof(*dst->gate_ports));
+	}
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+bool cfg_check_equal(const struct check_conf *a, const struct check_conf *b)
+{
+	return a->type == b->type && a->interval_ms == b->interval_ms &&
+	       a->timeout_ms == b->timeout_ms && a->rise == b->rise && a->fall == b->fall &&
+	       a->port == b->port && str_eq(a->path, b->path) && str_eq(a->host, b->host) &&
+	       a->expect_status == b->expect_status && str_eq(a->expect_body, b->expect_body) &&
+	       str_eq(a->ehlo, b->ehlo) && a->starttls == b->starttls &&
+	       a->verify == b->verify && str_eq(a->ca_file, b->ca_file) &&
+	       a->on_down == b->on_down && str_eq(a->send, b->send) &&
+	       str_eq(a->expect, b->expect) && str_eq(a->quit, b->quit) && a->tls == b->tls &&
+	       a->ngate_ports == b->ngate_ports &&
+	       (!a->ngate_ports || memcmp(a->gate_ports, b->gate_ports,
+					  a->ngate_ports * sizeof(*a->gate_ports)) == 0);
 }
 
 void cfg_check_clear(struct check_conf *c)
@@ -532,9 +618,12 @@ void cfg_check_clear(struct check_conf *c)
 	free(c->expect);
 	free(c->quit);
 	cfg_regex_unref(c->expect_re);
+	free(c->gate_ports);
 	c->path = c->host = c->expect_body = c->ehlo = c->ca_file = NULL;
 	c->send = c->expect = c->quit = NULL;
 	c->expect_re = NULL;
+	c->gate_ports = NULL;
+	c->ngate_ports = 0;
 }
 
 void cfg_service_clear(struct service_conf *s)
@@ -542,6 +631,9 @@ void cfg_service_clear(struct service_conf *s)
 	free(s->name);
 	free(s->ports);
 	cfg_check_clear(&s->check);
+	for (size_t i = 0; i < s->nchecks; i++)
+		cfg_check_clear(&s->checks[i]);
+	free(s->checks);
 	for (size_t i = 0; i < s->nbackends; i++)
 		free(s->backends[i].name);
 	free(s->backends);
@@ -684,7 +776,7 @@ struct config *cfg_load_string(const char *name, const char *text, size_t len,
 struct config *cfg_load_string_node(const char *name, const char *text, size_t len,
 				    const char *node, struct cfg_errors *errs)
 {
-	struct errlist el = { .file = name };
+	struct errlist el = { .file = name }, wl = { .file = name };
 	struct cfg_ctx c = { .el = &el, .node = node };
 	struct config *cfg = NULL;
 	struct ynode *root = ytree_parse(text, len, &el);
@@ -692,7 +784,18 @@ struct config *cfg_load_string_node(const char *name, const char *text, size_t l
 	if (root) {
 		cfg = config_new(name);
 		load_root(&c, root, cfg);
+		if (!el.n)
+			cfg_lint(&wl, root, cfg);
 		ytree_free(root);
+	}
+	if (cfg) {
+		cfg->warnings = xcalloc(1, sizeof(*cfg->warnings));
+		errlist_finish(&wl, cfg->warnings);
+	} else {
+		struct cfg_errors none;
+
+		errlist_finish(&wl, &none);
+		cfg_errors_free(&none);
 	}
 	if (el.n && cfg) {
 		cfg_free(cfg);
@@ -784,6 +887,9 @@ void cfg_free(struct config *cfg)
 {
 	if (!cfg)
 		return;
+	if (cfg->warnings)
+		cfg_errors_free(cfg->warnings);
+	free(cfg->warnings);
 	free(cfg->path);
 	free(cfg->global.user);
 	free(cfg->global.control_socket);

@@ -11,6 +11,7 @@
 
 struct vigild;
 struct service;
+struct backend;
 
 /* The whole status as one JSON object (no trailing newline). */
 void status_json(const struct vigild *d, struct buf *out);
@@ -28,5 +29,12 @@ void status_json_service(const struct service *s, struct buf *out);
 void status_text_service(const struct service *s, struct buf *out);
 /* Every vigil_service_* and vigil_backend_* metric family of svcs[0..n). */
 void status_metrics_services(struct service *const *svcs, size_t n, struct buf *out);
+
+/* The backend's "checks" list and "gated_ports" (status_checks.c): ', "checks": [...]'. */
+void status_json_checks(const struct service *s, const struct backend *b, struct buf *out);
+/* The type of the check the status shows for b ("tcp" ... ). */
+const char *status_check_type(const struct service *s, const struct backend *b);
+/* Per-check metric families (vigil_check_*{service,backend,check,type,port}). */
+void status_metrics_checks(struct service *const *svcs, size_t n, struct buf *out);
 
 #endif

@@ -114,12 +114,14 @@ static void json_backend(const struct service *s, const struct backend *b, struc
 		   b->backup ? "true" : "false", b->maxconn, b->last_change);
 	json_backend_classic(s, b, out);
 	buf_puts(out, ", \"check\": {\"type\": ");
-	buf_json_str(out, cfg_check_type_name(svc_conf(s)->check.type));
+	buf_json_str(out, status_check_type(s, b));
 	buf_puts(out, ", \"last\": ");
 	buf_json_str(out, last);
 	buf_puts(out, ", \"detail\": ");
 	buf_json_str(out, detail);
-	buf_printf(out, ", \"local_errors\": %" PRIu64 "}}", be_check_stats(b).local_errors);
+	buf_printf(out, ", \"local_errors\": %" PRIu64 "}", be_check_stats(b).local_errors);
+	status_json_checks(s, b, out);
+	buf_puts(out, "}");
 }
 
 void status_json_service(const struct service *s, struct buf *out)
@@ -421,4 +423,5 @@ void status_metrics_services(struct service *const *svcs, size_t n, struct buf *
 			}
 	}
 	metrics_backend_state(svcs, n, out);
+	status_metrics_checks(svcs, n, out);
 }

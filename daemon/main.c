@@ -53,6 +53,8 @@ int main(int argc, char **argv)
 	if (!cfg)
 		return 1;
 	if (test_only) {
+		for (size_t i = 0; cfg->warnings && i < cfg->warnings->count; i++)
+			fprintf(stderr, "%s\n", cfg->warnings->msgs[i]);
 		printf("%s: configuration is valid (%zu services)\n", path, cfg->nservices);
 		cfg_free(cfg);
 		return 0;

@@ -9,6 +9,7 @@
 #include "common/util.h"
 #include "ctl/ctl.h"
 #include "ctl/http.h"
+#include "daemon/wire_checks.h"
 #include "lb/lb.h"
 #include "notify/notify.h"
 #include "sync/sync.h"
@@ -69,6 +70,13 @@ static void log_cfg_errors(const struct cfg_errors *errs, struct buf *out)
 }
 
 /* (Re)create the HTTP status endpoint when status_listen changed. */
+/* What vigild -t warns about, once per load (config_lint.c). */
+static void log_cfg_warnings(const struct config *cfg)
+{
+	for (size_t i = 0; cfg->warnings && i < cfg->warnings->count; i++)
+		log_warning("%s", cfg->warnings->msgs[i]);
+}
+
 static void apply_status_listen(struct vigild *d, const struct config *old)
 {
 	char err[256];
@@ -115,6 +123,7 @@ int vigild_reload(struct vigild *d, struct buf *err)
 		return -1;
 	}
 	cfg_errors_free(&errs);
+	log_cfg_warnings(cfg);
 	fit_maxconn(d, cfg);
 	if (transparent_apply(d, cfg, why, sizeof(why)) < 0 ||
 	    lb_apply(d->lb, cfg, why, sizeof(why)) < 0) {
@@ -132,7 +141,7 @@ int vigild_reload(struct vigild *d, struct buf *err)
 	}
 	d->cfg = cfg;
 	vigild_sync_check_reload(old, cfg);
-	checker_sync(d->checker, d->lb);
+	wire_checks_sync(d->checker, d->lb);
 	agents_sync(d->agents, d->lb);
 	notify_apply(d->notify, cfg);
 	if (d->fo && failover_apply(d->fo, cfg, why, sizeof(why)) < 0)
@@ -312,6 +321,7 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 	d->cfg = cfg;
 	d->started = wall_now();
 	log_set_level((enum log_level)cfg->global.log_level);
+	log_cfg_warnings(cfg);
 	raise_nofile();
 	fit_maxconn(d, cfg);
 	if (transparent_start(d, cfg) < 0)
@@ -321,8 +331,8 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 		log_error("%s", err);
 		return -1;
 	}
-	d->checker = checker_new(d->loop);
-	checker_sync(d->checker, d->lb);
+	d->checker = wire_checker_new(d->loop);
+	wire_checks_sync(d->checker, d->lb);
 	d->agents = agents_new(d->loop);
 	agents_sync(d->agents, d->lb);
 	d->ctl = ctl_server_new(d, cfg->global.control_socket, err, sizeof(err));

@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -61,6 +62,11 @@ uint16_t backend_port(const struct backend *b, uint16_t svc_port)
 	return b->port ? b->port : svc_port;
 }
 
+bool backend_port_open(const struct backend *b, int port_idx)
+{
+	return port_idx < 0 || port_idx >= 64 || !(b->gated_down >> port_idx & 1u);
+}
+
 bool backend_usable(const struct backend *b)
 {
 	return b->state == BACKEND_UP && b->weight > 0 &&
@@ -109,13 +115,48 @@ void backend_set_health(struct backend *b, bool healthy, const char *reason)
 	backend_update(b, reason);
 }
 
+/* Log each service port that a check gated down or opened again. */
+static void log_gated(const struct backend *b, uint64_t old, uint64_t now, const char *why)
+{
+	const struct service_conf *sc = b->svc ? b->svc->conf : NULL;
+
+	for (unsigned i = 0; i < 64; i++) {
+		if (((old ^ now) >> i & 1u) == 0)
+			continue;
+		log_msg(now >> i & 1u ? LOG_LVL_WARNING : LOG_LVL_NOTICE,
+			"service %s backend %s: port %u %s (%s)", b->svc ? b->svc->name : "-",
+			b->name, sc && i < sc->nports ? sc->ports[i] : 0,
+			now >> i & 1u ? "out of rotation" : "back in rotation",
+			why ? why : "no reason");
+	}
+}
+
+void backend_set_check_status(struct backend *b, const struct backend_check_status *st)
+{
+	uint64_t old = b->gated_down;
+	bool was_up = b->state == BACKEND_UP;
+
+	snprintf(b->check_last, sizeof(b->check_last), "%s", st->last ? st->last : "none");
+	snprintf(b->check_detail, sizeof(b->check_detail), "%s", st->detail ? st->detail : "");
+	b->gated_down = st->gated_down;
+	if (b->healthy != st->healthy) {
+		backend_set_health(b, st->healthy, st->why);
+		return;
+	}
+	/* while it is not up, no port of it is in rotation: nothing to say */
+	if (old != st->gated_down && was_up)
+		log_gated(b, old, st->gated_down, st->why);
+	if (old != st->gated_down && b->svc)
+		service_backend_changed(b->svc, b, was_up);
+}
+
 void backend_set_admin(struct backend *b, enum backend_admin admin, const char *reason)
 {
 	if (b->admin == admin)
 		return;
 	b->admin = admin;
-	if (b->admin_changed)           /* first: leaving maint, the old verdict is stale */
-		b->admin_changed(b->check);
+	if (b->check_hooks)             /* first: leaving maint, the old verdict is stale */
+		b->check_hooks->admin_changed(b->check, admin == ADMIN_MAINT);
 	backend_update(b, reason);
 }
 

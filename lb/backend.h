@@ -3,8 +3,13 @@
  * struct backend_conf (config/) is what the file says; struct backend is what
  * is happening now. Backends are reference counted: the service holds one
  * reference, every proxied connection another, so a reload that removes a
- * backend lets its live connections finish. backend_set_health() and
- * backend_set_admin() are the only writers of the state.
+ * backend lets its live connections finish. backend_set_check_status() (the
+ * checks' verdict, through a hook the daemon wires) and backend_set_admin()
+ * are the only writers of the state.
+ *
+ * lb/ does not know checks/: a backend holds an opaque handle of its checks
+ * (struct check, never dereferenced here) and a hooks table to tell them of
+ * admin changes and failed client connects; both are set by the daemon.
  */
 #ifndef VIGIL_BACKEND_H
 #define VIGIL_BACKEND_H
@@ -17,6 +22,23 @@
 
 struct service;
 struct check;
+
+/* How lb/ tells a backend's checks what it saw (the daemon wires it). */
+struct backend_check_hooks {
+	/* the admin state changed (before the state is recomputed); maint: now in maintenance */
+	void (*admin_changed)(struct check *ck, bool maint);
+	/* a client's connect to port failed on the backend's side (refused, reset, timed out) */
+	void (*passive_failure)(struct check *ck, uint16_t port);
+};
+
+/* One verdict of a backend's checks, for backend_set_check_status(). */
+struct backend_check_status {
+	bool healthy;                 /* every check that gates the whole backend passes */
+	uint64_t gated_down;          /* service port indexes whose gating check fails */
+	const char *last;             /* result class of the check shown ("ok", "timeout", ...) */
+	const char *detail;           /* its reply or error text */
+	const char *why;              /* reason logged if the state changes; NULL: "no reason" */
+};
 
 enum backend_state { BACKEND_UP, BACKEND_DOWN, BACKEND_DRAIN, BACKEND_MAINT };
 enum backend_admin { ADMIN_NONE, ADMIN_DRAIN, ADMIN_MAINT };
@@ -57,16 +79,13 @@ struct backend {
 	uint64_t transitions;         /* state changes since start */
 	double last_change;           /* wall clock seconds of the last state change */
 
-	/* check status, written by checks/ */
-	struct check *check;          /* owned by checks/, NULL when not probed */
-	/* hook set by checks/ with check: told of every admin change before the
-	 * state is recomputed (so lb/ does not call into checks/) */
-	void (*admin_changed)(struct check *ck);
-	/* hook set by checks/ with check: a client's connect to the backend
-	 * failed on the backend's side (refused, reset, timed out) */
-	void (*passive_failure)(struct check *ck);
+	/* check status, written by backend_set_check_status() only */
+	struct check *check;          /* opaque handle owned by checks/, NULL when not probed */
+	const struct backend_check_hooks *check_hooks;  /* wired with check, else NULL */
+	uint64_t gated_down;          /* bit i: service port i is out of rotation for
+					 this backend (a check with `ports:` fails) */
 	char check_last[16];          /* "ok", "connect", "timeout", ... or "none" */
-	char check_detail[160];       /* server reply or error text */
+	char check_detail[160];       /* server reply or error text (of the failing check) */
 };
 
 /* New backend from its configuration, down until its first probe passes;
@@ -81,9 +100,14 @@ const char *backend_state_str(enum backend_state s);
 uint16_t backend_port(const struct backend *b, uint16_t svc_port);
 /* True if b may take a new connection now: up, weight > 0, below maxconn. */
 bool backend_usable(const struct backend *b);
+/* True if service port index port_idx is not gated down for b (< 0: any port). */
+bool backend_port_open(const struct backend *b, int port_idx);
 
-/* Set the health verdict; logs "service S backend B: up -> down (reason)" and
- * tells the scheduler. reason may be NULL. */
+/* The checks' verdict: health, gated ports, and the result shown in status.
+ * Logs "service S backend B: up -> down (why)" on a state change and each
+ * port gated down or back; tells the scheduler. */
+void backend_set_check_status(struct backend *b, const struct backend_check_status *st);
+/* Set the health verdict only (keeps the check text and gated ports). */
 void backend_set_health(struct backend *b, bool healthy, const char *reason);
 /* Set the admin state (vigilctl drain / disable / enable). */
 void backend_set_admin(struct backend *b, enum backend_admin admin, const char *reason);

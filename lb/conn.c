@@ -627,8 +627,8 @@ static void conn_connect_failed(struct conn *c, enum sched_outcome how, const ch
 	conn_drop_backend(c, how);
 	/* only now: the check may take b down at once, and on_down: close then
 	 * closes b's connections, which must no longer include this one */
-	if (b->passive_failure)
-		b->passive_failure(b->check);
+	if (b->check_hooks)
+		b->check_hooks->passive_failure(b->check, backend_port(b, c->port));
 	backend_unref(b);
 	conn_connect_next(c);
 }
@@ -718,9 +718,10 @@ fail:
  * connect; close the client when none is left. */
 static void conn_connect_next(struct conn *c)
 {
+	uint64_t port_mask = service_port_mask(c->svc, c->port);
 	struct sched_skip skip[2] = {
-		{ c->skip, c->skip_words[0] * 64 },
-		{ c->skip + c->skip_words[0], c->skip_words[1] * 64 },
+		{ c->skip, c->skip_words[0] * 64, port_mask },
+		{ c->skip + c->skip_words[0], c->skip_words[1] * 64, port_mask },
 	};
 	struct backend *b = NULL;
 	enum dial_step step;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/addr.h"
+#include "lb/backend.h"
 
 const struct sched_ops *sched_for(enum sched_kind k)
 {
@@ -37,6 +38,12 @@ const char *sched_outcome_str(enum sched_outcome o)
 		return "local failure";
 	}
 	return "?";
+}
+
+bool sched_eligible(const struct backend *b, const struct sched_skip *skip)
+{
+	return backend_usable(b) && !sched_skipped(skip, b->pool_idx) &&
+	       !(skip && (b->gated_down & skip->port_mask));
 }
 
 /* murmur3's 32-bit finalizer: every input bit affects every output bit. */

@@ -2,13 +2,15 @@
  *
  * A scheduler serves one pool (the normal or the backup backends of a
  * service). It sees backends only through struct backend: state, weight,
- * active, maxconn (backend_usable()) and pool_idx, so a unit test drives it
- * with plain structs and no sockets. pick() returns a usable backend that is
- * not in the skip set, or NULL.
+ * active, maxconn, gated ports (sched_eligible()) and pool_idx, so a unit
+ * test drives it with plain structs and no sockets. pick() returns a backend
+ * for which sched_eligible() holds, or NULL. server_up, server_down, take and
+ * release may be NULL (nothing to do).
  */
 #ifndef VIGIL_SCHED_H
 #define VIGIL_SCHED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,10 +18,12 @@
 
 struct backend;
 
-/* Backends already tried for this client: a bitset over pool_idx. */
+/* What this client may not use: backends already tried (a bitset over
+ * pool_idx) and the service port it came in on, for per-port gating. */
 struct sched_skip {
 	const uint64_t *bits;         /* NULL: skip none */
 	size_t nbits;
+	uint64_t port_mask;           /* bit of the client's service port index; 0: any port */
 };
 
 static inline int sched_skipped(const struct sched_skip *s, unsigned idx)
@@ -37,6 +41,10 @@ enum sched_outcome {
 };
 
 const char *sched_outcome_str(enum sched_outcome o);
+
+/* The one test every scheduler applies: b is usable (up, weight > 0, below
+ * maxconn), not in the skip set, and the client's port is not gated down for b. */
+bool sched_eligible(const struct backend *b, const struct sched_skip *skip);
 
 struct sched_ops {
 	const char *name;

@@ -45,7 +45,7 @@ static struct backend *fixed_pick(void *st, uint32_t key, const struct sched_ski
 	for (i = 0; i < f->n; i++) {
 		struct backend *b = f->pool[i];
 
-		if (!backend_usable(b) || sched_skipped(skip, b->pool_idx))
+		if (!sched_eligible(b, skip))
 			continue;
 		if (!best || b->weight > best->weight)  /* strict: the first wins a tie */
 			best = b;

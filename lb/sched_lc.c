@@ -19,11 +19,6 @@ struct lc {
 	struct backend *pool[];
 };
 
-static bool lc_eligible(const struct backend *b, const struct sched_skip *skip)
-{
-	return backend_usable(b) && !sched_skipped(skip, b->pool_idx);
-}
-
 static struct lc *lc_new(struct backend *const *pool, size_t n, bool weighted)
 {
 	struct lc *lc = xcalloc(1, sizeof(*lc) + n * sizeof(lc->pool[0]));
@@ -69,16 +64,12 @@ static struct backend *lc_pick(void *st, uint32_t key, const struct sched_skip *
 		size_t idx = lc->next + i;
 		struct backend *b = lc->pool[idx < lc->n ? idx : idx - lc->n];
 
-		if (lc_eligible(b, skip) && (!best || lc_less(lc, b, best)))
+		if (sched_eligible(b, skip) && (!best || lc_less(lc, b, best)))
 			best = b;
 	}
 	if (best)
 		lc->next = (best->pool_idx + 1) % lc->n;
 	return best;
-}
-
-static void lc_nop(void *st, struct backend *b)
-{
 }
 
 /* b->active already dropped. A local failure (this node, not b) also gives
@@ -97,9 +88,6 @@ const struct sched_ops sched_leastconn = {
 	.create = lc_create,
 	.destroy = lc_destroy,
 	.pick = lc_pick,
-	.server_up = lc_nop,
-	.server_down = lc_nop,
-	.take = lc_nop,
 	.release = lc_release,
 };
 
@@ -108,8 +96,5 @@ const struct sched_ops sched_weighted_leastconn = {
 	.create = wlc_create,
 	.destroy = lc_destroy,
 	.pick = lc_pick,
-	.server_up = lc_nop,
-	.server_down = lc_nop,
-	.take = lc_nop,
 	.release = lc_release,
 };

@@ -37,11 +37,6 @@ struct maglev_perm {
 	uint32_t pos, skip, turns;
 };
 
-static bool maglev_eligible(const struct backend *b, const struct sched_skip *skip)
-{
-	return backend_usable(b) && !sched_skipped(skip, b->pool_idx);
-}
-
 /* FNV-1a 64 of the name, then splitmix64's finalizer. */
 static uint64_t maglev_name_hash(const char *s)
 {
@@ -166,7 +161,7 @@ static struct backend *maglev_pick(void *st, uint32_t key, const struct sched_sk
 
 		if (e != MAGLEV_EMPTY && m->seen[e] != m->gen) {
 			m->seen[e] = m->gen;
-			if (maglev_eligible(m->pool[e], skip))
+			if (sched_eligible(m->pool[e], skip))
 				return m->pool[e];
 			if (++tried == m->members)
 				break;
@@ -181,15 +176,6 @@ static void maglev_changed(void *st, struct backend *b)
 	maglev_build(st);
 }
 
-static void maglev_nop(void *st, struct backend *b)
-{
-}
-
-/* The table is a pure function of the members: nothing to book. */
-static void maglev_release(void *st, struct backend *b, enum sched_outcome how)
-{
-}
-
 const struct sched_ops sched_source_hash = {
 	.name = "source-hash",
 	.create = maglev_create,
@@ -197,6 +183,4 @@ const struct sched_ops sched_source_hash = {
 	.pick = maglev_pick,
 	.server_up = maglev_changed,
 	.server_down = maglev_changed,
-	.take = maglev_nop,
-	.release = maglev_release,
 };

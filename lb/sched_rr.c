@@ -12,11 +12,6 @@ struct rr {
 	struct backend *pool[];
 };
 
-static bool rr_eligible(const struct backend *b, const struct sched_skip *skip)
-{
-	return backend_usable(b) && !sched_skipped(skip, b->pool_idx);
-}
-
 static void *rr_create(struct backend *const *pool, size_t n)
 {
 	struct rr *rr = xcalloc(1, sizeof(*rr) + n * sizeof(rr->pool[0]));
@@ -41,16 +36,12 @@ static struct backend *rr_pick(void *st, uint32_t key, const struct sched_skip *
 
 	for (i = 0; i < rr->n; i++) {
 		idx = rr->next + i < rr->n ? rr->next + i : rr->next + i - rr->n;
-		if (rr_eligible(rr->pool[idx], skip)) {
+		if (sched_eligible(rr->pool[idx], skip)) {
 			rr->next = (idx + 1) % rr->n;
 			return rr->pool[idx];
 		}
 	}
 	return NULL;
-}
-
-static void rr_nop(void *st, struct backend *b)
-{
 }
 
 /* A local failure (this node, not b) gives b its turn back, if no pick has
@@ -69,8 +60,5 @@ const struct sched_ops sched_roundrobin = {
 	.create = rr_create,
 	.destroy = rr_destroy,
 	.pick = rr_pick,
-	.server_up = rr_nop,
-	.server_down = rr_nop,
-	.take = rr_nop,
 	.release = rr_release,
 };

@@ -19,11 +19,6 @@ struct wrr {
 	struct backend *pool[];
 };
 
-static bool wrr_eligible(const struct backend *b, const struct sched_skip *skip)
-{
-	return backend_usable(b) && !sched_skipped(skip, b->pool_idx);
-}
-
 static void *wrr_create(struct backend *const *pool, size_t n)
 {
 	struct wrr *w = xcalloc(1, sizeof(*w) + n * sizeof(w->pool[0]));
@@ -53,7 +48,7 @@ static struct backend *wrr_pick(void *st, uint32_t key, const struct sched_skip 
 	size_t i, best = SIZE_MAX;
 
 	for (i = 0; i < w->n; i++) {
-		if (!wrr_eligible(w->pool[i], skip))
+		if (!sched_eligible(w->pool[i], skip))
 			continue;
 		w->cur[i] += w->pool[i]->weight;
 		total += w->pool[i]->weight;
@@ -76,16 +71,6 @@ static void wrr_reset(void *st, struct backend *b)
 		w->cur[i] = 0;
 }
 
-static void wrr_nop(void *st, struct backend *b)
-{
-}
-
-/* Whatever the outcome, the turn stays charged: the smoothing evens it out
- * within one cycle, and undoing it would need the pick's eligible set. */
-static void wrr_release(void *st, struct backend *b, enum sched_outcome how)
-{
-}
-
 const struct sched_ops sched_weighted_roundrobin = {
 	.name = "weighted-roundrobin",
 	.create = wrr_create,
@@ -93,6 +78,4 @@ const struct sched_ops sched_weighted_roundrobin = {
 	.pick = wrr_pick,
 	.server_up = wrr_reset,
 	.server_down = wrr_reset,
-	.take = wrr_nop,
-	.release = wrr_release,
 };

@@ -101,7 +101,7 @@ static struct backend *wrt_pick(void *st, uint32_t key, const struct sched_skip 
 	if (t->last_ms == 0 || now - t->last_ms >= SCHED_WRT_PERIOD_MS)
 		wrt_recompute(t, now);
 	for (i = 0; i < t->n; i++) {
-		if (!backend_usable(t->pool[i]) || sched_skipped(skip, t->pool[i]->pool_idx))
+		if (!sched_eligible(t->pool[i], skip))
 			continue;
 		t->cur[i] += t->w[i];
 		total += t->w[i];

@@ -205,6 +205,14 @@ static bool pool_has_up(const struct sched_pool *p)
 	return false;
 }
 
+uint64_t service_port_mask(const struct service *s, uint16_t port)
+{
+	for (size_t i = 0; s->conf && i < s->conf->nports && i < 64; i++)
+		if (s->conf->ports[i] == port)
+			return 1ull << i;
+	return 0;
+}
+
 struct backend *service_pick(struct service *s, uint32_t key, const struct sched_skip skip[2])
 {
 	struct sched_pool *normal = &s->pools[0], *backup = &s->pools[1];
@@ -233,7 +241,7 @@ void service_take(struct service *s, struct backend *b)
 	struct sched_pool *p = pool_of(s, b);
 
 	b->active++;
-	if (p)
+	if (p && p->ops->take)
 		p->ops->take(p->st, b);
 }
 
@@ -242,7 +250,7 @@ void service_release(struct service *s, struct backend *b, enum sched_outcome ho
 	struct sched_pool *p = pool_of(s, b);
 
 	b->active--;
-	if (p)
+	if (p && p->ops->release)
 		p->ops->release(p->st, b, how);
 }
 
@@ -252,9 +260,9 @@ void service_backend_changed(struct service *s, struct backend *b, bool was_up)
 	bool up = b->state == BACKEND_UP;
 
 	if (p) {
-		if (up)
+		if (up && p->ops->server_up)
 			p->ops->server_up(p->st, b);   /* also after a weight change */
-		else if (was_up)
+		else if (!up && was_up && p->ops->server_down)
 			p->ops->server_down(p->st, b);
 	}
 	if (was_up && b->state == BACKEND_DOWN && s->on_down == ON_DOWN_CLOSE &&

@@ -83,6 +83,9 @@ struct backend *service_find_backend(const struct service *s, const char *name);
  * not draining (usable); NULL otherwise. */
 struct backend *service_persist_get(struct service *s, const struct addr *client, double now);
 
+/* The bit of service port `port` among the service's ports (for per-port
+ * gating, struct sched_skip.port_mask); 0 if not one of them or past the 64th. */
+uint64_t service_port_mask(const struct service *s, uint16_t port);
 /* Choose a backend for a client: normal pool while any normal backend is up,
  * else the backup pool. skip: per-pool tried bitsets (pool 0 and pool 1). */
 struct backend *service_pick(struct service *s, uint32_t key, const struct sched_skip skip[2]);

@@ -110,7 +110,21 @@ static const struct bad_case bad_cases[] = {
 		"8:13: services[0].check.type: unknown check type \"ldap\" (expected tcp, http, https, smtp, imap, imaps, pop3, pop3s, expect, icmp)",
 	} },
 	{ "check_wrong_type.yaml", {
-		"7:12: services[0].check: wrong type: a list (expected a map)",
+		"7:13: services[0].check[0]: wrong type: a single value (expected a map)",
+	} },
+	{ "check_list_entries.yaml", {
+		"9:34: services[0].check[1].ports[1]: 5061 is not one of the service's ports "
+		"(expected one of its first 64 ports)",
+		"10:21: services[0].check[2].on_down: not valid in a list of checks (expected "
+		"on_down beside check:, for the whole service)",
+		"11:34: services[0].check[3].ports[1]: duplicate port 444 (expected each port once)",
+		"12:9: services[0].check[4]: wrong type: a single value (expected a map)",
+	} },
+	{ "check_list_empty.yaml", {
+		"2:11: defaults.check.ports: not valid in defaults (expected in a service's check, "
+		"naming its ports)",
+		"9:12: services[0].check: empty list (expected a map of check settings, or a list "
+		"of them)",
 	} },
 	{ "defaults_http_key_on_tcp.yaml", {
 		"2:22: defaults.check.expect_body: not valid for check type tcp (expected type http or https)",
@@ -323,7 +337,7 @@ static const struct bad_case bad_cases[] = {
 		"6:45: services[0].backends[0].wieght: unknown key (expected one of: name, address, port, weight, maxconn, backup, send_proxy, agent)",
 	} },
 	{ "unknown_check_key.yaml", {
-		"7:24: services[0].check.intervall: unknown key (expected one of: type, interval, timeout, rise, fall, port, path, host, expect_status, expect_body, ehlo, starttls, verify, ca_file, on_down, send, expect, quit, tls)",
+		"7:24: services[0].check.intervall: unknown key (expected one of: type, interval, timeout, rise, fall, port, path, host, expect_status, expect_body, ehlo, starttls, verify, ca_file, on_down, send, expect, quit, tls, ports)",
 	} },
 	{ "unknown_service_key.yaml", {
 		"5:5: services[0].protocol: unknown key (expected one of: name, vip, ports, scheduler, source_mask, persist, maxconn, backlog, source, send_proxy, on_down, timeouts, check, backends)",
@@ -1252,6 +1266,48 @@ static void test_names(void **state)
 }
 
 /* maxconn against the open file limit: never more than the descriptors allow. */
+/* check: as a list: each entry starts from defaults.check, keeps its own
+ * port, timing and ports:, and counts as a probe for the fd budget. */
+static void test_check_list(void **state)
+{
+	static const char text[] =
+		"defaults: {check: {interval: 4s, timeout: 2s, rise: 3}}\n"
+		"services:\n"
+		"  - name: web\n"
+		"    vip: 192.0.2.10\n"
+		"    ports: [443, 444]\n"
+		"    on_down: close\n"
+		"    backends: [{name: a, address: 198.51.100.1}, {name: b, address: 198.51.100.2}]\n"
+		"    check:\n"
+		"      - {type: https, path: /owa/healthcheck.htm, fall: 2}\n"
+		"      - {type: tcp, ports: [444], interval: 1s, timeout: 500ms}\n";
+	struct cfg_errors errs = { 0 };
+	struct config *cfg = cfg_load_string("l.yaml", text, strlen(text), &errs);
+	const struct service_conf *s;
+
+	print_errors(&errs);
+	assert_non_null(cfg);
+	s = &cfg->services[0];
+	assert_int_equal(s->nchecks, 2);
+	assert_int_equal(s->checks[0].type, CHECK_HTTPS);
+	assert_string_equal(s->checks[0].path, "/owa/healthcheck.htm");
+	assert_int_equal(s->checks[0].interval_ms, 4000);
+	assert_int_equal(s->checks[0].rise, 3);
+	assert_int_equal(s->checks[0].fall, 2);
+	assert_int_equal(s->checks[0].ngate_ports, 0);
+	assert_int_equal(s->checks[1].type, CHECK_TCP);
+	assert_null(s->checks[1].path);
+	assert_int_equal(s->checks[1].interval_ms, 1000);
+	assert_int_equal(s->checks[1].ngate_ports, 1);
+	assert_int_equal(s->checks[1].gate_ports[0], 444);
+	assert_int_equal(s->check.on_down, ON_DOWN_CLOSE);
+	assert_int_equal(cfg_probe_count(cfg), 4);
+	assert_true(cfg_check_equal(&s->checks[0], &s->checks[0]));
+	assert_false(cfg_check_equal(&s->checks[0], &s->checks[1]));
+	cfg_free(cfg);
+	cfg_errors_free(&errs);
+}
+
 static void test_maxconn_fit(void **state)
 {
 	static const char text[] =
@@ -1314,6 +1370,7 @@ int main(void)
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_maxconn_fit),
+		cmocka_unit_test(test_check_list),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -56,7 +56,8 @@ static struct backend *pick_take(const struct sched_ops *ops, void *st, uint32_t
 
 	if (b) {
 		b->active++;
-		ops->take(st, b);
+		if (ops->take)
+			ops->take(st, b);
 	}
 	return b;
 }
@@ -65,7 +66,8 @@ static void release_how(const struct sched_ops *ops, void *st, struct backend *b
 			enum sched_outcome how)
 {
 	b->active--;
-	ops->release(st, b, how);
+	if (ops->release)
+		ops->release(st, b, how);
 }
 
 static void release(const struct sched_ops *ops, void *st, struct backend *b)
@@ -96,7 +98,7 @@ static void test_all_null_when_none(void **state)
 	static const enum sched_kind kinds[] = { SCHED_ROUNDROBIN, SCHED_WEIGHTED_ROUNDROBIN,
 		SCHED_LEASTCONN, SCHED_WEIGHTED_LEASTCONN, SCHED_SOURCE_HASH };
 	uint64_t bits[1] = { 1u << 3 };
-	struct sched_skip skip = { bits, 64 };
+	struct sched_skip skip = { .bits = bits, .nbits = 64 };
 	struct pool pl;
 	size_t k;
 
@@ -117,8 +119,49 @@ static void test_all_null_when_none(void **state)
 		assert_ptr_equal(ops->pick(st, 7, NULL), &pl.b[3]);
 		assert_null(ops->pick(st, 7, &skip));
 		pl.b[3].state = BACKEND_MAINT;
-		ops->server_down(st, &pl.b[3]);
+		if (ops->server_down)
+			ops->server_down(st, &pl.b[3]);
 		assert_null(ops->pick(st, 7, NULL));
+		ops->destroy(st);
+	}
+}
+
+/* Every scheduler: a backend gated down on a service port (a check with
+ * ports: failed) is never picked for a client of that port, and still is for
+ * the other ports; sched_eligible() is the one test they all apply. */
+static void test_all_skip_gated_port(void **state)
+{
+	static const enum sched_kind kinds[] = { SCHED_ROUNDROBIN, SCHED_WEIGHTED_ROUNDROBIN,
+		SCHED_LEASTCONN, SCHED_WEIGHTED_LEASTCONN, SCHED_SOURCE_HASH };
+	struct sched_skip port0 = { .port_mask = 1u << 0 }, port1 = { .port_mask = 1u << 1 };
+	struct pool pl;
+
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		const struct sched_ops *ops = sched_for(kinds[k]);
+		unsigned seen0[4] = { 0 }, seen1[4] = { 0 };
+		void *st;
+
+		pool_init(&pl, 4);
+		pl.b[2].gated_down = 1u << 1;        /* port index 1 is out for b2 */
+		st = ops->create(pl.p, pl.n);
+		for (uint32_t key = 0; key < 4000; key++) {
+			struct backend *a = ops->pick(st, key * 2654435761u, &port0);
+
+			assert_non_null(a);
+			seen0[idx_of(&pl, a)]++;
+		}
+		for (uint32_t key = 0; key < 4000; key++) {
+			struct backend *b = ops->pick(st, key * 2654435761u, &port1);
+
+			assert_non_null(b);
+			seen1[idx_of(&pl, b)]++;
+		}
+		assert_int_equal(seen1[2], 0);
+		assert_true(seen0[2] > 0);
+		assert_true(seen1[0] > 0 && seen1[1] > 0 && seen1[3] > 0);
+		assert_false(sched_eligible(&pl.b[2], &port1));
+		assert_true(sched_eligible(&pl.b[2], &port0));
+		assert_true(sched_eligible(&pl.b[2], NULL));
 		ops->destroy(st);
 	}
 }
@@ -260,7 +303,7 @@ static void test_rr_skips(void **state)
 {
 	const struct sched_ops *ops = &sched_roundrobin;
 	uint64_t bits[1] = { 1u << 6 };
-	struct sched_skip skip = { bits, 64 };
+	struct sched_skip skip = { .bits = bits, .nbits = 64 };
 	struct pool pl;
 	void *st;
 	int i;
@@ -351,7 +394,7 @@ static void test_wrr_changes(void **state)
 {
 	const struct sched_ops *ops = &sched_weighted_roundrobin;
 	uint64_t bits[1] = { 1u << 0 };
-	struct sched_skip skip = { bits, 64 };
+	struct sched_skip skip = { .bits = bits, .nbits = 64 };
 	struct pool pl;
 	int seq[60], count[3] = { 0 }, i;
 	void *st;
@@ -360,7 +403,8 @@ static void test_wrr_changes(void **state)
 	st = ops->create(pl.p, pl.n);
 	picks(ops, st, &pl, seq, 4);           /* mid-cycle */
 	pl.b[0].weight = 4;
-	ops->server_up(st, &pl.b[0]);
+	if (ops->server_up)
+		ops->server_up(st, &pl.b[0]);
 	picks(ops, st, &pl, seq, 60);
 	for (i = 0; i < 60; i++)
 		count[seq[i]]++;
@@ -369,7 +413,8 @@ static void test_wrr_changes(void **state)
 	assert_int_equal(count[2], 10);
 
 	pl.b[1].state = BACKEND_DOWN;
-	ops->server_down(st, &pl.b[1]);
+	if (ops->server_down)
+		ops->server_down(st, &pl.b[1]);
 	memset(count, 0, sizeof(count));
 	picks(ops, st, &pl, seq, 50);
 	for (i = 0; i < 50; i++)
@@ -392,7 +437,7 @@ static void test_lc_min_and_ties(void **state)
 {
 	const struct sched_ops *ops = &sched_leastconn;
 	uint64_t bits[1] = { 1u << 1 | 1u << 3 };
-	struct sched_skip skip = { bits, 64 };
+	struct sched_skip skip = { .bits = bits, .nbits = 64 };
 	struct pool pl;
 	int i;
 	void *st;
@@ -550,9 +595,11 @@ static void test_maglev_identical(void **state)
 	}
 	/* the same states reached through different events */
 	a.b[0].state = BACKEND_DOWN;
-	ops->server_down(sa, &a.b[0]);
+	if (ops->server_down)
+		ops->server_down(sa, &a.b[0]);
 	a.b[0].state = BACKEND_UP;
-	ops->server_up(sa, &a.b[0]);
+	if (ops->server_up)
+		ops->server_up(sa, &a.b[0]);
 	maglev_dump(sa, &a, tb);
 	assert_memory_equal(ta, tb, M * sizeof(int));
 	ops->destroy(sa);
@@ -624,7 +671,8 @@ static void maglev_disruption(size_t n, size_t victim)
 		before[i] = idx_of(&pl, ops->pick(st, keys[i], NULL));
 	}
 	pl.b[victim].state = BACKEND_DOWN;
-	ops->server_down(st, &pl.b[victim]);
+	if (ops->server_down)
+		ops->server_down(st, &pl.b[victim]);
 	for (i = 0; i < KEYS; i++) {
 		int now = idx_of(&pl, ops->pick(st, keys[i], NULL));
 
@@ -636,7 +684,8 @@ static void maglev_disruption(size_t n, size_t victim)
 	              n, 100.0 * moved / KEYS, 100.0 * onvictim / KEYS);
 	assert_true((double)moved / KEYS <= 1.0 / n + 0.02);
 	pl.b[victim].state = BACKEND_UP;
-	ops->server_up(st, &pl.b[victim]);
+	if (ops->server_up)
+		ops->server_up(st, &pl.b[victim]);
 	for (i = 0; i < KEYS; i++)
 		assert_int_equal(idx_of(&pl, ops->pick(st, keys[i], NULL)), before[i]);
 	ops->destroy(st);
@@ -698,7 +747,7 @@ static void test_maglev_fallback(void **state)
 {
 	const struct sched_ops *ops = &sched_source_hash;
 	uint64_t bits[1];
-	struct sched_skip skip = { bits, 64 };
+	struct sched_skip skip = { .bits = bits, .nbits = 64 };
 	int *t = calloc(M, sizeof(int));
 	struct pool pl, p2;
 	void *st, *s2;
@@ -733,7 +782,8 @@ static void test_maglev_fallback(void **state)
 	}
 	/* draining: out of the table; other keys barely move */
 	pl.b[2].state = BACKEND_DRAIN;
-	ops->server_down(st, &pl.b[2]);
+	if (ops->server_down)
+		ops->server_down(st, &pl.b[2]);
 	moved = 0;
 	for (key = 0; key < M; key++) {
 		owner = idx_of(&pl, ops->pick(st, key, NULL));
@@ -795,6 +845,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sched_for),
 		cmocka_unit_test(test_all_null_when_none),
+		cmocka_unit_test(test_all_skip_gated_port),
 		cmocka_unit_test(test_rr_rotation),
 		cmocka_unit_test(test_rr_skips),
 		cmocka_unit_test(test_wrr_123),
