@@ -6,10 +6,14 @@
 #   make bench        side-by-side benchmarks, see bench/README.md
 #   make soak         SOAK_SECONDS (600) of flaps, reloads, failovers and 16 MiB
 #                     transfers against build/vigild; make soak-asan: the ASan build
+#   make man          build/man/: vigild.8, vigilctl.8, vigil.yaml.5 (from docs/)
+#   make install      PREFIX (/usr/local) and DESTDIR: binaries, man pages, the
+#                     systemd unit, /etc/vigil/vigil.yaml (kept if present)
+#   make deb          build/vigil_VERSION_ARCH.deb with dpkg-buildpackage (debian/)
 
 CC      ?= cc
 BUILD   ?= build
-PKGS     = libnl-route-3.0 libnl-3.0 yaml-0.1 openssl libcap
+PKGS     = libnl-route-3.0 libnl-3.0 yaml-0.1 openssl libcap libsystemd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 
@@ -17,7 +21,7 @@ OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(WARN) -I. $(PKG_CFLAGS) $(CFLAGS) $(SAN)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(WARN) -I. $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(SAN)
 LDLIBS   = -pthread -lev $(PKG_LIBS) -lm
 PYTEST  ?= /usr/bin/python3 -m pytest
 
@@ -48,14 +52,14 @@ $(BUILD)/libvigil.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/vigild: $(BUILD)/daemon/main.o $(BUILD)/libvigil.a
-	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/vigilctl: $(BUILD)/ctl/vigilctl.o $(BUILD)/libvigil.a
-	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libvigil.a
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 unit: all
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t; done

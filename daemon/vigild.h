@@ -20,6 +20,7 @@ struct ctl_server;
 struct status_http;
 struct failover;
 struct notify;
+struct sdnotify;
 
 struct vigild {
 	struct ev_loop *loop;
@@ -31,6 +32,7 @@ struct vigild {
 	struct status_http *http;
 	struct failover *fo;          /* NULL without a failover section */
 	struct notify *notify;        /* failover.notify: programs and mails */
+	struct sdnotify *sdn;         /* systemd readiness and status (sd_notify) */
 	double started;               /* wall clock seconds */
 	uint64_t reloads, reload_failures;
 	uint64_t nofile;              /* open file limit (soft), for maxconn and status */

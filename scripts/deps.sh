@@ -14,7 +14,7 @@ fi
 PKGS=(
 	# build
 	build-essential pkg-config clang
-	libev-dev libnl-3-dev libnl-route-3-dev libssl-dev libyaml-dev libcap-dev libcmocka-dev
+	libev-dev libnl-3-dev libnl-route-3-dev libssl-dev libyaml-dev libcap-dev libcmocka-dev libsystemd-dev
 	# tests
 	python3 python3-pytest valgrind iproute2 libcap2-bin procps openssl curl netcat-openbsd
 	nginx-light postfix dovecot-imapd dovecot-pop3d
