@@ -98,6 +98,74 @@ soak-asan:
 demo: all
 	bash examples/demo.sh
 
+# ---- man pages, install, Debian package ----
+# The version has one source: VIGIL_VERSION in the C headers (debian/changelog
+# must match; make deb and tests/integration/test_package.py check it).
+VERSION := $(shell sed -n 's/^\#define VIGIL_VERSION "\(.*\)"$$/\1/p' $(wildcard common/*.h daemon/*.h) | head -n 1)
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+BINDIR      = $(PREFIX)/bin
+SBINDIR     = $(PREFIX)/sbin
+MANDIR      = $(PREFIX)/share/man
+MD2MAN      = /usr/bin/python3 scripts/md2man.py --version $(VERSION)
+MAN_PAGES   = $(BUILD)/man/vigild.8 $(BUILD)/man/vigilctl.8 $(BUILD)/man/vigil.yaml.5
+
+man: $(MAN_PAGES)
+
+$(BUILD)/man/vigil.yaml.5: docs/configuration.md scripts/md2man.py
+	@mkdir -p $(dir $@)
+	$(MD2MAN) --name vigil.yaml --section 5 --summary "configuration file of vigild" \
+		--see-also "**vigild**(8), **vigilctl**(8)" $< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/man/vigild.8: docs/man/vigild.8.md scripts/md2man.py
+	@mkdir -p $(dir $@)
+	$(MD2MAN) --name vigild --section 8 --summary "health-checking layer-4 load balancer and IP failover daemon" \
+		--see-also "**vigilctl**(8), **vigil.yaml**(5), **systemd.exec**(5)" $< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/man/vigilctl.8: docs/man/vigilctl.8.md scripts/md2man.py
+	@mkdir -p $(dir $@)
+	$(MD2MAN) --name vigilctl --section 8 --summary "control a running vigild" \
+		--see-also "**vigild**(8), **vigil.yaml**(5)" $< > $@.tmp && mv $@.tmp $@
+
+# /etc/vigil/vigil.yaml (examples/default.yaml: no services) is installed only
+# when absent, so a second make install keeps the operator's file.
+install: $(BUILD)/vigild $(BUILD)/vigilctl man
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/vigil
+	install -m 755 $(BUILD)/vigild $(DESTDIR)$(SBINDIR)/vigild
+	install -m 755 $(BUILD)/vigilctl $(DESTDIR)$(BINDIR)/vigilctl
+	install -m 644 $(BUILD)/man/vigild.8 $(BUILD)/man/vigilctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 $(BUILD)/man/vigil.yaml.5 $(DESTDIR)$(MANDIR)/man5/
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+		-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' systemd/vigil.service.in > $(DESTDIR)$(UNITDIR)/vigil.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/vigil.service
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/vigil/vigil.yaml ]; then \
+		echo "keeping $(DESTDIR)$(SYSCONFDIR)/vigil/vigil.yaml"; \
+	else \
+		echo "install -m 644 examples/default.yaml $(DESTDIR)$(SYSCONFDIR)/vigil/vigil.yaml"; \
+		install -m 644 examples/default.yaml $(DESTDIR)$(SYSCONFDIR)/vigil/vigil.yaml; \
+	fi
+
+# dpkg-buildpackage in a copy of the tree under $(BUILD)/deb-src (it writes
+# next to the source directory), then the .deb into $(BUILD)/.
+DEB_ARCH = $(shell dpkg --print-architecture)
+DEB_DIR  = $(BUILD)/deb-src/vigil-$(VERSION)
+deb:
+	@v=$$(dpkg-parsechangelog -l debian/changelog -S Version); \
+	if [ "$$v" != "$(VERSION)" ]; then \
+		echo "make deb: debian/changelog says $$v, VIGIL_VERSION is $(VERSION)" >&2; exit 1; fi
+	rm -rf $(BUILD)/deb-src
+	mkdir -p $(DEB_DIR)
+	git ls-files -z --cached --others --exclude-standard | \
+		xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' sh | \
+		tar --null -T - -cf - | tar -xf - -C $(DEB_DIR)
+	cd $(DEB_DIR) && DEB_BUILD_OPTIONS="parallel=2 $(DEB_BUILD_OPTIONS)" nice dpkg-buildpackage -b -us -uc
+	mv $(BUILD)/deb-src/vigil_$(VERSION)_$(DEB_ARCH).deb $(BUILD)/
+	@echo "built $(BUILD)/vigil_$(VERSION)_$(DEB_ARCH).deb"
+
+.PHONY: man install deb
+
 clean:
 	rm -rf build build-asan
 
