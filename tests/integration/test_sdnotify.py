@@ -2,54 +2,13 @@
 READY=1 only once its listeners accept and every backend's first probe has
 finished, RELOADING=1 / READY=1 around reloads, STOPPING=1 on SIGTERM, with a
 STATUS= summary."""
-import socket
-import threading
 import time
 
+from notify_sock import NotifySocket
 from vigil import SLOW, Backend, base_config, connect, free_port, recv_line, service, wait_for
 
 VIP = "127.0.0.31"
 PROBE_DELAY = 0.6
-
-
-class NotifySocket:
-    """A unix datagram socket standing in for systemd's notify socket."""
-
-    def __init__(self, path):
-        self.path = str(path)
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(self.path)
-        self.sock.settimeout(0.1)
-        self.msgs = []              # (monotonic time, {key: value})
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self):
-        while not self.stop.is_set():
-            try:
-                data = self.sock.recv(4096)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            fields = dict(l.split("=", 1) for l in data.decode().splitlines() if "=" in l)
-            with self.lock:
-                self.msgs.append((time.monotonic(), fields))
-
-    def with_key(self, key, value=None):
-        with self.lock:
-            return [(t, m) for t, m in self.msgs if key in m and (value is None or m[key] == value)]
-
-    def wait(self, key, value=None, count=1, timeout=10.0):
-        return wait_for(lambda: len(self.with_key(key, value)) >= count and self.with_key(key, value),
-                        timeout, 0.01, f"{key}={value or '*'} #{count} on the notify socket")
-
-    def close(self):
-        self.stop.set()
-        self.thread.join(2)
-        self.sock.close()
 
 
 def slow_http(sock, srv):
