@@ -4,6 +4,10 @@ finished, RELOADING=1 / READY=1 around reloads, STOPPING=1 on SIGTERM, with a
 STATUS= summary."""
 import time
 
+import pytest
+
+from failover_bed import ADV_MS, Pair, master_down_ms
+from netns import have_netns
 from notify_sock import NotifySocket
 from vigil import SLOW, Backend, base_config, connect, free_port, recv_line, service, wait_for
 
@@ -109,3 +113,36 @@ def test_ready_is_declared_late_for_a_backend_that_never_answers(tmp_path, vigil
     finally:
         ns.close()
         hang.close()
+
+
+@pytest.mark.netns
+@pytest.mark.skipif(have_netns() is not None, reason=str(have_netns()))
+def test_ready_waits_for_the_failover_state(tmp_path, monkeypatch):
+    """A node alone becomes master after master-down and is ready then; a node that
+    hears a master stays backup and is ready once 4 adverts passed without a takeover.
+    The READY=1 message's STATUS= was written at the same moment as the verdict."""
+    p = Pair(tmp_path, start=False)
+    sockets = []
+    try:
+        for name in ("lb1", "lb2"):
+            ns = NotifySocket(tmp_path / f"{name}.notify")
+            sockets.append(ns)
+            monkeypatch.setenv("NOTIFY_SOCKET", ns.path)
+            started = time.monotonic()
+            p[name].start(wait=False)
+            (t, ready), = ns.wait("READY", "1", timeout=10)
+            waited = t - started
+            want = "master" if name == "lb1" else "backup"
+            assert ready["STATUS"].endswith(f"failover {want}"), ready
+            assert "2/2 backends up" in ready["STATUS"]
+            if name == "lb1":
+                assert waited >= master_down_ms(150) / 1000 * 0.9, waited
+            else:
+                assert waited >= 4 * ADV_MS / 1000 * 0.9, waited
+                assert p[name].state() == "backup"
+        monkeypatch.delenv("NOTIFY_SOCKET")
+    finally:
+        for ns in sockets:
+            ns.close()
+        problems = p.close()
+    assert not problems, problems
