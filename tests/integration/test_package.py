@@ -234,6 +234,7 @@ def test_unit_passes_systemd_analyze_verify(tmp_path):
     want = ["Type=notify", "User=vigil", f"AmbientCapabilities={UNIT_CAPS}",
             f"CapabilityBoundingSet={UNIT_CAPS}", "Restart=on-failure", "NoNewPrivileges=yes",
             "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "RuntimeDirectory=vigil",
+            "LimitRTPRIO=10",
             "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK AF_PACKET",
             f"ExecStartPre={tmp_path}/usr/sbin/vigild -t -c {tmp_path}/etc/vigil/vigil.yaml",
             f"ExecReload={tmp_path}/usr/bin/vigilctl -c {tmp_path}/etc/vigil/vigil.yaml reload"]
