@@ -373,3 +373,19 @@ def test_make_deb_builds_a_lintian_clean_package():
                        text=True, timeout=600)
     tags = [l for l in r.stdout.splitlines() if re.match(r"[EW]: ", l)]
     assert r.returncode == 0 and not tags, r.stdout + r.stderr
+
+
+def test_vigilctl_man_page_has_every_command_and_option():
+    """Each command and option of `vigilctl --help` has its row in docs/man/vigilctl.8.md."""
+    usage = subprocess.run([str(VIGILCTL), "--help"], capture_output=True, text=True,
+                           timeout=10).stdout
+    block = usage.split("commands:", 1)[1].split("options:", 1)
+    commands = re.findall(r"^  ([a-z]+)\b", block[0], re.M)
+    options = re.findall(r"--[a-z]+", block[1])
+    assert "reload" in commands and "--socket" in options
+    page = (ROOT / "docs" / "man" / "vigilctl.8.md").read_text()
+    rows = re.findall(r"^\| `([^`]+)`", page, re.M)
+    first_cells = re.findall(r"^\| ([^|]+) \|", page, re.M)
+    missing = [c for c in commands if not any(r.split()[0] == c for r in rows)]
+    missing += [o for o in options if not any(f"`{o}" in c for c in first_cells)]
+    assert not missing, f"in vigilctl --help but not in docs/man/vigilctl.8.md: {missing}"
