@@ -148,7 +148,9 @@ install: $(BUILD)/vigild $(BUILD)/vigilctl man
 	fi
 
 # dpkg-buildpackage in a copy of the tree under $(BUILD)/deb-src (it writes
-# next to the source directory), then the .deb into $(BUILD)/.
+# next to the source directory), then the .deb into $(BUILD)/. The package
+# builds from scratch with Debian's flags: nothing of this make's command line
+# (BUILD=..., CFLAGS=...) reaches it.
 DEB_ARCH = $(shell dpkg --print-architecture)
 DEB_DIR  = $(BUILD)/deb-src/vigil-$(VERSION)
 deb:
@@ -160,7 +162,8 @@ deb:
 	git ls-files -z --cached --others --exclude-standard | \
 		xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' sh | \
 		tar --null -T - -cf - | tar -xf - -C $(DEB_DIR)
-	cd $(DEB_DIR) && DEB_BUILD_OPTIONS="parallel=2 $(DEB_BUILD_OPTIONS)" nice dpkg-buildpackage -b -us -uc
+	cd $(DEB_DIR) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES \
+		DEB_BUILD_OPTIONS="parallel=2 $(DEB_BUILD_OPTIONS)" nice dpkg-buildpackage -b -us -uc
 	mv $(BUILD)/deb-src/vigil_$(VERSION)_$(DEB_ARCH).deb $(BUILD)/
 	@echo "built $(BUILD)/vigil_$(VERSION)_$(DEB_ARCH).deb"
 

@@ -369,6 +369,14 @@ def test_make_deb_builds_a_lintian_clean_package():
         assert r.returncode == 0, r.stderr
         assert subprocess.run([f"{x}/usr/sbin/vigild", "--version"], capture_output=True,
                               text=True).stdout.strip() == f"vigild {v}"
+        # built here with Debian's hardening flags, not copied from the suite's build
+        for exe in (f"{x}/usr/sbin/vigild", f"{x}/usr/bin/vigilctl"):
+            dyn = subprocess.run(["readelf", "-d", exe], capture_output=True, text=True,
+                                 check=True).stdout
+            assert re.search(r"FLAGS.*\bNOW\b", dyn), f"{exe}: not linked with -z now"
+            syms = subprocess.run(["nm", "-D", exe], capture_output=True, text=True,
+                                  check=True).stdout
+            assert re.search(r"__\w+_chk\b", syms), f"{exe}: not built with _FORTIFY_SOURCE"
     r = subprocess.run(["lintian", "--fail-on", "error,warning", str(deb)], capture_output=True,
                        text=True, timeout=600)
     tags = [l for l in r.stdout.splitlines() if re.match(r"[EW]: ", l)]
