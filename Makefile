@@ -101,7 +101,7 @@ demo: all
 # ---- man pages, install, Debian package ----
 # The version has one source: VIGIL_VERSION in the C headers (debian/changelog
 # must match; make deb and tests/integration/test_package.py check it).
-VERSION := $(shell sed -n 's/^\#define VIGIL_VERSION "\(.*\)"$$/\1/p' $(wildcard common/*.h daemon/*.h) | head -n 1)
+VERSION := $(shell sed -n 's/^\#define[ \t]*VIGIL_VERSION[ \t]*"\([^"]*\)".*/\1/p' $(wildcard common/*.h daemon/*.h) | head -n 1)
 PREFIX     ?= /usr/local
 SYSCONFDIR ?= /etc
 UNITDIR    ?= $(PREFIX)/lib/systemd/system

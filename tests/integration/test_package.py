@@ -42,7 +42,7 @@ def make(*args, timeout=300, **env):
 
 def header_version():
     for h in sorted((ROOT / "common").glob("*.h")) + sorted((ROOT / "daemon").glob("*.h")):
-        m = re.search(r'^#define VIGIL_VERSION "([^"]+)"$', h.read_text(), re.M)
+        m = re.search(r'^#define[ \t]+VIGIL_VERSION[ \t]+"([^"]+)"', h.read_text(), re.M)
         if m:
             return m.group(1)
     raise AssertionError("no #define VIGIL_VERSION in common/ or daemon/")
