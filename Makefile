@@ -7,10 +7,14 @@
 #   make soak         SOAK_SECONDS (600) of flaps, reloads, failovers and 16 MiB
 #                     transfers against build/vigild; make soak-asan: the ASan build
 #   make fuzz         libFuzzer targets of tests/fuzz/, FUZZ_SECONDS each (clang, build-fuzz/)
+#   make man          build/man/: vigild.8, vigilctl.8, vigil.yaml.5 (from docs/)
+#   make install      PREFIX (/usr/local) and DESTDIR: binaries, man pages, the
+#                     systemd unit, /etc/vigil/vigil.yaml (kept if present)
+#   make deb          build/vigil_VERSION_ARCH.deb with dpkg-buildpackage (debian/)
 
 CC      ?= cc
 BUILD   ?= build
-PKGS     = libnl-route-3.0 libnl-3.0 yaml-0.1 openssl libcap
+PKGS     = libnl-route-3.0 libnl-3.0 yaml-0.1 openssl libcap libsystemd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 
@@ -18,7 +22,7 @@ OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(WARN) -I. $(PKG_CFLAGS) $(CFLAGS) $(SAN)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(WARN) -I. $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(SAN)
 LDLIBS   = -pthread -lev $(PKG_LIBS) -lm
 PYTEST  ?= /usr/bin/python3 -m pytest
 
@@ -49,14 +53,14 @@ $(BUILD)/libvigil.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/vigild: $(BUILD)/daemon/main.o $(BUILD)/libvigil.a
-	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/vigilctl: $(BUILD)/ctl/vigilctl.o $(BUILD)/libvigil.a
-	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libvigil.a
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 unit: all
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t; done
@@ -119,6 +123,77 @@ fuzz:
 	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang OPT=-O1 SAN="$(FUZZ_SAN)" fuzz-bins
 	FUZZ_RUNS="$(FUZZ_RUNS)" FUZZ_TARGETS="$(FUZZ_TARGETS)" \
 		bash tests/fuzz/run.sh $(FUZZ_BUILD)/fuzz $(FUZZ_SECONDS)
+
+# ---- man pages, install, Debian package ----
+# The version has one source: VIGIL_VERSION in the C headers (debian/changelog
+# must match; make deb and tests/integration/test_package.py check it).
+VERSION := $(shell sed -n 's/^\#define[ \t]*VIGIL_VERSION[ \t]*"\([^"]*\)".*/\1/p' $(wildcard common/*.h daemon/*.h) | head -n 1)
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+BINDIR      = $(PREFIX)/bin
+SBINDIR     = $(PREFIX)/sbin
+MANDIR      = $(PREFIX)/share/man
+MD2MAN      = /usr/bin/python3 scripts/md2man.py --version $(VERSION)
+MAN_PAGES   = $(BUILD)/man/vigild.8 $(BUILD)/man/vigilctl.8 $(BUILD)/man/vigil.yaml.5
+
+man: $(MAN_PAGES)
+
+$(BUILD)/man/vigil.yaml.5: docs/configuration.md scripts/md2man.py
+	@mkdir -p $(dir $@)
+	$(MD2MAN) --name vigil.yaml --section 5 --summary "configuration file of vigild" \
+		--see-also "**vigild**(8), **vigilctl**(8)" $< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/man/vigild.8: docs/man/vigild.8.md scripts/md2man.py
+	@mkdir -p $(dir $@)
+	$(MD2MAN) --name vigild --section 8 --summary "health-checking layer-4 load balancer and IP failover daemon" \
+		--see-also "**vigilctl**(8), **vigil.yaml**(5), **systemd.exec**(5)" $< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/man/vigilctl.8: docs/man/vigilctl.8.md scripts/md2man.py
+	@mkdir -p $(dir $@)
+	$(MD2MAN) --name vigilctl --section 8 --summary "control a running vigild" \
+		--see-also "**vigild**(8), **vigil.yaml**(5)" $< > $@.tmp && mv $@.tmp $@
+
+# /etc/vigil/vigil.yaml (examples/default.yaml: no services) is installed only
+# when absent, so a second make install keeps the operator's file.
+install: $(BUILD)/vigild $(BUILD)/vigilctl man
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/vigil
+	install -m 755 $(BUILD)/vigild $(DESTDIR)$(SBINDIR)/vigild
+	install -m 755 $(BUILD)/vigilctl $(DESTDIR)$(BINDIR)/vigilctl
+	install -m 644 $(BUILD)/man/vigild.8 $(BUILD)/man/vigilctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 $(BUILD)/man/vigil.yaml.5 $(DESTDIR)$(MANDIR)/man5/
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+		-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' systemd/vigil.service.in > $(DESTDIR)$(UNITDIR)/vigil.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/vigil.service
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/vigil/vigil.yaml ]; then \
+		echo "keeping $(DESTDIR)$(SYSCONFDIR)/vigil/vigil.yaml"; \
+	else \
+		echo "install -m 644 examples/default.yaml $(DESTDIR)$(SYSCONFDIR)/vigil/vigil.yaml"; \
+		install -m 644 examples/default.yaml $(DESTDIR)$(SYSCONFDIR)/vigil/vigil.yaml; \
+	fi
+
+# dpkg-buildpackage in a copy of the tree under $(BUILD)/deb-src (it writes
+# next to the source directory), then the .deb into $(BUILD)/. The package
+# builds from scratch with Debian's flags: nothing of this make's command line
+# (BUILD=..., CFLAGS=...) reaches it.
+DEB_ARCH = $(shell dpkg --print-architecture)
+DEB_DIR  = $(BUILD)/deb-src/vigil-$(VERSION)
+deb:
+	@v=$$(dpkg-parsechangelog -l debian/changelog -S Version); \
+	if [ "$$v" != "$(VERSION)" ]; then \
+		echo "make deb: debian/changelog says $$v, VIGIL_VERSION is $(VERSION)" >&2; exit 1; fi
+	rm -rf $(BUILD)/deb-src
+	mkdir -p $(DEB_DIR)
+	git ls-files -z --cached --others --exclude-standard | \
+		xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' sh | \
+		tar --null -T - -cf - | tar -xf - -C $(DEB_DIR)
+	cd $(DEB_DIR) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES \
+		DEB_BUILD_OPTIONS="parallel=2 $(DEB_BUILD_OPTIONS)" nice dpkg-buildpackage -b -us -uc
+	mv $(BUILD)/deb-src/vigil_$(VERSION)_$(DEB_ARCH).deb $(BUILD)/
+	@echo "built $(BUILD)/vigil_$(VERSION)_$(DEB_ARCH).deb"
+
+.PHONY: man install deb
 
 clean:
 	rm -rf build build-asan build-fuzz

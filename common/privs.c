@@ -65,6 +65,10 @@ int privs_drop(const char *user, char *err, size_t errlen)
 			 errno ? ": " : "", errno ? strerror(errno) : "");
 		return -1;
 	}
+	/* Started as that user already (systemd's User= with the capabilities in
+	 * AmbientCapabilities=): nothing to switch, and no right to drop more. */
+	if (pw->pw_uid != 0 && getuid() == pw->pw_uid && geteuid() == pw->pw_uid)
+		return 0;
 	if (privs_drop_bounding(err, errlen) < 0)
 		return -1;
 	if (prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) < 0 ||

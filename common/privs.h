@@ -8,7 +8,8 @@
 
 /* Switch to user (its primary group, no supplementary groups) keeping the
  * three capabilities permitted and effective, and drop every other one from
- * the bounding set. 0, or -1 with err filled. */
+ * the bounding set. Already running as user (not root): nothing to do, 0.
+ * 0, or -1 with err filled. */
 int privs_drop(const char *user, char *err, size_t errlen);
 /* Drop every capability but those three from the calling thread's bounding
  * set (the bounding set is per thread: a thread started before privs_drop()

@@ -10,6 +10,7 @@
 #include "ctl/ctl.h"
 #include "ctl/http.h"
 #include "daemon/wire_checks.h"
+#include "daemon/sdnotify.h"
 #include "lb/lb.h"
 #include "notify/notify.h"
 #include "sync/sync.h"
@@ -98,7 +99,7 @@ static void apply_status_listen(struct vigild *d, const struct config *old)
 
 static void failover_sync_avail(struct vigild *d);
 
-int vigild_reload(struct vigild *d, struct buf *err)
+static int reload_config(struct vigild *d, struct buf *err)
 {
 	struct cfg_errors errs;
 	struct config *cfg, *old = d->cfg;
@@ -159,6 +160,19 @@ int vigild_reload(struct vigild *d, struct buf *err)
 	vigild_sync_loaded(d, text, len);
 	free(text);
 	return 0;
+}
+
+/* systemd hears RELOADING=1 before and READY=1 after (refused or not). */
+int vigild_reload(struct vigild *d, struct buf *err)
+{
+	int rc;
+
+	if (!d->stopping)
+		sdnotify_reloading(d->sdn);
+	rc = reload_config(d, err);
+	if (!d->stopping)
+		sdnotify_reloaded(d->sdn, rc == 0);
+	return rc;
 }
 
 const char *vigild_failover_state(const struct vigild *d)
@@ -270,6 +284,7 @@ void vigild_stop(struct vigild *d, const char *why)
 	if (d->stopping)
 		return;
 	d->stopping = true;
+	sdnotify_stopping(d->sdn);
 	failover_shutdown(d->fo);
 	log_notice("stopping (%s): no new connections, %u open ones get up to %.1f s",
 		   why, lb_active(d->lb), drain / 1000.0);
@@ -373,6 +388,7 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 	signals_start(d);
 	log_notice("vigil %s started: %zu services, config %s", VIGIL_VERSION,
 		   cfg->nservices, path);
+	d->sdn = sdnotify_new(d);
 	return 0;
 }
 
@@ -386,6 +402,7 @@ void vigild_cleanup(struct vigild *d)
 	}
 	sync_free(d->sync);
 	d->sync = NULL;
+	sdnotify_free(d->sdn);
 	failover_free(d->fo);
 	notify_free(d->notify);
 	status_http_free(d->http);

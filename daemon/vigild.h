@@ -29,6 +29,7 @@ struct failover;
 struct notify;
 struct rules_nl;
 struct sync;
+struct sdnotify;
 
 struct vigild {
 	struct ev_loop *loop;
@@ -47,6 +48,7 @@ struct vigild {
 	struct sync *sync;            /* failover.sync: NULL when off */
 	uint8_t config_digest[32];    /* SHA-256 of the running configuration file */
 	bool has_digest;
+	struct sdnotify *sdn;         /* systemd readiness and status (sd_notify) */
 	double started;               /* wall clock seconds */
 	uint64_t reloads, reload_failures;
 	uint64_t nofile;              /* open file limit (soft), for maxconn and status */

@@ -17,7 +17,9 @@ PKGS=(
 	# make fuzz: libFuzzer's runtime (only recommended by clang, not pulled in
 	# with --no-install-recommends)
 	libclang-rt-14-dev
-	libev-dev libnl-3-dev libnl-route-3-dev libssl-dev libyaml-dev libcap-dev libcmocka-dev
+	libev-dev libnl-3-dev libnl-route-3-dev libssl-dev libyaml-dev libcap-dev libcmocka-dev libsystemd-dev
+	# package, man pages and the unit (make deb, make man, tests/integration/test_package.py)
+	debhelper dpkg-dev lintian groff-base man-db systemd git
 	# tests
 	python3 python3-pytest valgrind iproute2 libcap2-bin procps openssl curl netcat-openbsd
 	nginx-light postfix dovecot-imapd dovecot-pop3d vsftpd
