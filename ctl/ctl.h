@@ -68,8 +68,9 @@ enum ctl_op {
 	CTL_RELOAD,
 	CTL_RESUME,
 	CTL_SYNC,
-	CTL_ROLLBACK,
+	CTL_ROLLBACK,                 /* keep CTL_OP_LAST the last one */
 };
+#define CTL_OP_LAST CTL_ROLLBACK
 
 /* One parsed request. */
 struct ctl_cmd {

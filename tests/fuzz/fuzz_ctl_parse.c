@@ -30,13 +30,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(err[0] != '\0');
 		return 0;
 	}
-	assert(cmd.op <= CTL_RELOAD && cmd.weight <= 256);
+	assert(cmd.op <= CTL_OP_LAST && cmd.weight <= 256 && cmd.group <= 255);
 	assert(strlen(cmd.svc) < CTL_NAME_MAX && strlen(cmd.be) < CTL_NAME_MAX);
 	buf_init(&out);
 	ctl_format(&cmd, &out);
 	buf_append(&out, "\n", 1);
 	assert(ctl_parse(out.data, &back, err, sizeof(err)) == 0);
 	assert(back.op == cmd.op && back.json == cmd.json && back.weight == cmd.weight);
+	assert(back.group == cmd.group);
 	assert(strcmp(back.svc, cmd.svc) == 0 && strcmp(back.be, cmd.be) == 0);
 	buf_free(&out);
 	return 0;
