@@ -225,8 +225,8 @@ def test_both_nodes_of_a_pair_hold_rules(tmp_path):
     testbed) master and backup both install the set of a source: client
     service, so after the master dies the new master has them before it
     claims the VIP, and the rules survive its takeover. (Replies reaching the
-    new master need the backends' gateway to float with the VIPs,
-    failover.addresses, issue 9: not tested here.)"""
+    new master through a floating gateway, failover.addresses: see
+    test_transparent_pair.py.)"""
     pair = Pair(tmp_path, start=False)
     try:
         for name in ("lb1", "lb2"):

@@ -40,9 +40,11 @@ _seq = itertools.count(1)
 
 
 class TranspBed:
+    NODES = ("client", "lb", "be")
+
     def __init__(self):
         self.tag = f"vt{os.getpid() % 100000}{next(_seq)}"
-        self.ns = {n: f"{self.tag}-{n}" for n in ("client", "lb", "be")}
+        self.ns = {n: f"{self.tag}-{n}" for n in self.NODES}
         self.procs = []
         try:
             self._build()
@@ -110,9 +112,9 @@ class TranspBed:
         self.procs.append(p)
         return p, p.stdout.readline().strip()
 
-    def rules(self, family="-4"):
-        """vigild's rules in lb (protocol 118 = 0x76), as ip rule prints them."""
-        out = self.ip("lb", family, "rule", "show", check=False).stdout
+    def rules(self, family="-4", node="lb"):
+        """vigild's rules in node (protocol 118 = 0x76), as ip rule prints them."""
+        out = self.ip(node, family, "rule", "show", check=False).stdout
         return sorted(l.split(":", 1)[1].strip() for l in out.splitlines() if "proto 118" in l)
 
     def table(self, family="-4"):
@@ -133,6 +135,55 @@ class TranspBed:
         for ns in self.ns.values():
             kill_ns_procs(ns)
             run("ip", "netns", "del", ns, check=False)
+
+
+class TranspPairBed(TranspBed):
+    """The two-leg set-up with a failover pair: two bridges in a "sw" namespace.
+
+        client 192.0.2.100 --- br0 --- lb1 eth0 192.0.2.1    lb2 eth0 192.0.2.2
+                                       (VIP 192.0.2.10 with the master)
+        be 198.51.100.11, .12 - br1 --- lb1 eth1 198.51.100.2 lb2 eth1 198.51.100.3
+                                       (gateway 198.51.100.1 with the master)
+        be: route 192.0.2.0/24 via 198.51.100.1, its only way to the client.
+
+    The lbs get no VIP and no gateway address here: vigild adds them."""
+    NODES = ("sw", "client", "lb1", "lb2", "be")
+    LB_OWN = {"lb1": ("192.0.2.1", "198.51.100.2"), "lb2": ("192.0.2.2", "198.51.100.3")}
+
+    def _plug(self, node, bridge, port, dev, addrs):
+        """A veth from bridge (port name in sw) to dev in node, with addrs, up."""
+        run("ip", "-n", self.ns["sw"], "link", "add", port, "type", "veth", "peer", "name",
+            dev, "netns", self.ns[node])
+        run("ip", "-n", self.ns["sw"], "link", "set", port, "master", bridge, "up")
+        for a in addrs:
+            self.ip(node, "addr", "add", a, "dev", dev)
+        self.ip(node, "link", "set", dev, "up")
+
+    def _build(self):
+        for ns in self.ns.values():
+            run("ip", "netns", "add", ns)
+            run("ip", "-n", ns, "link", "set", "lo", "up")
+        for br in ("br0", "br1"):
+            self.ip("sw", "link", "add", br, "type", "bridge", "forward_delay", "0")
+            self.ip("sw", "link", "set", br, "up")
+        self._plug("client", "br0", "client", "eth0", [f"{CLIENT4}/24"])
+        for lb, (front, back) in self.LB_OWN.items():
+            self._plug(lb, "br0", lb, "eth0", [f"{front}/24"])
+            self._plug(lb, "br1", f"{lb}b", "eth1", [f"{back}/24"])
+        self._plug("be", "br1", "be", "eth0", [f"{a}/24" for a in BE4])
+        self.ip("be", "route", "add", "192.0.2.0/24", "via", LB_BE4)
+
+    def mac(self, node, dev):
+        out = self.ip(node, "-o", "link", "show", dev).stdout
+        return out.split("link/ether ", 1)[1].split()[0]
+
+    def be_gateway_mac(self):
+        """The lladdr the backend holds for its gateway 198.51.100.1, or None."""
+        out = self.ip("be", "neigh", "show", LB_BE4, "dev", "eth0").stdout.split()
+        return out[out.index("lladdr") + 1] if "lladdr" in out else None
+
+    def has(self, node, dev, ip):
+        return f"inet {ip}/" in self.ip(node, "-o", "addr", "show", "dev", dev).stdout
 
 
 def peer_server(ip, port):
