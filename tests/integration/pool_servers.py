@@ -17,6 +17,9 @@ from realservers import DOVECOT, HOST, NGINX, POSTFIX, POSTFIX_MASTER, _private_
 
 VDIRS = ["/owa", "/ews", "/mapi", "/Microsoft-Server-ActiveSync", "/oab", "/ecp",
          "/autodiscover"]
+VDIRS_2010 = [("/owa/auth/logon.aspx", "/owa", 200), ("/ews/exchange.asmx", "/ews", 401),
+              ("/Microsoft-Server-ActiveSync", "/Microsoft-Server-ActiveSync", 401),
+              ("/autodiscover/autodiscover.xml", "/autodiscover", 401)]
 
 
 class PoolNginx(_Server):
@@ -33,6 +36,14 @@ class PoolNginx(_Server):
             f"            if (-f {self.dir}/flags/{v.strip('/')}) {{ return 503 \"down\\n\"; }}\n"
             f"            return 200 \"<html><body>200 OK {label}</body></html>\\n\";\n"
             f"        }}\n" for v in VDIRS)
+        # Exchange 2010 has no healthcheck.htm: its checks GET the OWA logon
+        # page (200 anonymously) and the Windows-authenticated endpoints
+        # (401 anonymously); each fails (503) with its virtual directory.
+        locs += "".join(
+            f"        location = {path} {{\n"
+            f"            if (-f {self.dir}/flags/{vdir.strip('/')}) {{ return 503 \"down\\n\"; }}\n"
+            f"            return {code} \"{label}\\n\";\n"
+            f"        }}\n" for path, vdir, code in VDIRS_2010)
         (self.dir / "nginx.conf").write_text(f"""
 daemon off;
 master_process on;

@@ -8,6 +8,10 @@ template time is 0.1 s here), everything else as shipped.
   and leaves its SMTP and IMAP in;
 - Exchange 2016: a connection through the HTTPS service idles "40 minutes"
   and is still served; it is cut only past its configured client_idle;
+- Exchange 2010: persist keeps each client (several source addresses, spread
+  over both CAS) on its CAS for OWA and for all three RPC ports together;
+  when its CAS fails a check the client moves to the other one on every
+  connection and stays there when the first returns;
 - Lync 2013: a front end whose 5061 is down stops getting 5061 traffic and
   keeps its other ports (per-port gating).
 """
@@ -87,13 +91,14 @@ def state(v, svc, be):
     return v.backend(svc, be)["state"]
 
 
-def tls_get(host, port, path="/", sock=None, timeout=5.0):
-    """GET path over TLS (a new connection, or sock); returns (status, body, sock)."""
+def tls_get(host, port, path="/", sock=None, timeout=5.0, src=None):
+    """GET path over TLS (a new connection from src, or sock); returns (status, body, sock)."""
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     if sock is None:
-        raw = socket.create_connection((host, port), timeout=timeout * SLOW)
+        raw = socket.create_connection((host, port), timeout=timeout * SLOW,
+                                       source_address=(src, 0) if src else None)
         sock = ctx.wrap_socket(raw, server_hostname="mail.test.example")
     sock.sendall(f"GET {path} HTTP/1.1\r\nHost: mail.test.example\r\n\r\n".encode())
     data = b""
@@ -224,6 +229,89 @@ def test_exchange_long_poll_idles_40_minutes(vigild_factory, exchange_pool):
         assert idle >= limit - 0.3, idle
     finally:
         s.close()
+
+
+EX10_ADDRS = {"192.0.2.40": "127.0.0.1", "198.51.100.41": "127.0.0.2",
+              "198.51.100.42": "127.0.0.3"}
+RPC_PORTS = [135, 60000, 60001]          # endpoint mapper, static RPC and address book ports
+
+
+def test_exchange_2010_persist_keeps_clients_on_their_cas(vigild_factory, exchange_pool):
+    ports, (ex1, _) = exchange_pool
+    ports = {**ports, **alloc_ports(RPC_PORTS)}
+    rpc = {}
+    try:
+        for i, ip in enumerate(["127.0.0.2", "127.0.0.3"]):
+            for p in RPC_PORTS:
+                rpc[(i, p)] = Backend(f"ex{i + 1}", host=ip, port=ports[p])
+        cfg = rewrite("exchange-2010.yaml", EX10_ADDRS, ports)
+        svcs = {s["name"]: s for s in cfg["services"]}
+        for name in ("cas-https", "cas-rpc"):
+            # a balancing scheduler places new clients; persist keeps them,
+            # longer than OWA's "private computer" cookie (8 h)
+            assert svcs[name]["scheduler"] in ("leastconn", "roundrobin"), name
+            assert dur_s(svcs[name]["persist"]) > 8 * 3600, name
+        c0 = cfg["defaults"]["check"]
+        bound = c0["fall"] * (dur_s(c0["interval"]) + dur_s(c0["timeout"]))
+        v = vigild_factory(cfg)
+        for svc in ("cas-https", "cas-rpc", "hub-smtp"):
+            for be in ("cas1", "cas2"):           # the template's names: cas1 is ex1
+                v.wait_state(svc, be, "up", 20)
+        clients = [f"127.0.0.{100 + i}" for i in range(12)]
+
+        def owa(src, n=3):
+            """The CAS that serves src's next n OWA connections (all the same one)."""
+            seen = set()
+            for _ in range(n):
+                status, body, s = tls_get("127.0.0.1", ports[443], src=src)
+                s.close()
+                assert status == 200
+                seen.add(body)
+            assert len(seen) == 1, f"{src} was sent to {sorted(seen)}"
+            return seen.pop()
+
+        def rpc_cas(src):
+            """The CAS behind src's 135, static RPC and address book ports (one)."""
+            seen = set()
+            for p in RPC_PORTS + RPC_PORTS[::-1]:
+                with connect_from(src, "127.0.0.1", ports[p]) as s:
+                    seen.add(recv_line(s))
+            assert len(seen) == 1, f"{src}'s RPC ports went to {sorted(seen)}"
+            return seen.pop()
+
+        home = {c: owa(c) for c in clients}
+        assert set(home.values()) == {"ex1", "ex2"}, home
+        assert {c: owa(c) for c in clients} == home           # kept, connection after connection
+        assert v.service("cas-https")["persist_entries"] == len(clients)
+        rpc_home = {c: rpc_cas(c) for c in clients}
+        assert set(rpc_home.values()) == {"ex1", "ex2"}, rpc_home
+        assert {c: rpc_cas(c) for c in clients} == rpc_home
+        assert v.service("cas-rpc")["persist_entries"] == len(clients)
+
+        # ex1's OWA application pool dies, and its address book port stops
+        ex1.set_vdir_failing("/owa", True)
+        rpc.pop((0, 60001)).close()
+        for svc in ("cas-https", "cas-rpc"):
+            wait_for(lambda: state(v, svc, "cas1") == "down", bound, 0.05,
+                     what=f"cas1 out of {svc} within fall x (interval + timeout) = {bound:.0f}s")
+        assert state(v, "hub-smtp", "cas1") == "up"
+        # every client of ex1 now on ex2, on every port; ex2's clients stay
+        assert all(owa(c) == "ex2" for c in clients)
+        assert all(rpc_cas(c) == "ex2" for c in clients)
+        assert smtp_banner_hosts("127.0.0.1", ports[25]) == {"ex1", "ex2"}
+
+        # ex1 returns: the moved clients keep ex2 (their new session is
+        # there); new clients are placed on both again
+        ex1.set_vdir_failing("/owa", False)
+        v.wait_state("cas-https", "cas1", "up", bound)
+        assert all(owa(c) == "ex2" for c in clients)
+        newcomers = [f"127.0.0.{150 + i}" for i in range(6)]
+        assert {owa(c) for c in newcomers} == {"ex1", "ex2"}
+        moved = sum(1 for c in clients if home[c] == "ex1")
+        print(f"\n{len(clients)} clients, {moved} moved from ex1 to ex2 and stayed")
+    finally:
+        for b in rpc.values():
+            b.close()
 
 
 LYNC_PORTS = [443, 80, 4443, 8080, 5061, 444, 135, 448, 5070, 5071, 5072, 5073, 5075,
