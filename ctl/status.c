@@ -1,4 +1,5 @@
-/* status.c - the daemon-wide parts of status JSON, table and metrics. */
+/* status.c - the daemon-wide parts of status JSON, table and metrics,
+ * failover's among them (from failover_snapshot()), and the event log. */
 #include "ctl/status.h"
 
 #include <inttypes.h>
@@ -8,72 +9,262 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/util.h"
-#include "daemon/vigild.h"
-#include "lb/lb.h"
 #include "checks/check.h"
+#include "common/events.h"
+#include "common/util.h"
+#include "common/version.h"
+#include "config/config.h"
 #include "ctl/ctl.h"
 #include "ctl/http.h"
 #include "ctl/oneshot.h"
+#include "ctl/prom.h"
+#include "lb/lb.h"
 #include "vip/failover.h"
 
-static const char *const failover_states[] = {
+/* Events shown in the status JSON (all that the ring holds). */
+#define STATUS_EVENTS EVENTS_MAX
+
+static const char *const standalone_states[] = {
 	"init", "backup", "master", "fault", "standalone",
 };
 
 /* failover.node if configured, else the host name. */
-static const char *status_node(const struct vigild *d, char *buf, size_t len)
+static const char *status_node(const struct ctl_view *v, char *buf, size_t len)
 {
-	if (d->cfg && d->cfg->has_failover && d->cfg->failover.node && d->cfg->failover.node[0])
-		return d->cfg->failover.node;
+	if (v->cfg && v->cfg->has_failover && v->cfg->failover.node && v->cfg->failover.node[0])
+		return v->cfg->failover.node;
 	if (gethostname(buf, len) < 0)
 		snprintf(buf, len, "localhost");
 	buf[len - 1] = '\0';
 	return buf;
 }
 
-static double status_uptime(const struct vigild *d)
+static double status_uptime(const struct ctl_view *v)
 {
-	double up = wall_now() - d->started;
+	double up = wall_now() - v->started;
 
 	return up > 0 ? up : 0;
 }
 
-static size_t status_nservices(const struct vigild *d)
+static size_t status_nservices(const struct ctl_view *v)
 {
-	return d->lb ? lb_nservices(d->lb) : 0;
+	return v->lb ? lb_nservices(v->lb) : 0;
 }
 
-static void status_stats(const struct vigild *d, struct lb_stats *st)
+static void status_stats(const struct ctl_view *v, struct lb_stats *st)
 {
 	memset(st, 0, sizeof(*st));
-	if (d->lb)
-		lb_get_stats(d->lb, st);
+	if (v->lb)
+		lb_get_stats(v->lb, st);
 }
 
-static void json_failover(const struct vigild *d, struct buf *out)
+/* ---- failover ---- */
+
+static void json_peers(const struct failover_snap *fs, struct buf *out)
 {
+	char ip[ADDR_STRLEN];
+
+	buf_puts(out, ", \"peers\": [");
+	for (size_t i = 0; i < fs->npeers; i++) {
+		const struct failover_peer_snap *p = &fs->peers[i];
+
+		buf_puts(out, i ? ", {\"address\": " : "{\"address\": ");
+		buf_json_str(out, addr_ip_str(&p->addr, ip, sizeof(ip)));
+		if (!p->heard) {
+			buf_puts(out, ", \"last_seen_ms\": null}");
+			continue;
+		}
+		buf_puts(out, ", \"node\": ");
+		buf_json_str(out, p->node);
+		buf_puts(out, ", \"state\": ");
+		buf_json_str(out, p->state);
+		buf_printf(out, ", \"priority\": %u, \"standby\": %s, \"last_seen_ms\": %.0f, "
+			   "\"vip_set_match\": %s, \"boot\": \"%016" PRIx64 "\", \"restarts\": %" PRIu64
+			   "}", p->priority, p->standby ? "true" : "false", p->last_seen_ago_s * 1000,
+			   p->vip_set_match ? "true" : "false", p->boot, p->restarts);
+	}
+	buf_puts(out, "]");
+}
+
+/* The fields of the "failover" object after state, priority and group. */
+static void json_failover_detail(const struct failover_snap *fs, struct buf *out)
+{
+	char ip[ADDR_STRLEN];
+
+	buf_puts(out, ", \"node\": ");
+	buf_json_str(out, fs->node);
+	buf_printf(out, ", \"boot\": \"%016" PRIx64 "\", \"advert_version\": %d", fs->boot,
+		   fs->advert_version);
+	buf_puts(out, ", \"interface\": ");
+	buf_json_str(out, fs->ifname);
+	buf_printf(out, ", \"base_priority\": %u, \"standby\": %s, \"forced\": %s, "
+		   "\"advert_interval_ms\": %u, \"master_down_ms\": %.0f, \"reason\": ",
+		   fs->base_priority, fs->standby ? "true" : "false", fs->forced ? "true" : "false",
+		   fs->advert_ms, fs->master_down_s * 1000);
+	buf_json_str(out, fs->reason);
+	buf_printf(out, ", \"since\": %.3f, \"transitions\": %" PRIu64 ", \"vips\": [",
+		   fs->since, fs->transitions);
+	for (size_t i = 0; i < fs->nvips; i++) {
+		buf_puts(out, i ? ", " : "");
+		buf_json_str(out, addr_ip_str(&fs->vips[i], ip, sizeof(ip)));
+	}
+	buf_puts(out, "], \"services_down\": [");
+	for (size_t i = 0; i < fs->nservices_down; i++) {
+		buf_puts(out, i ? ", " : "");
+		buf_json_str(out, fs->services_down[i]);
+	}
+	buf_puts(out, "]");
+	json_peers(fs, out);
+	buf_printf(out, ", \"adverts\": {\"sent\": %" PRIu64 ", \"received\": %" PRIu64
+		   ", \"rejected\": {", fs->sent, fs->received);
+	for (size_t r = 0; r < fs->nrejects; r++)
+		buf_printf(out, "%s\"%s\": %" PRIu64, r ? ", " : "", fs->reject_names[r],
+			   fs->rejected[r]);
+	buf_printf(out, "}, \"gaps\": %" PRIu64 "}, \"garps_sent\": %" PRIu64
+		   ", \"duplicate_refusals\": %" PRIu64 ", \"vips_restored\": %" PRIu64,
+		   fs->gaps, fs->garps_sent, fs->duplicate_refusals, fs->vips_restored);
+}
+
+static void json_failover(const struct ctl_view *v, struct buf *out)
+{
+	struct failover_snap fs;
+
 	buf_puts(out, "  \"failover\": {\"state\": ");
-	buf_json_str(out, vigild_failover_state(d));
-	buf_printf(out, ", \"priority\": %d, \"group\": ", vigild_failover_priority(d));
-	if (d->cfg && d->cfg->has_failover)
-		buf_printf(out, "%" PRIu32, d->cfg->failover.group);
+	if (v->fo)
+		failover_snapshot(v->fo, &fs);
+	buf_json_str(out, v->fo ? fs.state : "standalone");
+	buf_printf(out, ", \"priority\": %d, \"group\": ", v->fo ? fs.priority : 0);
+	if (v->cfg && v->cfg->has_failover)
+		buf_printf(out, "%" PRIu32, v->cfg->failover.group);
 	else
 		buf_puts(out, "null");
-	if (d->fo)
-		failover_status_json(d->fo, out);
+	if (v->fo) {
+		json_failover_detail(&fs, out);
+		failover_snapshot_free(&fs);
+	}
 	buf_puts(out, "}");
 }
 
-void status_json(const struct vigild *d, struct buf *out)
+static void text_failover(const struct ctl_view *v, struct buf *out)
+{
+	struct failover_snap fs;
+	char ip[ADDR_STRLEN];
+	uint64_t rejected = 0;
+
+	if (!v->fo) {
+		buf_puts(out, "failover standalone");
+		if (v->cfg && v->cfg->has_failover)
+			buf_printf(out, "  priority 0  group %" PRIu32, v->cfg->failover.group);
+		return;
+	}
+	failover_snapshot(v->fo, &fs);
+	buf_printf(out, "failover %s", fs.state);
+	if (v->cfg && v->cfg->has_failover)
+		buf_printf(out, "  priority %d  group %" PRIu32, fs.priority,
+			   v->cfg->failover.group);
+	for (size_t r = 0; r < fs.nrejects; r++)
+		rejected += fs.rejected[r];
+	buf_printf(out, "  (%s)\n  adverts sent %" PRIu64 "  received %" PRIu64
+		   "  rejected %" PRIu64, fs.reason, fs.sent, fs.received, rejected);
+	for (size_t i = 0; i < fs.npeers; i++) {
+		const struct failover_peer_snap *p = &fs.peers[i];
+
+		buf_printf(out, "\n  peer %s: ", addr_ip_str(&p->addr, ip, sizeof(ip)));
+		if (!p->heard) {
+			buf_puts(out, "never heard");
+			continue;
+		}
+		buf_printf(out, "%s %s%s priority %u, last advert %.0f ms ago%s", p->node,
+			   p->state, p->standby ? " (standby)" : "", p->priority,
+			   p->last_seen_ago_s * 1000, p->vip_set_match ? "" : ", VIP set differs");
+	}
+	failover_snapshot_free(&fs);
+}
+
+/* Every vigil_failover_* family, standalone or not (the one writer). */
+static void metrics_failover(const struct ctl_view *v, struct buf *out)
+{
+	struct failover_snap fs;
+
+	if (!v->fo) {
+		prom_family(out, "vigil_failover_state", "gauge", "1 for this node's failover state.");
+		for (size_t i = 0; i < ARRAY_SIZE(standalone_states); i++)
+			buf_printf(out, "vigil_failover_state{state=\"%s\"} %d\n",
+				   standalone_states[i], i == ARRAY_SIZE(standalone_states) - 1);
+		prom_scalar(out, "vigil_failover_priority", "gauge",
+			    "Effective failover priority (0 when standalone).", 0);
+		return;
+	}
+	failover_snapshot(v->fo, &fs);
+	prom_family(out, "vigil_failover_state", "gauge", "1 for this node's failover state.");
+	for (size_t i = 0; i < fs.nstates; i++)
+		buf_printf(out, "vigil_failover_state{state=\"%s\"} %d\n", fs.state_names[i],
+			   strcmp(fs.state, fs.state_names[i]) == 0);
+	prom_family(out, "vigil_failover_priority", "gauge",
+		    "Effective failover priority (0 when standalone).");
+	buf_printf(out, "vigil_failover_priority %d\n", fs.priority);
+	prom_scalar(out, "vigil_failover_transitions_total", "counter", "State changes",
+		    fs.transitions);
+	prom_scalar(out, "vigil_failover_adverts_sent_total", "counter", "Adverts sent", fs.sent);
+	prom_scalar(out, "vigil_failover_adverts_received_total", "counter", "Adverts accepted",
+		    fs.received);
+	prom_family(out, "vigil_failover_adverts_rejected_total", "counter",
+		    "Adverts rejected, by reason");
+	for (size_t r = 0; r < fs.nrejects; r++)
+		buf_printf(out, "vigil_failover_adverts_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
+			   fs.reject_names[r], fs.rejected[r]);
+	prom_scalar(out, "vigil_failover_garps_sent_total", "counter",
+		    "Gratuitous ARPs / unsolicited NAs sent", fs.garps_sent);
+	prom_family(out, "vigil_failover_peer_last_seen_seconds", "gauge",
+		    "Seconds since the last advert from a peer (-1: never)");
+	buf_printf(out, "vigil_failover_peer_last_seen_seconds %.3f\n", fs.peer_last_seen_ago_s);
+	failover_snapshot_free(&fs);
+}
+
+/* ---- events ---- */
+
+void status_json_events(const struct events *ev, size_t max, struct buf *out)
+{
+	size_t n = events_count(ev);
+	char when[40];
+
+	if (n > max)
+		n = max;
+	buf_puts(out, "[");
+	for (size_t i = 0; i < n; i++) {
+		const struct event *e = events_get(ev, i);
+
+		buf_printf(out, "%s{\"seq\": %" PRIu64 ", \"time\": \"%s\", \"kind\": \"%s\"",
+			   i ? ",\n    " : "\n    ", e->seq,
+			   events_iso_time(e->when, when, sizeof(when)), events_kind_str(e->kind));
+		if (e->service[0]) {
+			buf_puts(out, ", \"service\": ");
+			buf_json_str(out, e->service);
+		}
+		if (e->backend[0]) {
+			buf_puts(out, ", \"backend\": ");
+			buf_json_str(out, e->backend);
+		}
+		if (e->group)
+			buf_printf(out, ", \"group\": %" PRIu32, e->group);
+		buf_puts(out, ", \"text\": ");
+		buf_json_str(out, e->text);
+		buf_puts(out, "}");
+	}
+	buf_puts(out, n ? "\n  ]" : "]");
+}
+
+/* ---- the whole status ---- */
+
+void status_json(const struct ctl_view *v, struct buf *out)
 {
 	char host[256];
 	struct lb_stats st;
-	size_t i, n = status_nservices(d);
+	size_t i, n = status_nservices(v);
 
-	status_stats(d, &st);
+	status_stats(v, &st);
 	buf_puts(out, "{\n  \"node\": ");
-	buf_json_str(out, status_node(d, host, sizeof(host)));
+	buf_json_str(out, status_node(v, host, sizeof(host)));
 	buf_puts(out, ",\n  \"version\": ");
 	buf_json_str(out, VIGIL_VERSION);
 	buf_printf(out, ",\n  \"uptime_s\": %.0f,\n  \"reloads\": %" PRIu64
@@ -82,27 +273,29 @@ void status_json(const struct vigild *d, struct buf *out)
 		   ",\n  \"local_errors\": %" PRIu64
 		   ",\n  \"bytes_in\": %" PRIu64 ",\n  \"bytes_out\": %" PRIu64
 		   ",\n  \"maxconn\": %" PRIu32 ",\n  \"fd_limit\": %" PRIu64 ",\n",
-		   status_uptime(d), d->reloads, d->reload_failures, st.active, st.accepted,
-		   st.refused, st.local_errors, st.bytes_in, st.bytes_out, d->cfg->global.maxconn,
-		   d->nofile);
-	json_failover(d, out);
+		   status_uptime(v), v->reloads, v->reload_failures, st.active, st.accepted,
+		   st.refused, st.local_errors, st.bytes_in, st.bytes_out, v->cfg->global.maxconn,
+		   v->nofile);
+	json_failover(v, out);
 	buf_puts(out, ",\n  \"services\": [");
 	for (i = 0; i < n; i++) {
 		buf_puts(out, i ? ",\n    " : "\n    ");
-		status_json_service(lb_service(d->lb, i), out);
+		status_json_service(lb_service(v->lb, i), out);
 	}
-	buf_puts(out, n ? "\n  ]\n}" : "]\n}");
+	buf_puts(out, n ? "\n  ],\n  \"events\": " : "],\n  \"events\": ");
+	status_json_events(v->events, STATUS_EVENTS, out);
+	buf_puts(out, "\n}");
 }
 
-void status_text(const struct vigild *d, struct buf *out)
+void status_text(const struct ctl_view *v, struct buf *out)
 {
 	char host[256];
 	struct lb_stats st;
-	size_t i, n = status_nservices(d);
-	unsigned long up = (unsigned long)status_uptime(d);
+	size_t i, n = status_nservices(v);
+	unsigned long up = (unsigned long)status_uptime(v);
 
-	status_stats(d, &st);
-	buf_printf(out, "node %s  vigil %s  up ", status_node(d, host, sizeof(host)),
+	status_stats(v, &st);
+	buf_printf(out, "node %s  vigil %s  up ", status_node(v, host, sizeof(host)),
 		   VIGIL_VERSION);
 	if (up >= 86400)
 		buf_printf(out, "%lud%02luh%02lum", up / 86400, up / 3600 % 24, up / 60 % 60);
@@ -112,35 +305,23 @@ void status_text(const struct vigild *d, struct buf *out)
 		buf_printf(out, "%lum%02lus", up / 60, up % 60);
 	else
 		buf_printf(out, "%lus", up);
-	buf_printf(out, "  reloads %" PRIu64 "\n", d->reloads);
-	buf_printf(out, "failover %s", vigild_failover_state(d));
-	if (d->cfg && d->cfg->has_failover)
-		buf_printf(out, "  priority %d  group %" PRIu32, vigild_failover_priority(d),
-			   d->cfg->failover.group);
-	if (d->fo)
-		failover_status_text(d->fo, out);
+	buf_printf(out, "  reloads %" PRIu64 "\n", v->reloads);
+	text_failover(v, out);
 	buf_printf(out, "\nconnections active %" PRIu64 "  total %" PRIu64 "  refused %" PRIu64 "\n",
 		   st.active, st.accepted, st.refused);
 	for (i = 0; i < n; i++) {
 		buf_puts(out, "\n");
-		status_text_service(lb_service(d->lb, i), out);
+		status_text_service(lb_service(v->lb, i), out);
 	}
 }
 
-static void prom_scalar(struct buf *out, const char *name, const char *type, const char *help,
-			uint64_t v)
-{
-	buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type,
-		   name, v);
-}
-
 /* Totals of every health check, including those of backends since removed. */
-static void metrics_checks(const struct vigild *d, struct buf *out)
+static void metrics_checks(const struct ctl_view *v, struct buf *out)
 {
 	struct check_stats cs = { 0 };
 
-	if (d->checker)
-		checker_get_stats(d->checker, &cs);
+	if (v->checker)
+		checker_get_stats(v->checker, &cs);
 	prom_scalar(out, "vigil_check_probes_total", "counter", "Health probes completed.",
 		    cs.probes);
 	prom_scalar(out, "vigil_check_failures_total", "counter", "Health probes that failed.",
@@ -153,29 +334,26 @@ static void metrics_checks(const struct vigild *d, struct buf *out)
 		    "Worst delay of a probe start.", cs.max_late_ms);
 }
 
-static void metrics_process(const struct vigild *d, struct buf *out)
+static void metrics_process(const struct ctl_view *v, struct buf *out)
 {
 	char host[256];
 	struct lb_stats st;
-	const char *fs = vigild_failover_state(d);
-	size_t i;
 
-	status_stats(d, &st);
-	buf_puts(out, "# HELP vigil_info Version and node name of this vigild.\n"
-		 "# TYPE vigil_info gauge\nvigil_info{version=\"" VIGIL_VERSION "\",node=\"");
-	buf_prom_label(out, status_node(d, host, sizeof(host)));
+	status_stats(v, &st);
+	prom_family(out, "vigil_info", "gauge", "Version and node name of this vigild.");
+	buf_puts(out, "vigil_info{version=\"" VIGIL_VERSION "\",node=\"");
+	buf_prom_label(out, status_node(v, host, sizeof(host)));
 	buf_puts(out, "\"} 1\n");
-	buf_printf(out, "# HELP vigil_uptime_seconds Seconds since vigild started.\n"
-		   "# TYPE vigil_uptime_seconds gauge\nvigil_uptime_seconds %.3f\n",
-		   status_uptime(d));
+	prom_family(out, "vigil_uptime_seconds", "gauge", "Seconds since vigild started.");
+	buf_printf(out, "vigil_uptime_seconds %.3f\n", status_uptime(v));
 	prom_scalar(out, "vigil_reloads_total", "counter", "Successful configuration reloads.",
-		    d->reloads);
+		    v->reloads);
 	prom_scalar(out, "vigil_reload_failures_total", "counter", "Refused configuration reloads.",
-		    d->reload_failures);
+		    v->reload_failures);
 	prom_scalar(out, "vigil_active_connections", "gauge", "Open client connections.", st.active);
 	prom_scalar(out, "vigil_maxconn", "gauge",
 		    "Effective global maxconn (clamped to the open file limit).",
-		    d->cfg->global.maxconn);
+		    v->cfg->global.maxconn);
 	prom_scalar(out, "vigil_connections_total", "counter", "Client connections accepted.",
 		    st.accepted);
 	prom_scalar(out, "vigil_refused_total", "counter",
@@ -187,43 +365,33 @@ static void metrics_process(const struct vigild *d, struct buf *out)
 		    st.bytes_in);
 	prom_scalar(out, "vigil_bytes_out_total", "counter", "Bytes from backends to clients.",
 		    st.bytes_out);
-	if (!d->fo) {
-		/* standalone; with failover, failover_metrics() writes these families */
-		buf_puts(out, "# HELP vigil_failover_state 1 for this node's failover state.\n"
-			 "# TYPE vigil_failover_state gauge\n");
-		for (i = 0; i < ARRAY_SIZE(failover_states); i++)
-			buf_printf(out, "vigil_failover_state{state=\"%s\"} %d\n",
-				   failover_states[i], strcmp(fs, failover_states[i]) == 0);
-		prom_scalar(out, "vigil_failover_priority", "gauge",
-			    "Effective failover priority (0 when standalone).", 0);
-	}
-	metrics_checks(d, out);
+	metrics_failover(v, out);
+	metrics_checks(v, out);
 }
 
 /* The control socket's and the status listener's own connections. */
-static void metrics_listeners(const struct vigild *d, struct buf *out)
+static void metrics_listeners(const struct ctl_view *v, struct buf *out)
 {
 	struct oneshot_stats st[2];
 	static const char *const names[2] = { "control", "status" };
 	size_t i;
 
-	ctl_server_get_stats(d->ctl, &st[0]);
-	status_http_get_stats(d->http, &st[1]);
-	buf_puts(out, "# HELP vigil_status_conns_open Connections open on the control socket "
-		 "and the status listener.\n# TYPE vigil_status_conns_open gauge\n");
+	ctl_server_get_stats(v->ctl, &st[0]);
+	status_http_get_stats(v->http, &st[1]);
+	prom_family(out, "vigil_status_conns_open", "gauge",
+		    "Connections open on the control socket and the status listener.");
 	for (i = 0; i < 2; i++)
 		buf_printf(out, "vigil_status_conns_open{listener=\"%s\"} %u\n", names[i],
 			   st[i].open);
-	buf_puts(out, "# HELP vigil_status_conns_accepted_total Connections accepted by the "
-		 "control socket and the status listener.\n"
-		 "# TYPE vigil_status_conns_accepted_total counter\n");
+	prom_family(out, "vigil_status_conns_accepted_total", "counter",
+		    "Connections accepted by the control socket and the status listener.");
 	for (i = 0; i < 2; i++)
 		buf_printf(out, "vigil_status_conns_accepted_total{listener=\"%s\"} %" PRIu64 "\n",
 			   names[i], st[i].accepted);
-	buf_puts(out, "# HELP vigil_status_conns_rejected_total Connections closed by the "
-		 "limits: to make room (total_limit, source_limit), or with no whole request "
-		 "in time (head_timeout), or when accept failed (accept_error).\n"
-		 "# TYPE vigil_status_conns_rejected_total counter\n");
+	prom_family(out, "vigil_status_conns_rejected_total", "counter",
+		    "Connections closed by the limits: to make room (total_limit, source_limit), "
+		    "or with no whole request in time (head_timeout), or when accept failed "
+		    "(accept_error).");
 	for (i = 0; i < 2; i++)
 		buf_printf(out,
 			   "vigil_status_conns_rejected_total{listener=\"%s\",reason=\"total_limit\"} %" PRIu64 "\n"
@@ -232,25 +400,22 @@ static void metrics_listeners(const struct vigild *d, struct buf *out)
 			   "vigil_status_conns_rejected_total{listener=\"%s\",reason=\"accept_error\"} %" PRIu64 "\n",
 			   names[i], st[i].evicted_total, names[i], st[i].evicted_source,
 			   names[i], st[i].head_timeouts, names[i], st[i].accept_errors);
-	buf_puts(out, "# HELP vigil_status_conns_reserved_total Clients accepted on the fd "
-		 "held in reserve while the process was out of fds.\n"
-		 "# TYPE vigil_status_conns_reserved_total counter\n");
+	prom_family(out, "vigil_status_conns_reserved_total", "counter",
+		    "Clients accepted on the fd held in reserve while the process was out of fds.");
 	for (i = 0; i < 2; i++)
 		buf_printf(out, "vigil_status_conns_reserved_total{listener=\"%s\"} %" PRIu64 "\n",
 			   names[i], st[i].reserve_used);
 }
 
-void status_metrics(const struct vigild *d, struct buf *out)
+void status_metrics(const struct ctl_view *v, struct buf *out)
 {
-	size_t i, n = status_nservices(d);
+	size_t i, n = status_nservices(v);
 	struct service **svcs = xcalloc(n + 1, sizeof(*svcs));
 
 	for (i = 0; i < n; i++)
-		svcs[i] = lb_service(d->lb, i);
-	metrics_process(d, out);
-	metrics_listeners(d, out);
+		svcs[i] = lb_service(v->lb, i);
+	metrics_process(v, out);
+	metrics_listeners(v, out);
 	status_metrics_services(svcs, n, out);
-	if (d->fo)
-		failover_metrics(d->fo, out);
 	free(svcs);
 }

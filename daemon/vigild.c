@@ -2,6 +2,7 @@
 #include "daemon/vigild.h"
 #include "common/privs.h"
 #include "checks/check.h"
+#include "common/events.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "ctl/ctl.h"
@@ -79,9 +80,35 @@ static void apply_status_listen(struct vigild *d, const struct config *old)
 	d->http = NULL;
 	if (!g->has_status_listen)
 		return;
-	d->http = status_http_new(d, &g->status_listen, err, sizeof(err));
+	d->http = status_http_new(&d->ctl_dm, &g->status_listen, err, sizeof(err));
 	if (!d->http)
 		log_error("status_listen: %s", err);
+}
+
+/* The admin token of cfg (global.admin_token_file) as a digest: 0 with
+ * *has set when there is one, or -1 with err. */
+static int load_token(const struct config *cfg, uint8_t digest[32], bool *has, char *err,
+		      size_t errlen)
+{
+	*has = false;
+	if (!cfg->global.admin_token_file)
+		return 0;
+	if (http_token_load(cfg->global.admin_token_file, digest, err, errlen) < 0)
+		return -1;
+	*has = true;
+	return 0;
+}
+
+/* The event of a reload, done or refused. */
+static void reload_event(struct vigild *d, bool ok, const char *why)
+{
+	char text[EVENTS_TEXT_MAX];
+
+	if (ok)
+		snprintf(text, sizeof(text), "reload done: %zu services", d->cfg->nservices);
+	else
+		snprintf(text, sizeof(text), "reload refused: %s", why);
+	events_add(d->events, wall_now(), EVENT_RELOAD, NULL, NULL, 0, text);
 }
 
 static void failover_sync_avail(struct vigild *d);
@@ -91,6 +118,8 @@ int vigild_reload(struct vigild *d, struct buf *err)
 	struct cfg_errors errs;
 	struct config *cfg, *old = d->cfg;
 	char why[512];
+	uint8_t token[32];
+	bool has_token;
 
 	if (d->stopping) {
 		log_warning("reload refused: vigild is stopping");
@@ -106,9 +135,19 @@ int vigild_reload(struct vigild *d, struct buf *err)
 		log_error("reload refused: %s is invalid, the running configuration stays",
 			  d->config_path);
 		d->reload_failures++;
+		reload_event(d, false, "the configuration file is invalid");
 		return -1;
 	}
 	cfg_errors_free(&errs);
+	if (load_token(cfg, token, &has_token, why, sizeof(why)) < 0) {
+		log_error("reload refused: %s; the running configuration stays", why);
+		if (err)
+			buf_printf(err, "%s\n", why);
+		cfg_free(cfg);
+		d->reload_failures++;
+		reload_event(d, false, why);
+		return -1;
+	}
 	fit_maxconn(d, cfg);
 	if (lb_apply(d->lb, cfg, why, sizeof(why)) < 0) {
 		log_error("reload refused: %s; the running configuration stays", why);
@@ -116,6 +155,7 @@ int vigild_reload(struct vigild *d, struct buf *err)
 			buf_printf(err, "%s\n", why);
 		cfg_free(cfg);
 		d->reload_failures++;
+		reload_event(d, false, why);
 		return -1;
 	}
 	d->cfg = cfg;
@@ -130,9 +170,11 @@ int vigild_reload(struct vigild *d, struct buf *err)
 	if (strcmp(old->global.control_socket, cfg->global.control_socket) != 0)
 		log_warning("global.control_socket changed: takes effect at the next restart");
 	apply_status_listen(d, old);
+	status_http_set_token(d->http, has_token ? token : NULL);
 	cfg_free(old);
 	d->reloads++;
 	log_notice("reload done: %zu services", cfg->nservices);
+	reload_event(d, true, NULL);
 	return 0;
 }
 
@@ -170,10 +212,15 @@ int vigild_resume(struct vigild *d, uint32_t group, char *err, size_t errlen)
 	return -1;
 }
 
-/* Every failover state change is notified (failover.notify). */
+/* Every failover state change is notified (failover.notify) and logged as an event. */
 static void failover_changed_cb(const struct failover_change *c, void *arg)
 {
 	struct vigild *d = arg;
+	char text[EVENTS_TEXT_MAX];
+
+	snprintf(text, sizeof(text), "%s -> %s (%s)", c->old_state, c->new_state, c->reason);
+	events_add(d->events, c->when, EVENT_FAILOVER, NULL, NULL,
+		   d->cfg->has_failover ? d->cfg->failover.group : 0, text);
 	struct notify_event ev = { .node = c->node, .new_state = c->new_state,
 				   .old_state = c->old_state, .reason = c->reason,
 				   .when = c->when };
@@ -198,6 +245,48 @@ static void vip_released_cb(const struct addr *ip, void *arg)
 	struct vigild *d = arg;
 
 	lb_close_vip(d->lb, ip, "this node no longer holds the VIP");
+}
+
+/* Every backend state change goes into the event log (lb/ logged it). */
+static void backend_state_cb(struct service *svc, struct backend *b, enum backend_state old,
+			     const char *reason, void *arg)
+{
+	struct vigild *d = arg;
+	char text[EVENTS_TEXT_MAX];
+
+	snprintf(text, sizeof(text), "%s -> %s (%s)", backend_state_str(old),
+		 backend_state_str(b->state), reason);
+	events_add(d->events, wall_now(), EVENT_BACKEND, svc->name, b->name, 0, text);
+}
+
+/* ---- what ctl/ sees of the daemon ---- */
+
+static void ctl_view_cb(void *arg, struct ctl_view *out)
+{
+	struct vigild *d = arg;
+
+	*out = (struct ctl_view){
+		.cfg = d->cfg, .lb = d->lb, .checker = d->checker, .fo = d->fo,
+		.events = d->events, .ctl = d->ctl, .http = d->http, .started = d->started,
+		.reloads = d->reloads, .reload_failures = d->reload_failures,
+		.nofile = d->nofile,
+	};
+}
+
+static int ctl_reload_cb(void *arg, struct buf *err)
+{
+	return vigild_reload(arg, err);
+}
+
+static int ctl_failover_cb(void *arg, enum ctl_op op, uint32_t group, char *err, size_t errlen)
+{
+	struct vigild *d = arg;
+
+	if (op == CTL_STANDBY)
+		return vigild_standby(d, group, err, errlen);
+	if (op == CTL_RESUME)
+		return vigild_resume(d, group, err, errlen);
+	return vigild_takeover(d, group, err, errlen);
 }
 
 static void failover_sync_avail(struct vigild *d)
@@ -290,8 +379,15 @@ static void signals_start(struct vigild *d)
 int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 {
 	char err[512];
+	uint8_t token[32];
+	bool has_token;
 
 	d->loop = ev_default_loop(EVFLAG_AUTO);
+	d->events = events_new();
+	d->ctl_dm = (struct ctl_daemon){
+		.loop = d->loop, .arg = d, .view = ctl_view_cb, .reload = ctl_reload_cb,
+		.failover = ctl_failover_cb,
+	};
 	d->config_path = xstrdup(path);
 	d->cfg = cfg;
 	d->started = wall_now();
@@ -305,7 +401,12 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 	}
 	d->checker = checker_new(d->loop);
 	checker_sync(d->checker, d->lb);
-	d->ctl = ctl_server_new(d, cfg->global.control_socket, err, sizeof(err));
+	lb_set_state_hook(d->lb, backend_state_cb, d);
+	if (load_token(cfg, token, &has_token, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	d->ctl = ctl_server_new(&d->ctl_dm, cfg->global.control_socket, err, sizeof(err));
 	if (!d->ctl) {
 		log_error("control socket: %s", err);
 		return -1;
@@ -313,6 +414,7 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 	apply_status_listen(d, NULL);
 	if (cfg->global.has_status_listen && !d->http)
 		return -1;
+	status_http_set_token(d->http, has_token ? token : NULL);
 	lb_set_avail_hook(d->lb, failover_avail_cb, d);
 	d->notify = notify_new(d->loop);
 	notify_apply(d->notify, cfg);
@@ -356,6 +458,7 @@ void vigild_cleanup(struct vigild *d)
 	ctl_server_free(d->ctl);
 	checker_free(d->checker);
 	lb_free(d->lb);
+	events_free(d->events);
 	cfg_free(d->cfg);
 	free(d->config_path);
 	if (d->loop)

@@ -11,8 +11,9 @@
 
 #include "common/buf.h"
 #include "config/config.h"
+#include "ctl/ctl.h"
 
-#define VIGIL_VERSION "0.1.0"
+#include "common/version.h"
 
 struct lb;
 struct checker;
@@ -20,6 +21,7 @@ struct ctl_server;
 struct status_http;
 struct failover;
 struct notify;
+struct events;
 
 struct vigild {
 	struct ev_loop *loop;
@@ -31,6 +33,8 @@ struct vigild {
 	struct status_http *http;
 	struct failover *fo;          /* NULL without a failover section */
 	struct notify *notify;        /* failover.notify: programs and mails */
+	struct events *events;        /* the event log */
+	struct ctl_daemon ctl_dm;     /* what ctl/ sees of us (ctl_server, status_http) */
 	double started;               /* wall clock seconds */
 	uint64_t reloads, reload_failures;
 	uint64_t nofile;              /* open file limit (soft), for maxconn and status */

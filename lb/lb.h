@@ -53,6 +53,11 @@ unsigned lb_close_vip(struct lb *lb, const struct addr *ip, const char *reason);
 
 /* Hear when a service gains its first or loses its last backend that is up. */
 void lb_set_avail_hook(struct lb *lb, void (*cb)(struct service *, bool, void *), void *arg);
+/* Hear every backend state change: the backend (b->state is the new state),
+ * the old state and the reason (the strings live for the call only). */
+typedef void lb_state_fn(struct service *svc, struct backend *b, enum backend_state old,
+			 const char *reason, void *arg);
+void lb_set_state_hook(struct lb *lb, lb_state_fn *cb, void *arg);
 
 void lb_get_stats(const struct lb *lb, struct lb_stats *out);
 uint32_t lb_active(const struct lb *lb);

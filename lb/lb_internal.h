@@ -52,6 +52,8 @@ struct lb {
 	struct lb_stats stats;
 	void (*avail_cb)(struct service *, bool, void *);
 	void *avail_arg;
+	lb_state_fn *state_cb;
+	void *state_arg;
 };
 
 /* listener.c */

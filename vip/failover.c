@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/text.h"
 #include "common/util.h"
 
 /* ---- settings: a private copy of what the configuration says ---- */
@@ -506,132 +507,86 @@ int failover_resume(struct failover *f, uint32_t group, char *err, size_t errlen
 	return 0;
 }
 
-/* ---- status and metrics ---- */
+/* ---- status and metrics: a snapshot, rendered by ctl/ ---- */
 
-static void json_senders(const struct failover *f, struct buf *out)
+static const char *const fo_state_names[PEER_STATE__COUNT] = {
+	"init", "backup", "master", "fault",
+};
+
+static const char *const fo_reject_names[PEER_REJ__COUNT - 1] = {
+	"truncated", "oversized", "bad_mac", "version", "group", "replay",
+	"unknown_sender", "ttl", "reflected", "wrong_address", "table_full",
+};
+
+_Static_assert(PEER_REJ__COUNT - 1 == ARRAY_SIZE(fo_reject_names), "reject names");
+_Static_assert(FAILOVER_NODE_MAX == PEER_NODE_MAX, "node name length");
+
+static void snap_peer(const struct failover *f, const struct peer_sender *s,
+		      struct failover_peer_snap *p)
 {
-	char ip[ADDR_STRLEN];
-
-	buf_puts(out, ", \"peers\": [");
-	for (size_t i = 0; i < f->senders.n; i++) {
-		const struct peer_sender *s = &f->senders.s[i];
-
-		buf_puts(out, i ? ", {\"address\": " : "{\"address\": ");
-		buf_json_str(out, addr_ip_str(&s->addr, ip, sizeof(ip)));
-		if (!s->heard) {
-			buf_puts(out, ", \"last_seen_ms\": null}");
-			continue;
-		}
-		buf_puts(out, ", \"node\": ");
-		buf_json_str(out, s->last.node);
-		buf_puts(out, ", \"state\": ");
-		buf_json_str(out, peer_state_str(s->last.state));
-		buf_printf(out, ", \"priority\": %u, \"standby\": %s, \"last_seen_ms\": %.0f, "
-			   "\"vip_set_match\": %s, \"boot\": \"%016" PRIx64 "\", \"restarts\": %" PRIu64
-			   "}", s->last.priority, (s->last.flags & PEER_F_STANDBY) ? "true" : "false",
-			   (ev_now(f->loop) - s->last_seen) * 1000,
-			   s->digest_warned ? "false" : "true", s->last.boot, s->replay.restarts);
-	}
-	buf_puts(out, "]");
+	p->addr = s->addr;
+	p->heard = s->heard;
+	if (!s->heard)
+		return;
+	text_clean(p->node, sizeof(p->node), s->last.node, sizeof(s->last.node));
+	p->state = peer_state_str(s->last.state);
+	p->priority = s->last.priority;
+	p->standby = (s->last.flags & PEER_F_STANDBY) != 0;
+	p->last_seen_ago_s = ev_now(f->loop) - s->last_seen;
+	p->vip_set_match = !s->digest_warned;
+	p->boot = s->last.boot;
+	p->restarts = s->replay.restarts;
 }
 
-void failover_status_text(const struct failover *f, struct buf *out)
-{
-	char ip[ADDR_STRLEN];
-	uint64_t rejected = 0;
-
-	for (int r = PEER_OK + 1; r < PEER_REJ__COUNT; r++)
-		rejected += f->rejected[r];
-	buf_printf(out, "  (%s)\n  adverts sent %" PRIu64 "  received %" PRIu64
-		   "  rejected %" PRIu64, f->reason, peer_adverts_sent(f), f->received, rejected);
-	for (size_t i = 0; i < f->senders.n; i++) {
-		const struct peer_sender *s = &f->senders.s[i];
-
-		buf_printf(out, "\n  peer %s: ", addr_ip_str(&s->addr, ip, sizeof(ip)));
-		if (!s->heard) {
-			buf_puts(out, "never heard");
-			continue;
-		}
-		buf_printf(out, "%s %s%s priority %u, last advert %.0f ms ago%s", s->last.node,
-			   peer_state_str(s->last.state),
-			   (s->last.flags & PEER_F_STANDBY) ? " (standby)" : "", s->last.priority,
-			   (ev_now(f->loop) - s->last_seen) * 1000,
-			   s->digest_warned ? ", VIP set differs" : "");
-	}
-}
-
-void failover_status_json(const struct failover *f, struct buf *out)
-{
-	char ip[ADDR_STRLEN];
-
-	buf_puts(out, ", \"node\": ");
-	buf_json_str(out, f->set.node);
-	buf_printf(out, ", \"boot\": \"%016" PRIx64 "\", \"advert_version\": %d", f->boot_id,
-		   PEER_MSG_VERSION);
-	buf_puts(out, ", \"interface\": ");
-	buf_json_str(out, f->set.ifname);
-	buf_printf(out, ", \"base_priority\": %u, \"standby\": %s, \"forced\": %s, "
-		   "\"advert_interval_ms\": %u, \"master_down_ms\": %.0f, \"reason\": ",
-		   f->set.priority, f->standby ? "true" : "false", f->forced ? "true" : "false",
-		   f->set.advert_ms, peer_master_down(f) * 1000);
-	buf_json_str(out, f->reason);
-	buf_printf(out, ", \"since\": %.3f, \"transitions\": %" PRIu64 ", \"vips\": [",
-		   f->changed_at, f->transitions);
-	for (size_t i = 0; i < f->set.nvips; i++) {
-		buf_puts(out, i ? ", " : "");
-		buf_json_str(out, addr_ip_str(&f->set.vips[i].ip, ip, sizeof(ip)));
-	}
-	buf_puts(out, "], \"services_down\": [");
-	for (size_t i = 0; i < f->nsvc_down; i++) {
-		buf_puts(out, i ? ", " : "");
-		buf_json_str(out, f->svc_down[i]);
-	}
-	buf_puts(out, "]");
-	json_senders(f, out);
-	buf_printf(out, ", \"adverts\": {\"sent\": %" PRIu64 ", \"received\": %" PRIu64
-		   ", \"rejected\": {", peer_adverts_sent(f), f->received);
-	for (int r = PEER_OK + 1; r < PEER_REJ__COUNT; r++)
-		buf_printf(out, "%s\"%s\": %" PRIu64, r == 1 ? "" : ", ",
-			   peer_reject_str((enum peer_reject)r), f->rejected[r]);
-	buf_printf(out, "}, \"gaps\": %" PRIu64 "}, \"garps_sent\": %" PRIu64
-		   ", \"duplicate_refusals\": %" PRIu64 ", \"vips_restored\": %" PRIu64,
-		   f->advert_gaps, f->garps_sent, f->probes_refused, f->vip_restored);
-}
-
-static void prom_head(struct buf *out, const char *name, const char *type, const char *help)
-{
-	buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-void failover_metrics(const struct failover *f, struct buf *out)
+void failover_snapshot(const struct failover *f, struct failover_snap *out)
 {
 	double last = -1;
 
-	prom_head(out, "vigil_failover_state", "gauge", "1 for the current failover state");
-	for (int s = 0; s < PEER_STATE__COUNT; s++)
-		buf_printf(out, "vigil_failover_state{state=\"%s\"} %d\n",
-			   peer_state_str((enum peer_state)s), f->state == (enum peer_state)s);
-	prom_head(out, "vigil_failover_priority", "gauge", "Effective advertised priority");
-	buf_printf(out, "vigil_failover_priority %d\n", peer_effective_priority(f));
-	prom_head(out, "vigil_failover_transitions_total", "counter", "State changes");
-	buf_printf(out, "vigil_failover_transitions_total %" PRIu64 "\n", f->transitions);
-	prom_head(out, "vigil_failover_adverts_sent_total", "counter", "Adverts sent");
-	buf_printf(out, "vigil_failover_adverts_sent_total %" PRIu64 "\n", peer_adverts_sent(f));
-	prom_head(out, "vigil_failover_adverts_received_total", "counter", "Adverts accepted");
-	buf_printf(out, "vigil_failover_adverts_received_total %" PRIu64 "\n", f->received);
-	prom_head(out, "vigil_failover_adverts_rejected_total", "counter",
-		  "Adverts rejected, by reason");
-	for (int r = PEER_OK + 1; r < PEER_REJ__COUNT; r++)
-		buf_printf(out, "vigil_failover_adverts_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
-			   peer_reject_str((enum peer_reject)r), f->rejected[r]);
-	prom_head(out, "vigil_failover_garps_sent_total", "counter",
-		  "Gratuitous ARPs / unsolicited NAs sent");
-	buf_printf(out, "vigil_failover_garps_sent_total %" PRIu64 "\n", f->garps_sent);
-	for (size_t i = 0; i < f->senders.n; i++)
+	memset(out, 0, sizeof(*out));
+	out->state = peer_state_str(f->state);
+	out->state_names = fo_state_names;
+	out->nstates = PEER_STATE__COUNT;
+	out->priority = peer_effective_priority(f);
+	out->node = f->set.node;
+	out->boot = f->boot_id;
+	out->advert_version = PEER_MSG_VERSION;
+	out->ifname = f->set.ifname;
+	out->base_priority = f->set.priority;
+	out->standby = f->standby;
+	out->forced = f->forced;
+	out->advert_ms = f->set.advert_ms;
+	out->master_down_s = peer_master_down(f);
+	out->reason = f->reason;
+	out->since = f->changed_at;
+	out->transitions = f->transitions;
+	out->vips = xcalloc(f->set.nvips + 1, sizeof(*out->vips));
+	for (size_t i = 0; i < f->set.nvips; i++)
+		out->vips[i] = f->set.vips[i].ip;
+	out->nvips = f->set.nvips;
+	out->services_down = (const char *const *)f->svc_down;
+	out->nservices_down = f->nsvc_down;
+	out->peers = xcalloc(f->senders.n + 1, sizeof(*out->peers));
+	for (size_t i = 0; i < f->senders.n; i++) {
+		snap_peer(f, &f->senders.s[i], &out->peers[i]);
 		if (f->senders.s[i].heard && (last < 0 || f->senders.s[i].last_seen > last))
 			last = f->senders.s[i].last_seen;
-	prom_head(out, "vigil_failover_peer_last_seen_seconds", "gauge",
-		  "Seconds since the last advert from a peer (-1: never)");
-	buf_printf(out, "vigil_failover_peer_last_seen_seconds %.3f\n",
-		   last < 0 ? -1.0 : ev_now(f->loop) - last);
+	}
+	out->npeers = f->senders.n;
+	out->peer_last_seen_ago_s = last < 0 ? -1.0 : ev_now(f->loop) - last;
+	out->sent = peer_adverts_sent(f);
+	out->received = f->received;
+	out->gaps = f->advert_gaps;
+	out->garps_sent = f->garps_sent;
+	out->duplicate_refusals = f->probes_refused;
+	out->vips_restored = f->vip_restored;
+	out->reject_names = fo_reject_names;
+	out->rejected = &f->rejected[PEER_OK + 1];
+	out->nrejects = ARRAY_SIZE(fo_reject_names);
+}
+
+void failover_snapshot_free(struct failover_snap *snap)
+{
+	free(snap->vips);
+	free(snap->peers);
+	memset(snap, 0, sizeof(*snap));
 }

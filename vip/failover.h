@@ -16,10 +16,13 @@
 
 #include <ev.h>
 
+#include "common/addr.h"
 #include "common/buf.h"
 #include "config/config.h"
 
 struct failover;
+
+#define FAILOVER_NODE_MAX 32          /* = PEER_NODE_MAX */
 
 /* One state change, as the daemon's hook sees it (for notifications). */
 struct failover_change {
@@ -77,12 +80,54 @@ int failover_resume(struct failover *f, uint32_t group, char *err, size_t errlen
 void failover_shutdown(struct failover *f);
 /* Remove our VIPs, stop everything, free. NULL is fine. */
 void failover_free(struct failover *f);
-/* A few lines for `vigilctl status`: reason, adverts, each peer. */
-void failover_status_text(const struct failover *f, struct buf *out);
-/* Extra fields for the status "failover" object, each written as
- * ", \"key\": value" (the caller opened the object and closes it). */
-void failover_status_json(const struct failover *f, struct buf *out);
-/* Prometheus text: vigil_failover_* metrics. */
-void failover_metrics(const struct failover *f, struct buf *out);
+/* One peer as failover last heard it. */
+struct failover_peer_snap {
+	struct addr addr;
+	bool heard;                   /* the rest is meaningful only when heard */
+	char node[FAILOVER_NODE_MAX + 1];  /* cleaned (text_clean) */
+	const char *state;            /* "init", "backup", "master", "fault" */
+	unsigned priority;
+	bool standby;
+	double last_seen_ago_s;
+	bool vip_set_match;
+	uint64_t boot, restarts;
+};
+
+/* Everything status and metrics show of failover, read at one instant.
+ * The pointers (vips, peers, services_down, strings) stay valid until the
+ * loop runs again or f changes: render at once, keep nothing. */
+struct failover_snap {
+	const char *state;            /* "init", "backup", "master", "fault" */
+	const char *const *state_names;    /* every state name, nstates of them */
+	size_t nstates;
+	int priority;                 /* effective */
+	const char *node;
+	uint64_t boot;
+	int advert_version;
+	const char *ifname;
+	unsigned base_priority;
+	bool standby, forced;
+	unsigned advert_ms;
+	double master_down_s;
+	const char *reason;
+	double since;                 /* wall clock of the last transition */
+	uint64_t transitions;
+	struct addr *vips;            /* nvips of them (owned by the snapshot) */
+	size_t nvips;
+	const char *const *services_down;
+	size_t nservices_down;
+	struct failover_peer_snap *peers;  /* owned by the snapshot */
+	size_t npeers;
+	uint64_t sent, received, gaps, garps_sent, duplicate_refusals, vips_restored;
+	const char *const *reject_names;   /* reasons an advert is rejected, nrejects of them */
+	const uint64_t *rejected;          /* per reason, nrejects of them */
+	size_t nrejects;
+	double peer_last_seen_ago_s;  /* the freshest peer, -1: never heard */
+};
+
+/* Fill out with f's state now (see struct failover_snap for how long it
+ * holds); release it with failover_snapshot_free(). */
+void failover_snapshot(const struct failover *f, struct failover_snap *out);
+void failover_snapshot_free(struct failover_snap *snap);
 
 #endif
