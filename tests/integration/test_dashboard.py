@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -240,3 +241,113 @@ def test_dashboard_escapes_remote_text(vigild_factory, tmp_path, browser):
         stop.set()
         t.join(5)
         srv.close()
+
+
+PAIR_STATUS = {
+    "node": "mx-a", "version": "0.1.0", "uptime_s": 4000, "reloads": 2, "active": 3,
+    "failover": {
+        "state": "backup", "priority": 100, "group": 7, "node": "mx-a", "interface": "eth1",
+        "base_priority": 100, "standby": False, "forced": False, "reason": "peer mx-b is master",
+        "since": 1796190000.0, "transitions": 3, "vips": ["192.0.2.10"], "services_down": [],
+        "peers": [
+            {"address": "192.0.2.2", "node": "mx-b", "state": "master", "priority": 150,
+             "standby": False, "last_seen_ms": 400, "vip_set_match": True,
+             "boot": "00000000deadbeef", "restarts": 0},
+            {"address": "192.0.2.3", "last_seen_ms": None},
+        ],
+        # fields other helpers are adding: rendered when present
+        "groups": [{"group": 8, "state": "master", "priority": 200, "vips": ["192.0.2.20"]}],
+        "sync": {"state": "in_sync", "local_digest": "abc123", "peer_digest": "abc123"},
+    },
+    "services": [
+        {"name": "smtp", "vip": "192.0.2.10", "ports": [25, 587], "scheduler": "leastconn",
+         "available": True, "active": 3, "total": 9,
+         "backends": [
+             {"name": "mx1", "address": "198.51.100.11", "port": 25, "state": "up",
+              "weight": 2, "active": 3, "total": 9, "last_change": 1796190000.0,
+              "checks": [{"type": "smtp", "last": "ok", "detail": "220 mx1 ESMTP"},
+                         {"type": "tcp", "last": "ok", "detail": "port 587 connected"}]},
+             {"name": "mx2", "address": "198.51.100.12", "port": 25, "state": "down",
+              "weight": 1, "active": 0, "total": 0, "last_change": 1796190000.0,
+              "check": {"type": "smtp", "last": "timeout", "detail": "no banner within 2s"}},
+         ]},
+    ],
+    "events": [{"seq": 2, "time": "2026-12-02T06:00:00.000Z", "kind": "failover", "group": 7,
+                "text": "master -> backup (peer mx-b has priority 150)"}],
+}
+
+
+def test_dashboard_shows_the_pair(tmp_path, browser):
+    """The pair view from a status JSON with peers, groups and sync (served by a
+    fake, as the other node and the sync feature are not on this host), and
+    the group buttons' request."""
+    import http.server
+    import threading
+    html = (Path(__file__).resolve().parents[2] / "ctl" / "dashboard.html").read_bytes()
+    posts = []
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def answer(self, code, ctype, body):
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            if self.path == "/":
+                self.answer(200, "text/html", html)
+            else:
+                self.answer(200, "application/json", json.dumps(PAIR_STATUS).encode())
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            posts.append((self.path, self.headers.get("Authorization"), body))
+            self.answer(200, "application/json",
+                        json.dumps({"ok": False, "message": "no peer is able to take over"})
+                        .encode())
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    t.start()
+    try:
+        wd = browser
+        wd.go(f"http://127.0.0.1:{srv.server_address[1]}/")
+        wait_for(lambda: "mx-b" in page_text(wd), 15, 0.1, "the pair on the page")
+        text = page_text(wd)
+        for want in ("mx-a (this node)", "mx-b", "192.0.2.2", "150", "never heard",
+                     "peer mx-b is master", "group 8", "in_sync", "abc123", "ports 25, 587",
+                     "220 mx1 ESMTP", "port 587 connected", "no banner within 2s",
+                     "master -> backup"):
+            assert want in text, f"{want!r} not on the page:\n{text}"
+        # who holds the VIPs: the peer's row, not ours
+        held = wd.js("return Array.from(document.querySelectorAll('#pair tr')).map("
+                     "function (r) { return r.innerText; });")
+        assert any("mx-b" in r and "192.0.2.10" in r for r in held), held
+        assert not any("this node" in r and "192.0.2.10" in r for r in held), held
+        # "down since" only for the backend that is not up
+        rows = wd.js("return Array.from(document.querySelectorAll('tr[data-backend]')).map("
+                     "function (r) { return r.innerText; });")
+        assert "2026-" in rows[1] and "2026-" not in rows[0], rows
+        # standby of group 7 through the button: confirmed, sent, refusal shown
+        wd.type("#token", TOKEN)
+        wd.click("#tokset")
+        wd.click("#pair div.act button")
+        wd.s("POST", "/alert/accept")
+        wait_for(lambda: posts, 10, 0.1, "the POST")
+        assert posts[0] == ("/api/ctl", "Bearer " + TOKEN, "standby 7")
+        wait_for(lambda: "refused: standby 7: no peer is able to take over" in
+                 wd.js("return document.getElementById('msg').textContent;"), 10, 0.1,
+                 "the refusal on the page")
+        wd.screenshot(BUILD / "dashboard-pair.png")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_dashboard_c_is_generated_from_html():
+    root = Path(__file__).resolve().parents[2]
+    r = subprocess.run([sys.executable, str(root / "scripts/embed_html.py"), "--check"])
+    assert r.returncode == 0, "ctl/dashboard.c is stale: run scripts/embed_html.py"
