@@ -144,7 +144,8 @@ void probe_start(struct probe *p, const struct check_conf *conf,
 void probe_start_proto(struct probe *p, const struct probe_proto *proto,
 		       const struct check_conf *conf, const struct addr *dst,
 		       const struct addr *src);
-/* Stop a running probe without a result, closing at once. */
+/* Stop a running probe without a result, closing at once; an idle probe's
+ * buffers are released too (safe before teardown or before a new start). */
 void probe_abort(struct probe *p);
 /* Drop the saved TLS session: the next handshake is a full, verified one. */
 void probe_forget_session(struct probe *p);

@@ -394,6 +394,10 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 	log_set_level((enum log_level)cfg->global.log_level);
 	raise_nofile();
 	fit_maxconn(d, cfg);
+	if (load_token(cfg, token, &has_token, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
 	d->lb = lb_new(d->loop);
 	if (lb_apply(d->lb, cfg, err, sizeof(err)) < 0) {
 		log_error("%s", err);
@@ -402,10 +406,6 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 	d->checker = checker_new(d->loop);
 	checker_sync(d->checker, d->lb);
 	lb_set_state_hook(d->lb, backend_state_cb, d);
-	if (load_token(cfg, token, &has_token, err, sizeof(err)) < 0) {
-		log_error("%s", err);
-		return -1;
-	}
 	d->ctl = ctl_server_new(&d->ctl_dm, cfg->global.control_socket, err, sizeof(err));
 	if (!d->ctl) {
 		log_error("control socket: %s", err);

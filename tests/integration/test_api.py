@@ -242,3 +242,18 @@ def test_event_ring_keeps_the_last_500(vigild_factory, backends, tmp_path):
     ev = v.status()["events"]
     assert len(ev) == 500
     assert ev[0]["seq"] - ev[-1]["seq"] == 499
+
+
+def test_start_failure_after_checks_made_leaks_nothing(vigild_factory, backends, tmp_path):
+    """vigild stopping at start-up after the checks were made (here: the control
+    socket path is a directory) frees them: no probe buffer leaks (ASan)."""
+    bes = backends(1)
+    d = tmp_path / "not-a-socket"
+    d.mkdir()
+    cfg = base_config([service("s", VIP, [free_port(VIP)], bes)], control_socket=str(d))
+    v = vigild_factory(cfg, start=False)
+    v.start(wait=False)
+    assert v.proc.wait(10 * SLOW) == 1, v.log()
+    v.stop()
+    assert "control socket" in v.log()
+    assert v.sanitizer_reports() == [], v.log()
