@@ -257,3 +257,30 @@ def test_start_failure_after_checks_made_leaks_nothing(vigild_factory, backends,
     v.stop()
     assert "control socket" in v.log()
     assert v.sanitizer_reports() == [], v.log()
+
+
+@pytest.mark.netns
+def test_failover_transitions_and_refusals_in_events(make_pair):
+    from failover_bed import GROUP
+    from netns import have_netns
+    if have_netns() is not None:
+        pytest.skip(str(have_netns()))
+    pair = make_pair()
+    lb1, lb2 = pair["lb1"], pair["lb2"]
+    lb1.wait_state("master", 5)
+    assert lb1.ctl("standby").returncode == 0
+    lb2.wait_state("master", 2)
+    lb1.wait_state("backup", 2)
+    r = lb2.ctl("standby")
+    assert r.returncode == 1
+    ev1 = lb1.status()["events"]
+    fo = [e for e in ev1 if e["kind"] == "failover"]
+    assert fo and fo[0]["group"] == GROUP
+    assert fo[0]["text"].startswith("master -> backup"), fo
+    assert any(e["text"].startswith("backup -> master") for e in fo), fo
+    assert any(e["kind"] == "command" and e["text"] == "standby (control socket): ok"
+               for e in ev1), ev1
+    ev2 = lb2.status()["events"]
+    refused = [e for e in ev2 if e["kind"] == "command" and e["text"].startswith("standby")]
+    assert refused and "error: peer lb1 is in standby itself" in refused[0]["text"], refused
+    assert any(e["kind"] == "failover" and "-> master" in e["text"] for e in ev2), ev2
