@@ -15,6 +15,7 @@
 #include "ctl/oneshot.h"
 #include "ctl/status.h"
 #include "common/events.h"
+#include "common/log.h"
 #include "lb/lb.h"
 
 #define CTL_BACKLOG 128
@@ -170,6 +171,8 @@ static void ctl_record(const struct ctl_view *v, const struct ctl_cmd *cmd, cons
 	buf_printf(&line, " (%s): %.*s", origin, (int)(nl ? (size_t)(nl - a) : alen), a);
 	events_add(v->events, wall_now(), EVENT_COMMAND, cmd->svc[0] ? cmd->svc : NULL,
 		   cmd->be[0] ? cmd->be : NULL, cmd->group, line.data);
+	/* the one log line of the command itself (its effects log their own) */
+	log_notice("command %s", events_get(v->events, 0) ? events_get(v->events, 0)->text : "");
 	buf_free(&line);
 }
 

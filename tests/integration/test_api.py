@@ -212,6 +212,8 @@ def test_events_in_status_and_vigilctl(vigild_factory, backends, tmp_path):
     assert r.stdout.splitlines() == lines[-1:]
     # the log has each line once: the event log does not write it again
     assert v.log().count("service s backend be1: up -> drain") == 1
+    # the command itself: one line, with where it came from
+    assert v.log().count("command drain s be1 (api 127.0.0.1): ok") == 1
 
 
 def test_vigilctl_events_follow(vigild_factory, backends, tmp_path):
