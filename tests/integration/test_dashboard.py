@@ -184,6 +184,14 @@ def run_dashboard(v, hport, p1, p2, browser):
     ev = v.status()["events"]
     assert any(e["kind"] == "command" and e["text"].startswith("drain web be1 (api 127.0.0.1)")
                for e in ev)
+    # weight through its field: what the operator types survives the 2 s redraw
+    wd.type('tr[data-backend="web/be2"] input', "5")
+    time.sleep(2.5)
+    assert wd.js("return document.querySelector('tr[data-backend=\"web/be2\"] input').value;") == "5"
+    wd.click('tr[data-backend="web/be2"] span.act button')
+    wait_for(lambda: v.backend("web", "be2")["weight"] == 5, 10, 0.1, "be2 weight 5")
+    wait_for(lambda: wd.js("return document.getElementById('msg').textContent;")
+             .startswith("done: weight web be2 5"), 10, 0.1, "the weight confirmation")
     wd.screenshot(BUILD / "dashboard.png")
     assert (BUILD / "dashboard.png").stat().st_size > 10000
 
