@@ -139,6 +139,7 @@ void probe_abort(struct probe *p)
 {
 	if (p->phase != PROBE_IDLE)
 		probe_release(p, PROBE_CLOSE_NOW);
+	buf_free(&p->wbuf);             /* also the one probe_init() made for a probe never run */
 }
 
 void probe_finish(struct probe *p, enum check_result res, enum probe_close how,

@@ -151,7 +151,8 @@ void probe_start(struct probe *p, const struct check_conf *conf,
 void probe_start_proto(struct probe *p, const struct probe_proto *proto,
 		       const struct check_conf *conf, const struct addr *dst,
 		       const struct addr *src);
-/* Stop a running probe without a result, closing at once. */
+/* Stop a running probe without a result, closing at once; an idle probe's
+ * buffers are released too (safe before teardown or before a new start). */
 void probe_abort(struct probe *p);
 /* Free what probe_init() made (a probe that never ran holds a buffer too):
  * abort, forget the session; the probe is unusable until probe_init(). */

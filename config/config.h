@@ -215,6 +215,7 @@ struct global_conf {
 	int log_level;               /* enum log_level, default info */
 	uint32_t maxconn;            /* default 100000; the daemon clamps it to the fd limit */
 	bool maxconn_set;            /* maxconn given in the file */
+	char *admin_token_file;      /* NULL: POST /api/ctl answers 403 */
 };
 
 /* All errors of one load, each "FILE:LINE:COL: path.to.key: message". */

@@ -408,6 +408,7 @@ static const struct cfg_field global_fields[] = {
 	ENUM("log_level", struct global_conf, log_level, cfg_log_level_names, "log level"),
 	U32("maxconn", struct global_conf, maxconn, 1, UINT32_MAX,
 	    "an integer 1..4294967295"),
+	STR("admin_token_file", struct global_conf, admin_token_file, "a file path"),
 	{ 0 },
 };
 
@@ -893,6 +894,7 @@ void cfg_free(struct config *cfg)
 	free(cfg->path);
 	free(cfg->global.user);
 	free(cfg->global.control_socket);
+	free(cfg->global.admin_token_file);
 	for (size_t i = 0; i < cfg->nservices; i++)
 		cfg_service_clear(&cfg->services[i]);
 	free(cfg->services);

@@ -2,6 +2,7 @@
 #include "ctl/ctl.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +14,14 @@
 #include "common/util.h"
 #include "ctl/oneshot.h"
 #include "ctl/status.h"
-#include "daemon/vigild.h"
+#include "common/events.h"
+#include "common/log.h"
 #include "lb/lb.h"
 
 #define CTL_BACKLOG 128
 
 struct ctl_server {
-	struct vigild *d;
+	const struct ctl_daemon *dm;
 	struct oneshot *os;
 	char *path;
 	dev_t dev;                    /* the socket file we made: unlinked only if still ours */
@@ -34,7 +36,7 @@ static size_t ctl_complete(const char *in, size_t len)
 }
 
 static void ctl_handle(void *arg, enum oneshot_event ev, const char *in, size_t len,
-		       struct buf *out);
+		       const char *peer, struct buf *out);
 
 static const struct oneshot_ops ctl_ops = {
 	.name = "control socket",
@@ -49,10 +51,10 @@ static const struct oneshot_ops ctl_ops = {
 };
 
 /* Find SVC and BE of cmd; NULL with the error answer appended to out. */
-static struct backend *ctl_find_backend(struct vigild *d, const struct ctl_cmd *cmd,
+static struct backend *ctl_find_backend(struct lb *lb, const struct ctl_cmd *cmd,
 					struct buf *out)
 {
-	struct service *s = lb_find_service(d->lb, cmd->svc);
+	struct service *s = lb ? lb_find_service(lb, cmd->svc) : NULL;
 	struct backend *b;
 
 	if (!s) {
@@ -70,37 +72,44 @@ static struct backend *ctl_find_backend(struct vigild *d, const struct ctl_cmd *
 	return b;
 }
 
-static void ctl_exec_backend(struct vigild *d, const struct ctl_cmd *cmd, struct buf *out)
+static int ctl_exec_backend(const struct ctl_daemon *dm, const struct ctl_view *v,
+			    const struct ctl_cmd *cmd, const char *origin, struct buf *out)
 {
-	struct backend *b = ctl_find_backend(d, cmd, out);
+	struct backend *b = ctl_find_backend(v->lb, cmd, out);
+	char why[128];
 
 	if (!b)
-		return;
+		return 0;
+	/* the socket's reason stays "vigilctl" (the log's word since 0.1) */
+	snprintf(why, sizeof(why), "%s", strcmp(origin, CTL_ORIGIN_SOCKET) ? origin : "vigilctl");
 	switch (cmd->op) {
 	case CTL_DRAIN:
-		backend_set_admin(b, ADMIN_DRAIN, "vigilctl");
+		backend_set_admin(b, ADMIN_DRAIN, why);
 		break;
 	case CTL_DISABLE:
-		backend_set_admin(b, ADMIN_MAINT, "vigilctl");
+		backend_set_admin(b, ADMIN_MAINT, why);
 		break;
 	case CTL_ENABLE:
-		backend_set_admin(b, ADMIN_NONE, "vigilctl");
+		backend_set_admin(b, ADMIN_NONE, why);
 		break;
 	default:
 		backend_set_weight(b, cmd->weight);
 		break;
 	}
-	vigild_operator_changed(d, cmd->op == CTL_ENABLE ? 0 : cmd->op == CTL_DRAIN ? 1 :
-				cmd->op == CTL_DISABLE ? 2 : 3, b->svc->name, b->name, cmd->weight);
+	if (dm->operator_changed)
+		dm->operator_changed(dm->arg, cmd->op, b->svc->name, b->name, cmd->weight);
 	buf_puts(out, "ok\n");
+	return 1;
 }
 
-static void ctl_exec_reload(struct vigild *d, struct buf *out)
+static int ctl_exec_reload(const struct ctl_daemon *dm, struct buf *out)
 {
 	struct buf errs;
+	int ok;
 
 	buf_init(&errs);
-	if (vigild_reload(d, &errs) == 0) {
+	ok = dm->reload(dm->arg, &errs) == 0;
+	if (ok) {
 		buf_puts(out, "ok\n");
 	} else {
 		buf_puts(out, "error: configuration not reloaded, the running one stays\n");
@@ -109,88 +118,169 @@ static void ctl_exec_reload(struct vigild *d, struct buf *out)
 			buf_puts(out, "\n");
 	}
 	buf_free(&errs);
+	return ok;
 }
 
-static void ctl_exec_sync(struct vigild *d, const struct ctl_cmd *cmd, struct buf *out)
+static int ctl_exec_sync(const struct ctl_daemon *dm, const struct ctl_cmd *cmd,
+			 struct buf *out)
 {
 	char err[256] = "";
 	struct buf errs;
+	int ok;
 
 	if (cmd->op == CTL_SYNC) {
-		if (vigild_sync_push(d, err, sizeof(err)) == 0)
+		ok = dm->sync_push(dm->arg, err, sizeof(err)) == 0;
+		if (ok)
 			buf_puts(out, "ok\n");
 		else
-			buf_printf(out, "error: %s\n", err);
-		return;
+			buf_printf(out, "error: %s\n", err[0] ? err : "refused");
+		return ok;
 	}
 	buf_init(&errs);
-	if (vigild_rollback(d, &errs) == 0) {
+	ok = dm->rollback(dm->arg, &errs) == 0;
+	if (ok) {
 		buf_puts(out, "ok\n");
 	} else {
 		buf_puts(out, "error: rollback failed, the running configuration stays\n");
 		buf_append(out, errs.data, errs.len);
+		if (errs.len && errs.data[errs.len - 1] != '\n')
+			buf_puts(out, "\n");
 	}
 	buf_free(&errs);
+	return ok;
 }
 
-static void ctl_exec_failover(struct vigild *d, const struct ctl_cmd *cmd, struct buf *out)
+static int ctl_exec_failover(const struct ctl_daemon *dm, const struct ctl_cmd *cmd,
+			     struct buf *out)
 {
 	char err[256] = "";
-	int rc;
 
-	if (cmd->op == CTL_STANDBY)
-		rc = vigild_standby(d, cmd->group, err, sizeof(err));
-	else if (cmd->op == CTL_RESUME)
-		rc = vigild_resume(d, cmd->group, err, sizeof(err));
-	else
-		rc = vigild_takeover(d, cmd->group, err, sizeof(err));
-	if (rc == 0)
+	if (dm->failover(dm->arg, cmd->op, cmd->group, err, sizeof(err)) == 0) {
 		buf_puts(out, "ok\n");
-	else
-		buf_printf(out, "error: %s\n", err[0] ? err : "refused");
+		return 1;
+	}
+	buf_printf(out, "error: %s\n", err[0] ? err : "refused");
+	return 0;
 }
 
-void ctl_exec(struct vigild *d, const struct ctl_cmd *cmd, struct buf *out)
+/* The event log, oldest first, after seq since. */
+static void ctl_exec_events(const struct ctl_view *v, uint64_t since, struct buf *out)
 {
+	size_t i = events_count(v->events);
+	char when[40];
+
+	buf_puts(out, "ok\n");
+	while (i-- > 0) {
+		const struct event *e = events_get(v->events, i);
+
+		if (e->seq <= since)
+			continue;
+		buf_printf(out, "%" PRIu64 " %s %s ", e->seq,
+			   events_iso_time(e->when, when, sizeof(when)), events_kind_str(e->kind));
+		if (e->service[0])
+			buf_printf(out, "%s/%s", e->service, e->backend[0] ? e->backend : "-");
+		else if (e->group)
+			buf_printf(out, "group:%" PRIu32, e->group);
+		else
+			buf_puts(out, "-");
+		buf_printf(out, " %s\n", e->text);
+	}
+}
+
+/* A command that changes something goes into the event log: the line, where
+ * it came from, and the first line of its answer. */
+static void ctl_record(const struct ctl_view *v, const struct ctl_cmd *cmd, const char *origin,
+		       const struct buf *answer, size_t from)
+{
+	struct buf line;
+	const char *a = answer->data + from;
+	size_t alen = answer->len - from;
+	const char *nl = memchr(a, '\n', alen);
+
+	buf_init(&line);
+	ctl_format(cmd, &line);
+	buf_printf(&line, " (%s): %.*s", origin, (int)(nl ? (size_t)(nl - a) : alen), a);
+	events_add(v->events, wall_now(), EVENT_COMMAND, cmd->svc[0] ? cmd->svc : NULL,
+		   cmd->be[0] ? cmd->be : NULL, cmd->group, line.data);
+	/* the one log line of the command itself (its effects log their own) */
+	log_notice("command %s", events_get(v->events, 0) ? events_get(v->events, 0)->text : "");
+	buf_free(&line);
+}
+
+int ctl_exec(const struct ctl_daemon *dm, const struct ctl_cmd *cmd, const char *origin,
+	     struct buf *out)
+{
+	struct ctl_view v;
+	size_t from = out->len;
+	int ok = 1;
+
+	dm->view(dm->arg, &v);
 	switch (cmd->op) {
 	case CTL_STATUS:
 		buf_puts(out, "ok\n");
 		if (cmd->json) {
-			status_json(d, out);
+			status_json(&v, out);
 			buf_puts(out, "\n");
 		} else {
-			status_text(d, out);
+			status_text(&v, out);
 		}
-		break;
+		return 1;
+	case CTL_EVENTS:
+		ctl_exec_events(&v, cmd->since, out);
+		return 1;
 	case CTL_DRAIN:
 	case CTL_DISABLE:
 	case CTL_ENABLE:
 	case CTL_WEIGHT:
-		ctl_exec_backend(d, cmd, out);
+		ok = ctl_exec_backend(dm, &v, cmd, origin, out);
 		break;
 	case CTL_STANDBY:
 	case CTL_TAKEOVER:
 	case CTL_RESUME:
-		ctl_exec_failover(d, cmd, out);
+		ok = ctl_exec_failover(dm, cmd, out);
 		break;
 	case CTL_RELOAD:
-		ctl_exec_reload(d, out);
+		ok = ctl_exec_reload(dm, out);
 		break;
 	case CTL_SYNC:
 	case CTL_ROLLBACK:
-		ctl_exec_sync(d, cmd, out);
+		ok = ctl_exec_sync(dm, cmd, out);
 		break;
 	}
+	dm->view(dm->arg, &v);          /* a reload made a new configuration */
+	ctl_record(&v, cmd, origin, out, from);
+	return ok;
 }
 
-/* One request from a client. Nothing touches s after ctl_exec(): a reload may
- * free the server (the connection itself lives on until we return). */
-static void ctl_handle(void *arg, enum oneshot_event ev, const char *in, size_t len,
-		       struct buf *out)
+int ctl_run(const struct ctl_daemon *dm, const char *in, size_t len, const char *origin,
+	    struct buf *out)
 {
-	struct ctl_server *s = arg;
 	char line[CTL_LINE_MAX + 1], err[256];
 	struct ctl_cmd cmd;
+
+	if (len > CTL_LINE_MAX) {
+		buf_printf(out, "error: request longer than %d bytes\n", CTL_LINE_MAX);
+		return 0;
+	}
+	if (memchr(in, '\0', len)) {
+		buf_puts(out, "error: NUL byte in request\n");
+		return 0;
+	}
+	memcpy(line, in, len);
+	line[len] = '\0';
+	if (ctl_parse(line, &cmd, err, sizeof(err)) < 0) {
+		buf_printf(out, "error: %s\n", err);
+		return 0;
+	}
+	return ctl_exec(dm, &cmd, origin, out);
+}
+
+/* One request from a client. Nothing touches s after ctl_run(): a reload may
+ * free the server (the connection itself lives on until we return). */
+static void ctl_handle(void *arg, enum oneshot_event ev, const char *in, size_t len,
+		       const char *peer, struct buf *out)
+{
+	struct ctl_server *s = arg;
 
 	if (ev == ONESHOT_TOO_LONG) {
 		buf_printf(out, "error: request longer than %d bytes\n", CTL_LINE_MAX);
@@ -198,17 +288,7 @@ static void ctl_handle(void *arg, enum oneshot_event ev, const char *in, size_t 
 	}
 	if (len == 0)
 		return;
-	if (memchr(in, '\0', len)) {
-		buf_puts(out, "error: NUL byte in request\n");
-		return;
-	}
-	memcpy(line, in, len);
-	line[len] = '\0';
-	if (ctl_parse(line, &cmd, err, sizeof(err)) < 0) {
-		buf_printf(out, "error: %s\n", err);
-		return;
-	}
-	ctl_exec(s->d, &cmd, out);
+	ctl_run(s->dm, in, len, CTL_ORIGIN_SOCKET, out);
 }
 
 static int ctl_mkdir(const char *dir, const char *path, char *err, size_t errlen)
@@ -308,7 +388,8 @@ static int ctl_listen(const struct sockaddr_un *sa, struct stat *st, char *err, 
 	return fd;
 }
 
-struct ctl_server *ctl_server_new(struct vigild *d, const char *path, char *err, size_t errlen)
+struct ctl_server *ctl_server_new(const struct ctl_daemon *dm, const char *path, char *err,
+				  size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct ctl_server *s;
@@ -327,11 +408,11 @@ struct ctl_server *ctl_server_new(struct vigild *d, const char *path, char *err,
 	if (fd < 0)
 		return NULL;
 	s = xcalloc(1, sizeof(*s));
-	s->d = d;
+	s->dm = dm;
 	s->path = xstrdup(path);
 	s->dev = st.st_dev;
 	s->ino = st.st_ino;
-	s->os = oneshot_new(d->loop, fd, &ctl_ops, s);
+	s->os = oneshot_new(dm->loop, fd, &ctl_ops, s);
 	if (!s->os) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		unlink(path);

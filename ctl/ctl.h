@@ -19,6 +19,11 @@
  *	reload                  load the configuration file again
  *	sync                    push this node's configuration to the peer now
  *	rollback                reinstall FILE.prev, reload, and sync it
+ *	events [since SEQ]      the event log, oldest first, one event a line:
+ *	                        "SEQ TIME KIND SUBJECT TEXT" (TIME ISO 8601 UTC,
+ *	                        SUBJECT service/backend, group:N or "-"); with
+ *	                        since, only the events after SEQ (vigilctl
+ *	                        events --follow polls with it)
  *
  * Anything the client sends after the first line is read and ignored.
  * Answer: a first line "ok" or "error: REASON", then the payload (the status
@@ -46,9 +51,16 @@
 
 #include "common/buf.h"
 
-struct vigild;
+struct ev_loop;
 struct ctl_server;
 struct oneshot_stats;
+struct config;
+struct lb;
+struct checker;
+struct failover;
+struct events;
+struct sync;
+struct status_http;
 
 #define CTL_LINE_MAX 4096       /* longest request line, terminator included */
 #define CTL_NAME_MAX 256        /* longest service / backend name, NUL included */
@@ -56,6 +68,7 @@ struct oneshot_stats;
 #define CTL_HEAD_DEADLINE_S 2.0
 #define CTL_DEADLINE_S 5.0
 #define CTL_DEFAULT_SOCKET "/run/vigil/control.sock"
+#define CTL_ORIGIN_SOCKET "control socket"   /* where socket commands come from */
 
 enum ctl_op {
 	CTL_STATUS,
@@ -68,9 +81,10 @@ enum ctl_op {
 	CTL_RELOAD,
 	CTL_RESUME,
 	CTL_SYNC,
-	CTL_ROLLBACK,                 /* keep CTL_OP_LAST the last one */
+	CTL_ROLLBACK,
+	CTL_EVENTS,                   /* keep CTL_OP_LAST the last one */
 };
-#define CTL_OP_LAST CTL_ROLLBACK
+#define CTL_OP_LAST CTL_EVENTS
 
 /* One parsed request. */
 struct ctl_cmd {
@@ -80,6 +94,45 @@ struct ctl_cmd {
 	char be[CTL_NAME_MAX];
 	uint32_t weight;              /* weight: 0..256 */
 	uint32_t group;               /* standby/takeover/resume: 1..255, 0 = not given */
+	uint64_t since;               /* events: after this sequence number, 0 = all */
+};
+
+/* What ctl/ sees of the daemon at one instant (filled by ctl_daemon.view):
+ * read it, render, keep nothing. */
+struct ctl_view {
+	const struct config *cfg;
+	struct lb *lb;                /* services and backends (the commands change them) */
+	const struct checker *checker;
+	const struct failover *fo;    /* NULL: standalone */
+	struct events *events;        /* the event log (operator commands are added here) */
+	const struct ctl_server *ctl; /* the control socket, for its counters */
+	const struct status_http *http;   /* the status listener, NULL when none */
+	double started;               /* wall clock seconds */
+	uint64_t reloads, reload_failures;
+	uint64_t nofile;              /* open file limit (soft) */
+	char config_digest[65];       /* hex SHA-256 of the running configuration, "" when none */
+	const struct sync *sync;      /* the sync channel, NULL when off */
+};
+
+/* The daemon as ctl/ uses it: a snapshot accessor and the command entry
+ * points ctl/ cannot run itself. Filled by the daemon, which outlives every
+ * server made with it. */
+struct ctl_daemon {
+	struct ev_loop *loop;
+	void *arg;                    /* for every function below */
+	void (*view)(void *arg, struct ctl_view *out);
+	/* Load the configuration file again: 0, or -1 with every error in err. */
+	int (*reload)(void *arg, struct buf *err);
+	/* standby / takeover / resume of group (0: the configured one):
+	 * 0, or -1 with the reason in err. */
+	int (*failover)(void *arg, enum ctl_op op, uint32_t group, char *err, size_t errlen);
+	/* sync: push this node's configuration to the peer now: 0, or -1 with err. */
+	int (*sync_push)(void *arg, char *err, size_t errlen);
+	/* rollback: reinstall FILE.prev, reload, sync it: 0, or -1 with every error in err. */
+	int (*rollback)(void *arg, struct buf *err);
+	/* drain/disable/enable/weight of svc/be done (for the sync channel); may be NULL. */
+	void (*operator_changed)(void *arg, enum ctl_op op, const char *svc, const char *be,
+				 uint32_t weight);
 };
 
 /* Parse one request line (terminator optional). 0, or -1 with the reason in err.
@@ -93,14 +146,22 @@ void ctl_quote(struct buf *b, const char *word);
 void ctl_format(const struct ctl_cmd *cmd, struct buf *out);
 
 /* Run cmd against the daemon and append the whole answer ("ok\n" + payload,
- * or "error: REASON\n" + details) to out. */
-void ctl_exec(struct vigild *d, const struct ctl_cmd *cmd, struct buf *out);
+ * or "error: REASON\n" + details) to out. A command that changes something
+ * goes into the event log with origin ("control socket", "api 192.0.2.7").
+ * Returns 1 for ok, 0 for an error answer. */
+int ctl_exec(const struct ctl_daemon *dm, const struct ctl_cmd *cmd, const char *origin,
+	     struct buf *out);
+/* Parse and run one request line of len bytes (the one grammar of the
+ * control socket and of POST /api/ctl): the answer as ctl_exec(). */
+int ctl_run(const struct ctl_daemon *dm, const char *line, size_t len, const char *origin,
+	    struct buf *out);
 
-/* Listen on the unix socket path and serve it on d->loop. A stale socket file
+/* Listen on the unix socket path and serve it on dm->loop. A stale socket file
  * is removed first; a live daemon answering there is an error; a missing
  * parent directory is created (0755); the socket is made 0600.
  * NULL with err on failure. */
-struct ctl_server *ctl_server_new(struct vigild *d, const char *path, char *err, size_t errlen);
+struct ctl_server *ctl_server_new(const struct ctl_daemon *dm, const char *path, char *err,
+				  size_t errlen);
 /* Close the listener and every client connection, unlink the path, free.
  * Safe to call from inside a command (e.g. a reload): the work is finished
  * before the memory goes. */

@@ -1,6 +1,7 @@
 /* ctl_parse.c - the control protocol's request line: parse and format (pure). */
 #include "ctl/ctl.h"
 
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +30,7 @@ static const struct {
 	{ "resume", CTL_RESUME, 0, true },
 	{ "sync", CTL_SYNC, 0, false },
 	{ "rollback", CTL_ROLLBACK, 0, false },
+	{ "events", CTL_EVENTS, 0, false },
 };
 
 static int is_blank(char c)
@@ -171,6 +173,26 @@ static int ctl_status_args(const struct ctl_words *ws, struct ctl_cmd *out,
 	return -1;
 }
 
+static int ctl_events_args(const struct ctl_words *ws, struct ctl_cmd *out,
+			   char *err, size_t errlen)
+{
+	uint64_t v = 0;
+	const char *p;
+
+	if (ws->n == 1)
+		return 0;
+	if (ws->n == 3 && !strcmp(ws->w[1], "since")) {
+		for (p = ws->w[2]; *p >= '0' && *p <= '9' && v < UINT64_MAX / 10 - 1; p++)
+			v = v * 10 + (uint64_t)(*p - '0');
+		if (p != ws->w[2] && *p == '\0') {
+			out->since = v;
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "usage: events [since SEQ]");
+	return -1;
+}
+
 int ctl_parse(const char *line, struct ctl_cmd *out, char *err, size_t errlen)
 {
 	struct ctl_words ws;
@@ -189,6 +211,8 @@ int ctl_parse(const char *line, struct ctl_cmd *out, char *err, size_t errlen)
 	out->op = ctl_cmds[i].op;
 	if (out->op == CTL_STATUS)
 		return ctl_status_args(&ws, out, err, errlen);
+	if (out->op == CTL_EVENTS)
+		return ctl_events_args(&ws, out, err, errlen);
 	if (ctl_cmds[i].group && ws.n == 2)
 		return ctl_parse_group(ws.w[1], &out->group, err, errlen);
 	if (ws.n != ctl_cmds[i].nargs + 1) {
@@ -233,6 +257,8 @@ void ctl_format(const struct ctl_cmd *cmd, struct buf *out)
 	buf_puts(out, ctl_cmds[i].name);
 	if (cmd->op == CTL_STATUS && cmd->json)
 		buf_puts(out, " json");
+	if (cmd->op == CTL_EVENTS && cmd->since)
+		buf_printf(out, " since %" PRIu64, cmd->since);
 	if (ctl_cmds[i].nargs >= 2) {
 		buf_append(out, " ", 1);
 		ctl_quote(out, cmd->svc);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ struct oneshot_client {
 	int fd;
 	enum client_phase phase;
 	struct oneshot_source src;
+	char peer[ONESHOT_PEER_MAX];  /* the client's address as text, "" for unix */
 	ev_io io;
 	ev_timer deadline;
 	struct buf out;
@@ -270,7 +272,19 @@ static void oneshot_make_room(struct oneshot *s, const struct oneshot_source *sr
 	oneshot_log_evictions(s);
 }
 
-static void client_add(struct oneshot *s, int fd, const struct oneshot_source *src)
+/* The address of a client as text: "192.0.2.7", "2001:db8::1", "" for unix. */
+static void oneshot_peer_str(const struct sockaddr_storage *ss, char *out, size_t len)
+{
+	out[0] = '\0';
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, (socklen_t)len);
+	else if (ss->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, out,
+			  (socklen_t)len);
+}
+
+static void client_add(struct oneshot *s, int fd, const struct oneshot_source *src,
+		       const struct sockaddr_storage *ss)
 {
 	struct oneshot_client *c;
 
@@ -281,6 +295,7 @@ static void client_add(struct oneshot *s, int fd, const struct oneshot_source *s
 	c->fd = fd;
 	c->phase = PHASE_READ;
 	c->src = *src;
+	oneshot_peer_str(ss, c->peer, sizeof(c->peer));
 	buf_init(&c->out);
 	ev_io_init(&c->io, client_io_cb, fd, EV_READ);
 	ev_timer_init(&c->deadline, client_deadline_cb, s->ops->head_deadline_s, 0.);
@@ -316,7 +331,7 @@ static int oneshot_accept_reserved(struct oneshot *s)
 		    s->ops->name);
 	s->st.reserve_used++;
 	oneshot_source_of((struct sockaddr *)&ss, len, &src);
-	client_add(s, fd, &src);
+	client_add(s, fd, &src, &ss);
 	return 1;
 }
 
@@ -333,7 +348,7 @@ static void oneshot_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		fd = accept4(s->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
 			oneshot_source_of((struct sockaddr *)&ss, len, &src);
-			client_add(s, fd, &src);
+			client_add(s, fd, &src, &ss);
 			continue;
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -409,7 +424,7 @@ static void client_dispatch(struct oneshot_client *c, enum oneshot_event ev, siz
 	struct oneshot *s = c->srv;
 
 	s->in_handler = true;
-	s->ops->handle(s->arg, ev, c->in, len, &c->out);
+	s->ops->handle(s->arg, ev, c->in, len, c->peer, &c->out);
 	s->in_handler = false;
 	if (s->dead) {
 		oneshot_destroy(s);

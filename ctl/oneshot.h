@@ -40,6 +40,8 @@
 
 struct oneshot;
 
+#define ONESHOT_PEER_MAX 46           /* INET6_ADDRSTRLEN */
+
 enum oneshot_event {
 	ONESHOT_REQUEST,              /* in[0..len) is one whole request */
 	ONESHOT_TOO_LONG,             /* max_request bytes and still incomplete */
@@ -59,9 +61,10 @@ struct oneshot_ops {
 	/* Length of the request at the start of in[0..len), 0 while incomplete. */
 	size_t (*complete)(const char *in, size_t len);
 	/* Append the answer to out; an empty out closes the connection silently.
+	 * peer is the client's address as text ("" for a unix socket).
 	 * May free the server (oneshot_free), which then finishes after return. */
 	void (*handle)(void *arg, enum oneshot_event ev, const char *in, size_t len,
-		       struct buf *out);
+		       const char *peer, struct buf *out);
 };
 
 /* Counters of one server since it was made. */

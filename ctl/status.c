@@ -1,4 +1,5 @@
-/* status.c - the daemon-wide parts of status JSON, table and metrics. */
+/* status.c - the daemon-wide parts of status JSON, table and metrics,
+ * and the event log (failover's own parts: vip/failover_status.c). */
 #include "ctl/status.h"
 
 #include <inttypes.h>
@@ -8,88 +9,168 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/util.h"
-#include "daemon/vigild.h"
-#include "sync/sync.h"
-#include "lb/lb.h"
 #include "checks/check.h"
+#include "common/events.h"
+#include "common/util.h"
+#include "common/version.h"
+#include "config/config.h"
 #include "ctl/ctl.h"
 #include "ctl/http.h"
 #include "ctl/oneshot.h"
+#include "ctl/prom.h"
+#include "lb/lb.h"
+#include "sync/sync.h"
 #include "vip/failover.h"
 
-static const char *const failover_states[] = {
+/* Events shown in the status JSON (all that the ring holds). */
+#define STATUS_EVENTS EVENTS_MAX
+
+static const char *const standalone_states[] = {
 	"init", "backup", "master", "fault", "standalone",
 };
 
 /* failover.node if configured, else the host name. */
-static const char *status_node(const struct vigild *d, char *buf, size_t len)
+static const char *status_node(const struct ctl_view *v, char *buf, size_t len)
 {
-	if (d->cfg && d->cfg->has_failover && d->cfg->failover.node && d->cfg->failover.node[0])
-		return d->cfg->failover.node;
+	if (v->cfg && v->cfg->has_failover && v->cfg->failover.node && v->cfg->failover.node[0])
+		return v->cfg->failover.node;
 	if (gethostname(buf, len) < 0)
 		snprintf(buf, len, "localhost");
 	buf[len - 1] = '\0';
 	return buf;
 }
 
-static double status_uptime(const struct vigild *d)
+static double status_uptime(const struct ctl_view *v)
 {
-	double up = wall_now() - d->started;
+	double up = wall_now() - v->started;
 
 	return up > 0 ? up : 0;
 }
 
-static size_t status_nservices(const struct vigild *d)
+static size_t status_nservices(const struct ctl_view *v)
 {
-	return d->lb ? lb_nservices(d->lb) : 0;
+	return v->lb ? lb_nservices(v->lb) : 0;
 }
 
-static void status_stats(const struct vigild *d, struct lb_stats *st)
+static void status_stats(const struct ctl_view *v, struct lb_stats *st)
 {
 	memset(st, 0, sizeof(*st));
-	if (d->lb)
-		lb_get_stats(d->lb, st);
+	if (v->lb)
+		lb_get_stats(v->lb, st);
+}
+
+/* ---- failover (its details: vip/failover_status.c) ---- */
+
+static const char *status_fo_state(const struct ctl_view *v)
+{
+	return v->fo ? failover_state_str(v->fo) : "standalone";
+}
+
+static int status_fo_priority(const struct ctl_view *v)
+{
+	return v->fo ? failover_priority(v->fo) : 0;
+}
+
+/* The first configured group's id (the "group" field and status line). */
+static uint32_t status_fo_group(const struct ctl_view *v)
+{
+	return v->cfg->failover.ngroups ? v->cfg->failover.groups[0].id : v->cfg->failover.group;
 }
 
 /* failover.config_digest, and failover.sync when it is on. */
-static void json_sync(const struct vigild *d, struct buf *out)
+static void json_sync(const struct ctl_view *v, struct buf *out)
 {
-	char hex[65];
-
-	vigild_config_digest_hex(d, hex);
 	buf_puts(out, ", \"config_digest\": ");
-	buf_json_str(out, hex);
-	if (d->sync) {
+	buf_json_str(out, v->config_digest);
+	if (v->sync) {
 		buf_puts(out, ", \"sync\": ");
-		sync_status_json(d->sync, out);
+		sync_status_json(v->sync, out);
 	}
 }
 
-static void json_failover(const struct vigild *d, struct buf *out)
+static void json_failover(const struct ctl_view *v, struct buf *out)
 {
 	buf_puts(out, "  \"failover\": {\"state\": ");
-	buf_json_str(out, vigild_failover_state(d));
-	buf_printf(out, ", \"priority\": %d, \"group\": ", vigild_failover_priority(d));
-	if (d->cfg && d->cfg->has_failover)
-		buf_printf(out, "%" PRIu32, (d->cfg->failover.ngroups ? d->cfg->failover.groups[0].id : d->cfg->failover.group));
+	buf_json_str(out, status_fo_state(v));
+	buf_printf(out, ", \"priority\": %d, \"group\": ", status_fo_priority(v));
+	if (v->cfg && v->cfg->has_failover)
+		buf_printf(out, "%" PRIu32, status_fo_group(v));
 	else
 		buf_puts(out, "null");
-	if (d->fo)
-		failover_status_json(d->fo, out);
-	json_sync(d, out);
+	if (v->fo)
+		failover_status_json(v->fo, out);
+	json_sync(v, out);
 	buf_puts(out, "}");
 }
 
-void status_json(const struct vigild *d, struct buf *out)
+static void text_failover(const struct ctl_view *v, struct buf *out)
+{
+	buf_printf(out, "failover %s", status_fo_state(v));
+	if (v->cfg && v->cfg->has_failover)
+		buf_printf(out, "  priority %d  group %" PRIu32, status_fo_priority(v),
+			   status_fo_group(v));
+	if (v->fo)
+		failover_status_text(v->fo, out);
+}
+
+/* Standalone, the vigil_failover_state and _priority families (with
+ * failover, failover_metrics() writes them and the rest). */
+static void metrics_standalone(const struct ctl_view *v, struct buf *out)
+{
+	if (v->fo)
+		return;
+	prom_family(out, "vigil_failover_state", "gauge", "1 for this node's failover state.");
+	for (size_t i = 0; i < ARRAY_SIZE(standalone_states); i++)
+		buf_printf(out, "vigil_failover_state{state=\"%s\"} %d\n",
+			   standalone_states[i], i == ARRAY_SIZE(standalone_states) - 1);
+	prom_scalar(out, "vigil_failover_priority", "gauge",
+		    "Effective failover priority (0 when standalone).", 0);
+}
+
+/* ---- events ---- */
+
+void status_json_events(const struct events *ev, size_t max, struct buf *out)
+{
+	size_t n = events_count(ev);
+	char when[40];
+
+	if (n > max)
+		n = max;
+	buf_puts(out, "[");
+	for (size_t i = 0; i < n; i++) {
+		const struct event *e = events_get(ev, i);
+
+		buf_printf(out, "%s{\"seq\": %" PRIu64 ", \"time\": \"%s\", \"kind\": \"%s\"",
+			   i ? ",\n    " : "\n    ", e->seq,
+			   events_iso_time(e->when, when, sizeof(when)), events_kind_str(e->kind));
+		if (e->service[0]) {
+			buf_puts(out, ", \"service\": ");
+			buf_json_str(out, e->service);
+		}
+		if (e->backend[0]) {
+			buf_puts(out, ", \"backend\": ");
+			buf_json_str(out, e->backend);
+		}
+		if (e->group)
+			buf_printf(out, ", \"group\": %" PRIu32, e->group);
+		buf_puts(out, ", \"text\": ");
+		buf_json_str(out, e->text);
+		buf_puts(out, "}");
+	}
+	buf_puts(out, n ? "\n  ]" : "]");
+}
+
+/* ---- the whole status ---- */
+
+void status_json(const struct ctl_view *v, struct buf *out)
 {
 	char host[256];
 	struct lb_stats st;
-	size_t i, n = status_nservices(d);
+	size_t i, n = status_nservices(v);
 
-	status_stats(d, &st);
+	status_stats(v, &st);
 	buf_puts(out, "{\n  \"node\": ");
-	buf_json_str(out, status_node(d, host, sizeof(host)));
+	buf_json_str(out, status_node(v, host, sizeof(host)));
 	buf_puts(out, ",\n  \"version\": ");
 	buf_json_str(out, VIGIL_VERSION);
 	buf_printf(out, ",\n  \"uptime_s\": %.0f,\n  \"reloads\": %" PRIu64
@@ -98,27 +179,29 @@ void status_json(const struct vigild *d, struct buf *out)
 		   ",\n  \"local_errors\": %" PRIu64
 		   ",\n  \"bytes_in\": %" PRIu64 ",\n  \"bytes_out\": %" PRIu64
 		   ",\n  \"maxconn\": %" PRIu32 ",\n  \"fd_limit\": %" PRIu64 ",\n",
-		   status_uptime(d), d->reloads, d->reload_failures, st.active, st.accepted,
-		   st.refused, st.local_errors, st.bytes_in, st.bytes_out, d->cfg->global.maxconn,
-		   d->nofile);
-	json_failover(d, out);
+		   status_uptime(v), v->reloads, v->reload_failures, st.active, st.accepted,
+		   st.refused, st.local_errors, st.bytes_in, st.bytes_out, v->cfg->global.maxconn,
+		   v->nofile);
+	json_failover(v, out);
 	buf_puts(out, ",\n  \"services\": [");
 	for (i = 0; i < n; i++) {
 		buf_puts(out, i ? ",\n    " : "\n    ");
-		status_json_service(lb_service(d->lb, i), out);
+		status_json_service(lb_service(v->lb, i), out);
 	}
-	buf_puts(out, n ? "\n  ]\n}" : "]\n}");
+	buf_puts(out, n ? "\n  ],\n  \"events\": " : "],\n  \"events\": ");
+	status_json_events(v->events, STATUS_EVENTS, out);
+	buf_puts(out, "\n}");
 }
 
-void status_text(const struct vigild *d, struct buf *out)
+void status_text(const struct ctl_view *v, struct buf *out)
 {
 	char host[256];
 	struct lb_stats st;
-	size_t i, n = status_nservices(d);
-	unsigned long up = (unsigned long)status_uptime(d);
+	size_t i, n = status_nservices(v);
+	unsigned long up = (unsigned long)status_uptime(v);
 
-	status_stats(d, &st);
-	buf_printf(out, "node %s  vigil %s  up ", status_node(d, host, sizeof(host)),
+	status_stats(v, &st);
+	buf_printf(out, "node %s  vigil %s  up ", status_node(v, host, sizeof(host)),
 		   VIGIL_VERSION);
 	if (up >= 86400)
 		buf_printf(out, "%lud%02luh%02lum", up / 86400, up / 3600 % 24, up / 60 % 60);
@@ -128,35 +211,23 @@ void status_text(const struct vigild *d, struct buf *out)
 		buf_printf(out, "%lum%02lus", up / 60, up % 60);
 	else
 		buf_printf(out, "%lus", up);
-	buf_printf(out, "  reloads %" PRIu64 "\n", d->reloads);
-	buf_printf(out, "failover %s", vigild_failover_state(d));
-	if (d->cfg && d->cfg->has_failover)
-		buf_printf(out, "  priority %d  group %" PRIu32, vigild_failover_priority(d),
-			   (d->cfg->failover.ngroups ? d->cfg->failover.groups[0].id : d->cfg->failover.group));
-	if (d->fo)
-		failover_status_text(d->fo, out);
+	buf_printf(out, "  reloads %" PRIu64 "\n", v->reloads);
+	text_failover(v, out);
 	buf_printf(out, "\nconnections active %" PRIu64 "  total %" PRIu64 "  refused %" PRIu64 "\n",
 		   st.active, st.accepted, st.refused);
 	for (i = 0; i < n; i++) {
 		buf_puts(out, "\n");
-		status_text_service(lb_service(d->lb, i), out);
+		status_text_service(lb_service(v->lb, i), out);
 	}
 }
 
-static void prom_scalar(struct buf *out, const char *name, const char *type, const char *help,
-			uint64_t v)
-{
-	buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type,
-		   name, v);
-}
-
 /* Totals of every health check, including those of backends since removed. */
-static void metrics_checks(const struct vigild *d, struct buf *out)
+static void metrics_checks(const struct ctl_view *v, struct buf *out)
 {
 	struct check_stats cs = { 0 };
 
-	if (d->checker)
-		checker_get_stats(d->checker, &cs);
+	if (v->checker)
+		checker_get_stats(v->checker, &cs);
 	prom_scalar(out, "vigil_check_probes_total", "counter", "Health probes completed.",
 		    cs.probes);
 	prom_scalar(out, "vigil_check_failures_total", "counter", "Health probes that failed.",
@@ -169,29 +240,26 @@ static void metrics_checks(const struct vigild *d, struct buf *out)
 		    "Worst delay of a probe start.", cs.max_late_ms);
 }
 
-static void metrics_process(const struct vigild *d, struct buf *out)
+static void metrics_process(const struct ctl_view *v, struct buf *out)
 {
 	char host[256];
 	struct lb_stats st;
-	const char *fs = vigild_failover_state(d);
-	size_t i;
 
-	status_stats(d, &st);
-	buf_puts(out, "# HELP vigil_info Version and node name of this vigild.\n"
-		 "# TYPE vigil_info gauge\nvigil_info{version=\"" VIGIL_VERSION "\",node=\"");
-	buf_prom_label(out, status_node(d, host, sizeof(host)));
+	status_stats(v, &st);
+	prom_family(out, "vigil_info", "gauge", "Version and node name of this vigild.");
+	buf_puts(out, "vigil_info{version=\"" VIGIL_VERSION "\",node=\"");
+	buf_prom_label(out, status_node(v, host, sizeof(host)));
 	buf_puts(out, "\"} 1\n");
-	buf_printf(out, "# HELP vigil_uptime_seconds Seconds since vigild started.\n"
-		   "# TYPE vigil_uptime_seconds gauge\nvigil_uptime_seconds %.3f\n",
-		   status_uptime(d));
+	prom_family(out, "vigil_uptime_seconds", "gauge", "Seconds since vigild started.");
+	buf_printf(out, "vigil_uptime_seconds %.3f\n", status_uptime(v));
 	prom_scalar(out, "vigil_reloads_total", "counter", "Successful configuration reloads.",
-		    d->reloads);
+		    v->reloads);
 	prom_scalar(out, "vigil_reload_failures_total", "counter", "Refused configuration reloads.",
-		    d->reload_failures);
+		    v->reload_failures);
 	prom_scalar(out, "vigil_active_connections", "gauge", "Open client connections.", st.active);
 	prom_scalar(out, "vigil_maxconn", "gauge",
 		    "Effective global maxconn (clamped to the open file limit).",
-		    d->cfg->global.maxconn);
+		    v->cfg->global.maxconn);
 	prom_scalar(out, "vigil_connections_total", "counter", "Client connections accepted.",
 		    st.accepted);
 	prom_scalar(out, "vigil_refused_total", "counter",
@@ -203,43 +271,33 @@ static void metrics_process(const struct vigild *d, struct buf *out)
 		    st.bytes_in);
 	prom_scalar(out, "vigil_bytes_out_total", "counter", "Bytes from backends to clients.",
 		    st.bytes_out);
-	if (!d->fo) {
-		/* standalone; with failover, failover_metrics() writes these families */
-		buf_puts(out, "# HELP vigil_failover_state 1 for this node's failover state.\n"
-			 "# TYPE vigil_failover_state gauge\n");
-		for (i = 0; i < ARRAY_SIZE(failover_states); i++)
-			buf_printf(out, "vigil_failover_state{state=\"%s\"} %d\n",
-				   failover_states[i], strcmp(fs, failover_states[i]) == 0);
-		prom_scalar(out, "vigil_failover_priority", "gauge",
-			    "Effective failover priority (0 when standalone).", 0);
-	}
-	metrics_checks(d, out);
+	metrics_standalone(v, out);
+	metrics_checks(v, out);
 }
 
 /* The control socket's and the status listener's own connections. */
-static void metrics_listeners(const struct vigild *d, struct buf *out)
+static void metrics_listeners(const struct ctl_view *v, struct buf *out)
 {
 	struct oneshot_stats st[2];
 	static const char *const names[2] = { "control", "status" };
 	size_t i;
 
-	ctl_server_get_stats(d->ctl, &st[0]);
-	status_http_get_stats(d->http, &st[1]);
-	buf_puts(out, "# HELP vigil_status_conns_open Connections open on the control socket "
-		 "and the status listener.\n# TYPE vigil_status_conns_open gauge\n");
+	ctl_server_get_stats(v->ctl, &st[0]);
+	status_http_get_stats(v->http, &st[1]);
+	prom_family(out, "vigil_status_conns_open", "gauge",
+		    "Connections open on the control socket and the status listener.");
 	for (i = 0; i < 2; i++)
 		buf_printf(out, "vigil_status_conns_open{listener=\"%s\"} %u\n", names[i],
 			   st[i].open);
-	buf_puts(out, "# HELP vigil_status_conns_accepted_total Connections accepted by the "
-		 "control socket and the status listener.\n"
-		 "# TYPE vigil_status_conns_accepted_total counter\n");
+	prom_family(out, "vigil_status_conns_accepted_total", "counter",
+		    "Connections accepted by the control socket and the status listener.");
 	for (i = 0; i < 2; i++)
 		buf_printf(out, "vigil_status_conns_accepted_total{listener=\"%s\"} %" PRIu64 "\n",
 			   names[i], st[i].accepted);
-	buf_puts(out, "# HELP vigil_status_conns_rejected_total Connections closed by the "
-		 "limits: to make room (total_limit, source_limit), or with no whole request "
-		 "in time (head_timeout), or when accept failed (accept_error).\n"
-		 "# TYPE vigil_status_conns_rejected_total counter\n");
+	prom_family(out, "vigil_status_conns_rejected_total", "counter",
+		    "Connections closed by the limits: to make room (total_limit, source_limit), "
+		    "or with no whole request in time (head_timeout), or when accept failed "
+		    "(accept_error).");
 	for (i = 0; i < 2; i++)
 		buf_printf(out,
 			   "vigil_status_conns_rejected_total{listener=\"%s\",reason=\"total_limit\"} %" PRIu64 "\n"
@@ -248,27 +306,26 @@ static void metrics_listeners(const struct vigild *d, struct buf *out)
 			   "vigil_status_conns_rejected_total{listener=\"%s\",reason=\"accept_error\"} %" PRIu64 "\n",
 			   names[i], st[i].evicted_total, names[i], st[i].evicted_source,
 			   names[i], st[i].head_timeouts, names[i], st[i].accept_errors);
-	buf_puts(out, "# HELP vigil_status_conns_reserved_total Clients accepted on the fd "
-		 "held in reserve while the process was out of fds.\n"
-		 "# TYPE vigil_status_conns_reserved_total counter\n");
+	prom_family(out, "vigil_status_conns_reserved_total", "counter",
+		    "Clients accepted on the fd held in reserve while the process was out of fds.");
 	for (i = 0; i < 2; i++)
 		buf_printf(out, "vigil_status_conns_reserved_total{listener=\"%s\"} %" PRIu64 "\n",
 			   names[i], st[i].reserve_used);
 }
 
-void status_metrics(const struct vigild *d, struct buf *out)
+void status_metrics(const struct ctl_view *v, struct buf *out)
 {
-	size_t i, n = status_nservices(d);
+	size_t i, n = status_nservices(v);
 	struct service **svcs = xcalloc(n + 1, sizeof(*svcs));
 
 	for (i = 0; i < n; i++)
-		svcs[i] = lb_service(d->lb, i);
-	metrics_process(d, out);
-	metrics_listeners(d, out);
+		svcs[i] = lb_service(v->lb, i);
+	metrics_process(v, out);
+	metrics_listeners(v, out);
 	status_metrics_services(svcs, n, out);
-	if (d->fo)
-		failover_metrics(d->fo, out);
-	if (d->sync)
-		sync_metrics(d->sync, out);
+	if (v->fo)
+		failover_metrics(v->fo, out);
+	if (v->sync)
+		sync_metrics(v->sync, out);
 	free(svcs);
 }

@@ -9,16 +9,20 @@
 
 #include "common/buf.h"
 
-struct vigild;
+struct ctl_view;
+struct events;
 struct service;
 struct backend;
 
 /* The whole status as one JSON object (no trailing newline). */
-void status_json(const struct vigild *d, struct buf *out);
+void status_json(const struct ctl_view *v, struct buf *out);
 /* The status as an aligned, human-readable table. */
-void status_text(const struct vigild *d, struct buf *out);
+void status_text(const struct ctl_view *v, struct buf *out);
 /* Prometheus text exposition format (version 0.0.4). */
-void status_metrics(const struct vigild *d, struct buf *out);
+void status_metrics(const struct ctl_view *v, struct buf *out);
+
+/* The event log as a JSON array, newest first, at most max events. */
+void status_json_events(const struct events *ev, size_t max, struct buf *out);
 
 /* The pieces above that read only services and their backends (status_svc.c,
  * unit-tested without a daemon). */

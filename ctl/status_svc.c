@@ -9,6 +9,7 @@
 #include "common/addr.h"
 #include "common/text.h"
 #include "common/util.h"
+#include "ctl/prom.h"
 #include "config/config.h"
 #include "checks/check.h"
 #include "lb/persist.h"
@@ -367,11 +368,6 @@ static const struct svc_metric svc_metrics[] = {
 static const enum backend_state be_states[] = {
 	BACKEND_UP, BACKEND_DOWN, BACKEND_DRAIN, BACKEND_MAINT,
 };
-
-static void prom_family(struct buf *out, const char *name, const char *type, const char *help)
-{
-	buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
 
 /* name{service="S",backend="B"  - the caller closes the braces. */
 static void prom_labels(struct buf *out, const char *name, const struct service *s,

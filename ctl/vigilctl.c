@@ -5,7 +5,9 @@
  * stderr), 2 usage error or the daemon cannot be reached.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +20,7 @@
 #include "common/util.h"
 #include "config/config.h"
 #include "ctl/ctl.h"
-#include "daemon/vigild.h"
+#include "common/version.h"
 
 #define VIGILCTL_TIMEOUT_MS 10000
 #define VIGILCTL_ANSWER_MAX (256u << 20)
@@ -41,6 +43,9 @@ static const char usage_text[] =
 	"  reload                       reload the configuration file\n"
 	"  sync                         push this node's configuration to the peer now\n"
 	"  rollback                     reinstall FILE.prev and reload (and sync it)\n"
+	"  events [--follow]            the event log (the last 500), oldest first; with\n"
+	"                               --follow, then every new event as it comes (polled\n"
+	"                               each second) until interrupted\n"
 	"\n"
 	"options:\n"
 	"  -s, --socket SOCKET   control socket (default: $VIGIL_SOCKET, else "
@@ -56,6 +61,7 @@ struct ctl_opts {
 	const char *config;
 	char **words;
 	int nwords;
+	bool follow;                  /* events --follow */
 };
 
 static void usage_error(const char *msg)
@@ -102,6 +108,10 @@ static void parse_args(int argc, char **argv, struct ctl_opts *o)
 	o->nwords = argc - optind;
 	if (o->nwords == 0)
 		usage_error("no command given");
+	if (o->nwords == 2 && !strcmp(o->words[0], "events") && !strcmp(o->words[1], "--follow")) {
+		o->follow = true;
+		o->nwords = 1;
+	}
 }
 
 /* The request line from the command words, checked by the server's own parser. */
@@ -267,6 +277,54 @@ static int show_answer(const char *path, const struct buf *ans)
 	return EXIT_USAGE;
 }
 
+/* The sequence number of the last event line in text (0 if none). */
+static uint64_t last_seq(const char *text, size_t len)
+{
+	uint64_t seq = 0;
+	const char *p = text, *end = text + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		uint64_t v = 0;
+		const char *q = p;
+
+		while (q < end && *q >= '0' && *q <= '9' && v < UINT64_MAX / 10 - 1)
+			v = v * 10 + (uint64_t)(*q++ - '0');
+		if (q > p && v > seq)
+			seq = v;
+		p = nl ? nl + 1 : end;
+	}
+	return seq;
+}
+
+/* vigilctl events --follow: print the log, then poll for what is new each
+ * second; every poll is one bounded request. Ends when the daemon refuses or
+ * goes away (exit status as for one command) or on a signal. */
+static int follow_events(const char *path)
+{
+	uint64_t seq = 0;
+	struct buf line, ans;
+	int rc;
+
+	buf_init(&line);
+	buf_init(&ans);
+	for (;;) {
+		buf_reset(&line);
+		buf_reset(&ans);
+		buf_printf(&line, "events since %" PRIu64 "\n", seq);
+		ctl_talk(path, &line, &ans);
+		rc = show_answer(path, &ans);
+		if (rc != 0)
+			break;
+		if (ans.len > 3 && last_seq(ans.data + 3, ans.len - 3) > seq)
+			seq = last_seq(ans.data + 3, ans.len - 3);
+		sleep(1);
+	}
+	buf_free(&line);
+	buf_free(&ans);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct ctl_opts o = { 0 };
@@ -280,6 +338,13 @@ int main(int argc, char **argv)
 	build_request(&o, &line);
 	buf_puts(&line, "\n");
 	path = socket_path(&o);
+	if (o.follow) {
+		rc = follow_events(path);
+		free(path);
+		buf_free(&line);
+		buf_free(&ans);
+		return rc;
+	}
 	ctl_talk(path, &line, &ans);
 	rc = show_answer(path, &ans);
 	free(path);

@@ -5,6 +5,7 @@
 #include "common/privs.h"
 #include "checks/check.h"
 #include "checks/agent.h"
+#include "common/events.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "ctl/ctl.h"
@@ -92,9 +93,35 @@ static void apply_status_listen(struct vigild *d, const struct config *old)
 	d->http = NULL;
 	if (!g->has_status_listen)
 		return;
-	d->http = status_http_new(d, &g->status_listen, err, sizeof(err));
+	d->http = status_http_new(&d->ctl_dm, &g->status_listen, err, sizeof(err));
 	if (!d->http)
 		log_error("status_listen: %s", err);
+}
+
+/* The admin token of cfg (global.admin_token_file) as a digest: 0 with
+ * *has set when there is one, or -1 with err. */
+static int load_token(const struct config *cfg, uint8_t digest[32], bool *has, char *err,
+		      size_t errlen)
+{
+	*has = false;
+	if (!cfg->global.admin_token_file)
+		return 0;
+	if (http_token_load(cfg->global.admin_token_file, digest, err, errlen) < 0)
+		return -1;
+	*has = true;
+	return 0;
+}
+
+/* The event of a reload, done or refused. */
+static void reload_event(struct vigild *d, bool ok, const char *why)
+{
+	char text[EVENTS_TEXT_MAX];
+
+	if (ok)
+		snprintf(text, sizeof(text), "reload done: %zu services", d->cfg->nservices);
+	else
+		snprintf(text, sizeof(text), "reload refused: %s", why);
+	events_add(d->events, wall_now(), EVENT_RELOAD, NULL, NULL, 0, text);
 }
 
 static void failover_sync_avail(struct vigild *d);
@@ -106,6 +133,8 @@ static int reload_config(struct vigild *d, struct buf *err)
 	char why[512];
 	char *text = NULL;
 	size_t len = 0;
+	uint8_t token[32];
+	bool has_token;
 
 	if (d->stopping) {
 		log_warning("reload refused: vigild is stopping");
@@ -121,10 +150,21 @@ static int reload_config(struct vigild *d, struct buf *err)
 		log_error("reload refused: %s is invalid, the running configuration stays",
 			  d->config_path);
 		d->reload_failures++;
+		reload_event(d, false, "the configuration file is invalid");
 		return -1;
 	}
 	cfg_errors_free(&errs);
 	log_cfg_warnings(cfg);
+	if (load_token(cfg, token, &has_token, why, sizeof(why)) < 0) {
+		log_error("reload refused: %s; the running configuration stays", why);
+		if (err)
+			buf_printf(err, "%s\n", why);
+		cfg_free(cfg);
+		free(text);
+		d->reload_failures++;
+		reload_event(d, false, why);
+		return -1;
+	}
 	fit_maxconn(d, cfg);
 	if (transparent_apply(d, cfg, why, sizeof(why)) < 0 ||
 	    lb_apply(d->lb, cfg, why, sizeof(why)) < 0) {
@@ -138,6 +178,7 @@ static int reload_config(struct vigild *d, struct buf *err)
 		cfg_free(cfg);
 		free(text);
 		d->reload_failures++;
+		reload_event(d, false, why);
 		return -1;
 	}
 	d->cfg = cfg;
@@ -154,11 +195,13 @@ static int reload_config(struct vigild *d, struct buf *err)
 	if (strcmp(old->global.control_socket, cfg->global.control_socket) != 0)
 		log_warning("global.control_socket changed: takes effect at the next restart");
 	apply_status_listen(d, old);
+	status_http_set_token(d->http, has_token ? token : NULL);
 	cfg_free(old);
 	d->reloads++;
 	log_notice("reload done: %zu services", cfg->nservices);
 	vigild_sync_loaded(d, text, len);
 	free(text);
+	reload_event(d, true, NULL);
 	return 0;
 }
 
@@ -209,10 +252,15 @@ int vigild_resume(struct vigild *d, uint32_t group, char *err, size_t errlen)
 	return -1;
 }
 
-/* Every failover state change is notified (failover.notify). */
+/* Every failover state change is notified (failover.notify) and logged as an event. */
 static void failover_changed_cb(const struct failover_change *c, void *arg)
 {
 	struct vigild *d = arg;
+	char text[EVENTS_TEXT_MAX];
+
+	snprintf(text, sizeof(text), "%s -> %s (%s)", c->old_state, c->new_state, c->reason);
+	events_add(d->events, c->when, EVENT_FAILOVER, NULL, NULL,
+		   d->cfg->has_failover ? d->cfg->failover.group : 0, text);
 	struct notify_event ev = { .node = c->node, .new_state = c->new_state,
 				   .old_state = c->old_state, .reason = c->reason,
 				   .when = c->when };
@@ -237,6 +285,66 @@ static void vip_released_cb(const struct addr *ip, void *arg)
 	struct vigild *d = arg;
 
 	lb_close_vip(d->lb, ip, "this node no longer holds the VIP");
+}
+
+/* Every backend state change goes into the event log (lb/ logged it). */
+static void backend_state_cb(struct service *svc, struct backend *b, enum backend_state old,
+			     const char *reason, void *arg)
+{
+	struct vigild *d = arg;
+	char text[EVENTS_TEXT_MAX];
+
+	snprintf(text, sizeof(text), "%s -> %s (%s)", backend_state_str(old),
+		 backend_state_str(b->state), reason);
+	events_add(d->events, wall_now(), EVENT_BACKEND, svc->name, b->name, 0, text);
+}
+
+/* ---- what ctl/ sees of the daemon ---- */
+
+static void ctl_view_cb(void *arg, struct ctl_view *out)
+{
+	struct vigild *d = arg;
+
+	*out = (struct ctl_view){
+		.cfg = d->cfg, .lb = d->lb, .checker = d->checker, .fo = d->fo,
+		.events = d->events, .ctl = d->ctl, .http = d->http, .started = d->started,
+		.reloads = d->reloads, .reload_failures = d->reload_failures,
+		.nofile = d->nofile, .sync = d->sync,
+	};
+	vigild_config_digest_hex(d, out->config_digest);
+}
+
+static int ctl_reload_cb(void *arg, struct buf *err)
+{
+	return vigild_reload(arg, err);
+}
+
+static int ctl_failover_cb(void *arg, enum ctl_op op, uint32_t group, char *err, size_t errlen)
+{
+	struct vigild *d = arg;
+
+	if (op == CTL_STANDBY)
+		return vigild_standby(d, group, err, errlen);
+	if (op == CTL_RESUME)
+		return vigild_resume(d, group, err, errlen);
+	return vigild_takeover(d, group, err, errlen);
+}
+
+static int ctl_sync_cb(void *arg, char *err, size_t errlen)
+{
+	return vigild_sync_push(arg, err, errlen);
+}
+
+static int ctl_rollback_cb(void *arg, struct buf *err)
+{
+	return vigild_rollback(arg, err);
+}
+
+static void ctl_operator_cb(void *arg, enum ctl_op op, const char *svc, const char *be,
+			    uint32_t weight)
+{
+	vigild_operator_changed(arg, op == CTL_ENABLE ? 0 : op == CTL_DRAIN ? 1 :
+				op == CTL_DISABLE ? 2 : 3, svc, be, weight);
 }
 
 static void failover_sync_avail(struct vigild *d)
@@ -330,8 +438,16 @@ static void signals_start(struct vigild *d)
 int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 {
 	char err[512];
+	uint8_t token[32];
+	bool has_token;
 
 	d->loop = ev_default_loop(EVFLAG_AUTO);
+	d->events = events_new();
+	d->ctl_dm = (struct ctl_daemon){
+		.loop = d->loop, .arg = d, .view = ctl_view_cb, .reload = ctl_reload_cb,
+		.failover = ctl_failover_cb, .sync_push = ctl_sync_cb, .rollback = ctl_rollback_cb,
+		.operator_changed = ctl_operator_cb,
+	};
 	d->config_path = xstrdup(path);
 	d->cfg = cfg;
 	d->started = wall_now();
@@ -341,6 +457,10 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 	fit_maxconn(d, cfg);
 	if (transparent_start(d, cfg) < 0)
 		return -1;
+	if (load_token(cfg, token, &has_token, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
 	d->lb = lb_new(d->loop);
 	if (lb_apply(d->lb, cfg, err, sizeof(err)) < 0) {
 		log_error("%s", err);
@@ -350,7 +470,8 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 	wire_checks_sync(d->checker, d->lb);
 	d->agents = agents_new(d->loop);
 	agents_sync(d->agents, d->lb);
-	d->ctl = ctl_server_new(d, cfg->global.control_socket, err, sizeof(err));
+	lb_set_state_hook(d->lb, backend_state_cb, d);
+	d->ctl = ctl_server_new(&d->ctl_dm, cfg->global.control_socket, err, sizeof(err));
 	if (!d->ctl) {
 		log_error("control socket: %s", err);
 		return -1;
@@ -358,6 +479,7 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 	apply_status_listen(d, NULL);
 	if (cfg->global.has_status_listen && !d->http)
 		return -1;
+	status_http_set_token(d->http, has_token ? token : NULL);
 	lb_set_avail_hook(d->lb, failover_avail_cb, d);
 	d->notify = notify_new(d->loop);
 	notify_apply(d->notify, cfg);
@@ -411,6 +533,7 @@ void vigild_cleanup(struct vigild *d)
 	agents_free(d->agents);
 	lb_free(d->lb);
 	transparent_stop(d);
+	events_free(d->events);
 	cfg_free(d->cfg);
 	free(d->config_path);
 	if (d->loop)

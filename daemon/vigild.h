@@ -11,12 +11,9 @@
 
 #include "common/buf.h"
 #include "config/config.h"
+#include "ctl/ctl.h"
 
-#ifdef VIGIL_VERSION_OVERRIDE
-#define VIGIL_VERSION VIGIL_VERSION_OVERRIDE  /* e.g. make CFLAGS='-DVIGIL_VERSION_OVERRIDE="\"x\""' */
-#else
-#define VIGIL_VERSION "0.1.0"
-#endif
+#include "common/version.h"
 /* Test only: the vigil version the sync channel announces (VIGIL_VERSION otherwise). */
 #define VIGIL_TEST_VERSION_ENV "VIGIL_TEST_SYNC_VERSION"
 
@@ -30,6 +27,7 @@ struct notify;
 struct rules_nl;
 struct sync;
 struct sdnotify;
+struct events;
 
 struct vigild {
 	struct ev_loop *loop;
@@ -49,6 +47,8 @@ struct vigild {
 	uint8_t config_digest[32];    /* SHA-256 of the running configuration file */
 	bool has_digest;
 	struct sdnotify *sdn;         /* systemd readiness and status (sd_notify) */
+	struct events *events;        /* the event log */
+	struct ctl_daemon ctl_dm;     /* what ctl/ sees of us (ctl_server, status_http) */
 	double started;               /* wall clock seconds */
 	uint64_t reloads, reload_failures;
 	uint64_t nofile;              /* open file limit (soft), for maxconn and status */

@@ -5,12 +5,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/events.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "lb/lb.h"
 #include "sync/sync.h"
 #include "vip/peer_msg.h"
 
 #include <openssl/crypto.h>
+
+/* One EVENT_SYNC in the event log: what, then detail. */
+static void sync_event(struct vigild *d, const char *svc, const char *be, const char *what,
+		       const char *detail)
+{
+	char text[EVENTS_TEXT_MAX];
+
+	snprintf(text, sizeof(text), "%s%s", what, detail);
+	events_add(d->events, wall_now(), EVENT_SYNC, svc, be, 0, text);
+}
 
 /* The peer replaced the configuration file: reload it. */
 static int sync_reload_cb(void *arg, char *err, size_t errlen)
@@ -29,6 +41,10 @@ static int sync_reload_cb(void *arg, char *err, size_t errlen)
 		snprintf(err, errlen, "reload refused: %s", errs.len ? errs.data : "unknown");
 	}
 	buf_free(&errs);
+	if (rc == 0)
+		sync_event(d, NULL, NULL, "configuration from the peer installed and reloaded", "");
+	else
+		sync_event(d, NULL, NULL, "configuration from the peer refused: ", err);
 	return rc;
 }
 
@@ -47,6 +63,7 @@ static void sync_op_cb(const struct sync_op *op, void *arg)
 		return;
 	}
 	snprintf(why, sizeof(why), "vigilctl on %s", op->origin);
+	sync_event(d, s->name, b->name, "operator state from the peer: ", why);
 	if (op->kind == SYNC_OP_ADMIN && op->value < 3) {
 		if (b->admin != admins[op->value])
 			backend_set_admin(b, admins[op->value], why);
@@ -87,6 +104,7 @@ static void sync_peer_up_cb(void *arg)
 {
 	struct vigild *d = arg;
 
+	sync_event(d, NULL, NULL, "a peer connected to the sync channel", "");
 	lb_persist_each(d->lb, lb_persist_made_cb, d);
 }
 

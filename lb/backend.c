@@ -105,6 +105,9 @@ static void backend_update(struct backend *b, const char *reason)
 	log_msg(now == BACKEND_UP ? LOG_LVL_NOTICE : LOG_LVL_WARNING,
 		"service %s backend %s: %s -> %s (%s)", b->svc ? b->svc->name : "-", b->name,
 		backend_state_str(old), backend_state_str(now), reason ? reason : "no reason");
+	if (b->svc && b->svc->hooks.state_changed)
+		b->svc->hooks.state_changed(b->svc, b, old, reason ? reason : "no reason",
+					    b->svc->hooks.arg);
 	if (b->svc)
 		service_backend_changed(b->svc, b, old == BACKEND_UP);
 }

@@ -32,6 +32,21 @@ struct lb *lb_new(struct ev_loop *loop)
 	return lb;
 }
 
+static void lb_svc_state(struct service *svc, struct backend *b, enum backend_state old,
+			 const char *reason, void *arg)
+{
+	struct lb *lb = arg;
+
+	if (lb->state_cb)
+		lb->state_cb(svc, b, old, reason, lb->state_arg);
+}
+
+void lb_set_state_hook(struct lb *lb, lb_state_fn *cb, void *arg)
+{
+	lb->state_cb = cb;
+	lb->state_arg = arg;
+}
+
 void lb_set_avail_hook(struct lb *lb, void (*cb)(struct service *, bool, void *), void *arg)
 {
 	lb->avail_cb = cb;
@@ -137,6 +152,7 @@ static struct service **build_services(struct lb *lb, const struct config *cfg)
 		}
 		svcs[i]->hooks.avail = lb_svc_avail;
 		svcs[i]->hooks.backend_down = lb_svc_backend_down;
+		svcs[i]->hooks.state_changed = lb_svc_state;
 		svcs[i]->hooks.arg = lb;
 	}
 	return svcs;

@@ -59,6 +59,11 @@ unsigned lb_close_vip(struct lb *lb, const struct addr *ip, const char *reason);
 void lb_each_transparent(const struct lb *lb,
 			 void (*fn)(const struct addr *ip, uint16_t port, void *arg), void *arg);
 void lb_set_avail_hook(struct lb *lb, void (*cb)(struct service *, bool, void *), void *arg);
+/* Hear every backend state change: the backend (b->state is the new state),
+ * the old state and the reason (the strings live for the call only). */
+typedef void lb_state_fn(struct service *svc, struct backend *b, enum backend_state old,
+			 const char *reason, void *arg);
+void lb_set_state_hook(struct lb *lb, lb_state_fn *cb, void *arg);
 
 /* Told of persistence entries this node makes that the peer should learn. */
 typedef void lb_persist_cb(const char *svc, const struct persist_key *k, const char *be,

@@ -54,6 +54,8 @@ struct lb {
 	void *avail_arg;
 	lb_persist_cb *persist_cb;
 	void *persist_arg;
+	lb_state_fn *state_cb;
+	void *state_arg;
 };
 
 /* listener.c */

@@ -28,6 +28,9 @@ struct service_hooks {
 	void (*avail)(struct service *svc, bool available, void *arg);
 	/* b just went down (health), with on_down: close in force */
 	void (*backend_down)(struct service *svc, struct backend *b, void *arg);
+	/* b changed state (from old; b->state is the new one) for reason */
+	void (*state_changed)(struct service *svc, struct backend *b, enum backend_state old,
+			      const char *reason, void *arg);
 	void *arg;
 };
 

@@ -23,6 +23,8 @@ PKGS=(
 	# tests
 	python3 python3-pytest valgrind iproute2 libcap2-bin procps openssl curl netcat-openbsd
 	nginx-light postfix dovecot-imapd dovecot-pop3d vsftpd
+	# the dashboard test (headless browser, driven over WebDriver)
+	chromium chromium-driver fonts-dejavu-core
 	# benchmarks
 	haproxy wrk iperf3 keepalived stress-ng
 )

@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_append(&out, "\n", 1);
 	assert(ctl_parse(out.data, &back, err, sizeof(err)) == 0);
 	assert(back.op == cmd.op && back.json == cmd.json && back.weight == cmd.weight);
-	assert(back.group == cmd.group);
+	assert(back.group == cmd.group && back.since == cmd.since);
 	assert(strcmp(back.svc, cmd.svc) == 0 && strcmp(back.be, cmd.be) == 0);
 	buf_free(&out);
 	return 0;

@@ -180,6 +180,10 @@ def test_reload_reaches_peer(pair):
     assert (lb2.dir / "vigil.yaml").read_text() == new
     assert (lb2.dir / "vigil.yaml.prev").read_text() == old
     assert lb2.status()["reloads"] == reloads + 1
+    # the event log of lb2 shows the sync (kind "sync") before its reload
+    kinds = [(e["kind"], e["text"]) for e in lb2.status()["events"]]
+    assert ("sync", "configuration from the peer installed and reloaded") in kinds, kinds
+    assert any(k == "sync" and "peer connected" in t for k, t in kinds), kinds
     # no ping-pong: lb2's reload is not sent back, lb1 did not reload again
     time.sleep(0.5)
     assert lb1.status()["reloads"] == 1 and lb2.status()["reloads"] == reloads + 1
@@ -252,6 +256,8 @@ def test_operator_state_follows(pair):
     t0 = time.monotonic()
     assert lb1.ctl("drain", "web", "be1").returncode == 0
     wait_until(lambda: lb2.backend("web", "be1")["state"] == "drain", 1, "drain on lb2")
+    ev = [e for e in lb2.status()["events"] if e["kind"] == "sync" and e.get("backend") == "be1"]
+    assert ev and ev[-1]["service"] == "web" and "from the peer" in ev[-1]["text"], ev
     record("sync_operator_state", ms=round((time.monotonic() - t0) * 1000, 1))
     # the other way, weight and disable too
     assert lb2.ctl("weight", "web", "be2", "9").returncode == 0

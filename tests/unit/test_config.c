@@ -172,6 +172,9 @@ static const struct bad_case bad_cases[] = {
 		"11:25: failover.peers[1]: duplicate peer 198.51.100.2 (expected each peer once)",
 		"11:39: failover.peers[2]: \"peer2\" is not an IP address (expected an IP address)",
 	} },
+	{ "admin_token_file_bad.yaml", {
+		"3:21: global.admin_token_file: wrong type: a list (expected a file path)",
+	} },
 	{ "failover_missing.yaml", {
 		"8:3: failover: missing required key \"interface\" (expected an interface name)",
 		"8:3: failover: missing required key \"auth_key_file\" (expected a file path)",
@@ -652,6 +655,7 @@ static void test_good_minimal(void **state)
 	const struct service_conf *s;
 
 	assert_null(cfg->global.user);
+	assert_null(cfg->global.admin_token_file);
 	assert_string_equal(cfg->global.control_socket, "/run/vigil/control.sock");
 	assert_false(cfg->global.has_status_listen);
 	assert_int_equal(cfg->global.log_level, LOG_LVL_INFO);
@@ -761,6 +765,7 @@ static void test_good_ipv6(void **state)
 
 	assert_true(cfg->global.has_status_listen);
 	assert_hostport(&cfg->global.status_listen, "[::1]:8404");
+	assert_string_equal(cfg->global.admin_token_file, "/etc/vigil/admin.token");
 	assert_string_equal(cfg->global.control_socket, "/tmp/vigil-test.sock");
 	assert_int_equal(cfg->global.log_level, LOG_LVL_DEBUG);
 	assert_int_equal(cfg->global.maxconn, 5000);

@@ -97,7 +97,7 @@ static size_t line_complete(const char *in, size_t len)
 }
 
 static void echo_handle(void *arg, enum oneshot_event ev, const char *in, size_t len,
-			struct buf *out)
+			const char *peer, struct buf *out)
 {
 	if (ev == ONESHOT_REQUEST) {
 		buf_append(out, in, len);

@@ -1,0 +1,16 @@
+/* prom.c - the Prometheus text helper. */
+#include "ctl/prom.h"
+
+#include <inttypes.h>
+
+void prom_family(struct buf *out, const char *name, const char *type, const char *help)
+{
+	buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void prom_scalar(struct buf *out, const char *name, const char *type, const char *help,
+		 uint64_t v)
+{
+	prom_family(out, name, type, help);
+	buf_printf(out, "%s %" PRIu64 "\n", name, v);
+}
