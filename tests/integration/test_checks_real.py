@@ -3,6 +3,8 @@ postfix (SMTP + STARTTLS) and dovecot (IMAP, IMAPS, POP3, POP3S), each run
 by the test in a private directory on 127.0.0.1 and stopped by PID. The
 probes pass against each server, fail when it refuses or stops, and the
 detection times are printed (DETECTION lines, run pytest with -s)."""
+import socket
+import threading
 import time
 
 import pytest
@@ -60,6 +62,22 @@ def state(v, name):
     return b["state"], b["check"]["last"], b["check"]["detail"]
 
 
+def stop_when_gone(server, port):
+    """Stop server (in a thread) and return the moment its port refuses
+    connections, with the thread: detection starts when the service is gone,
+    and a loaded machine can take seconds more to finish stopping it."""
+    t = threading.Thread(target=server.stop, daemon=True)
+    t.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        except OSError:
+            break
+        time.sleep(0.005)
+    return time.monotonic(), t
+
+
 def timed_down(v, names, what, t0=None):
     """Seconds from t0 (default now) until every service in names has its
     backend down."""
@@ -104,9 +122,9 @@ def test_nginx_http_https(vigild_factory, servers, certs):
     assert v.backend("chunked", "real")["state"] == "up"
     n.set_failing(False)
     timed_up(v, ["web", "webs"], "nginx /health 200 again")
-    t0 = time.monotonic()
-    n.stop()
+    t0, stopper = stop_when_gone(n, n.http_port)
     timed_down(v, ["web", "webs", "chunked"], "nginx stopped", t0)
+    stopper.join(30)
     assert state(v, "web")[1:] == ("connect", "Connection refused")
     assert "[crit]" not in n.log() and "[alert]" not in n.log()
 
@@ -144,9 +162,9 @@ def test_postfix_smtp_starttls(vigild_factory, servers, certs):
     p.set_rejecting(False)
     p.wait_banner()                     # postfix pauses ~1.5 s after a reload
     timed_up(v, ["mx", "mxplain"], "postfix accepting again")
-    t0 = time.monotonic()
-    p.stop()
+    t0, stopper = stop_when_gone(p, p.port)
     timed_down(v, ["mx", "mxplain"], "postfix stopped", t0)
+    stopper.join(30)
     assert state(v, "mx")[1] == "connect"
 
 
@@ -169,9 +187,9 @@ def test_dovecot_imap_pop3(vigild_factory, servers, certs):
         st, last, detail = state(v, name)
         assert last == "ok" and "Dovecot" in detail and "ready" in detail, (name, detail)
     time.sleep(1.2)
-    t0 = time.monotonic()
-    d.stop()
+    t0, stopper = stop_when_gone(d, d.imap)
     timed_down(v, names, "dovecot stopped", t0)
+    stopper.join(30)
     for name in names:
         assert state(v, name)[1] == "connect"
     d.start()
