@@ -187,19 +187,6 @@ void probe_fail_soon(struct probe *p, enum check_result res, const char *detail)
 	ev_timer_start(probe_ctx_loop(p->ctx), &p->deadline);
 }
 
-/* An immediate connect() error that is this node's, not the server's: no
- * source port or buffer left, or a local policy refusing it. */
-static bool connect_error_is_local(int err)
-{
-	switch (err) {
-	case EADDRNOTAVAIL: case EADDRINUSE: case EAGAIN: case ENOBUFS: case ENOMEM:
-	case EPERM: case EACCES: case EMFILE: case ENFILE:
-		return true;
-	default:
-		return false;
-	}
-}
-
 void probe_start(struct probe *p, const struct check_conf *conf,
 		 const struct addr *dst, const struct addr *src)
 {
@@ -237,7 +224,7 @@ void probe_start_proto(struct probe *p, const struct probe_proto *proto,
 	}
 	if (connect(p->fd, (const struct sockaddr *)&dst->ss, dst->len) < 0 &&
 	    errno != EINPROGRESS) {
-		if (connect_error_is_local(errno))
+		if (connect_errno_is_local(errno))
 			probe_fail_early(p, CHECK_ERR_LOCAL, "connect");
 		else
 			probe_fail_early(p, CHECK_ERR_CONNECT, NULL);

@@ -1,6 +1,8 @@
 /* util.c - allocation, time and fd helpers. */
 #include "common/util.h"
 
+#include <errno.h>
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,4 +85,15 @@ int fd_set_nonblock(int fd)
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return -1;
 	return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+bool connect_errno_is_local(int err)
+{
+	switch (err) {
+	case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM:
+	case EADDRNOTAVAIL: case EADDRINUSE: case EAGAIN: case EPERM: case EACCES:
+		return true;
+	default:
+		return false;
+	}
 }

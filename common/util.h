@@ -2,6 +2,8 @@
 #ifndef VIGIL_UTIL_H
 #define VIGIL_UTIL_H
 
+#include <stdbool.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,5 +27,9 @@ double wall_now(void);
 
 /* Set O_NONBLOCK and FD_CLOEXEC; 0 or -1 with errno. */
 int fd_set_nonblock(int fd);
+
+/* True when err from connect() is this node's, not the peer's: no fd,
+ * memory, buffer or source port here, or a local policy refusing it. */
+bool connect_errno_is_local(int err);
 
 #endif

@@ -505,22 +505,9 @@ static void sock_keepalive(int fd, uint32_t ms)
  * source port here, or a local policy refusing it. */
 enum sched_outcome conn_dial_failure_side(enum dial_step step, int err)
 {
-	if (step != DIAL_CONNECT)
+	if (step != DIAL_CONNECT || connect_errno_is_local(err))
 		return SCHED_LOCAL_FAILED;
-	switch (err) {
-	case EMFILE:
-	case ENFILE:
-	case ENOBUFS:
-	case ENOMEM:
-	case EADDRNOTAVAIL:
-	case EADDRINUSE:
-	case EAGAIN:
-	case EPERM:
-	case EACCES:
-		return SCHED_LOCAL_FAILED;
-	default:
-		return SCHED_BACKEND_FAILED;
-	}
+	return SCHED_BACKEND_FAILED;
 }
 
 static const char *dial_step_str(enum dial_step step)
