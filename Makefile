@@ -41,7 +41,7 @@ TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # keep the test objects (make would delete them as intermediates)
 .SECONDARY: $(TEST_OBJ)
 
-.PHONY: all clean test unit check check-asan bench demo soak soak-asan fuzz fuzz-bins
+.PHONY: all clean test unit check check-asan check-tsan bench demo soak soak-asan fuzz fuzz-bins
 all: $(BUILD)/vigild $(BUILD)/vigilctl $(TEST_BIN)
 
 $(BUILD)/%.o: %.c
@@ -67,18 +67,34 @@ unit: all
 
 # pytest runs the unit binaries too (tests/test_unit.py), so its closing line
 # counts every test.
+VIGIL_WORKERS ?=
 test: all
-	VIGIL_BUILD=$(BUILD) $(PYTEST) -q tests
+	VIGIL_WORKERS=$(VIGIL_WORKERS) VIGIL_BUILD=$(BUILD) $(PYTEST) -q tests
 
-# What CI runs: the suite, then the suite again under the sanitizers.
+# What CI runs: the suite with 4 proxy workers, again under ASan+UBSan with
+# one (so both ends of global.workers run every test), then the proxy tests
+# under ThreadSanitizer with 4. VIGIL_WORKERS overrides global.workers.
 check:
-	$(MAKE) test
-	$(MAKE) check-asan
+	$(MAKE) test VIGIL_WORKERS=4
+	$(MAKE) check-asan VIGIL_WORKERS=1
+	$(MAKE) check-tsan
 
 check-asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	VIGIL_BUILD=build-asan VIGIL_SANITIZED=1 $(PYTEST) -q tests
+	VIGIL_WORKERS=$(VIGIL_WORKERS) VIGIL_BUILD=build-asan VIGIL_SANITIZED=1 $(PYTEST) -q tests
+
+# The data path's threads under ThreadSanitizer (build-tsan/): the proxy,
+# scheduler, reload, limit and persistence tests with 4 workers.
+TSAN_TESTS = tests/integration/test_proxy.py tests/integration/test_lb_local.py \
+             tests/integration/test_sched.py tests/integration/test_reload.py \
+             tests/integration/test_limits.py tests/integration/test_send_proxy.py \
+             tests/integration/test_workers.py
+check-tsan:
+	$(MAKE) BUILD=build-tsan OPT=-O1 SAN="-fsanitize=thread -fno-omit-frame-pointer" \
+		build-tsan/vigild build-tsan/vigilctl
+	TSAN_OPTIONS=halt_on_error=0:exitcode=66:second_deadlock_stack=1 VIGIL_WORKERS=4 \
+	VIGIL_BUILD=build-tsan VIGIL_SANITIZED=1 $(PYTEST) -q $(TSAN_TESTS)
 
 bench: all
 	bash bench/run.sh

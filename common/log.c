@@ -2,18 +2,27 @@
 #include "common/log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-/* The one process-wide logging setting: the filter level. */
-static enum log_level min_level = LOG_LVL_INFO;
+/* The one process-wide logging setting: the filter level (set by the main
+ * loop, read by the proxy workers' threads too). */
+static _Atomic int min_level = LOG_LVL_INFO;
 
 static const char *const level_names[] = { "debug", "info", "notice", "warning", "error" };
 
-void log_set_level(enum log_level lvl) { min_level = lvl; }
-enum log_level log_get_level(void) { return min_level; }
+void log_set_level(enum log_level lvl)
+{
+	atomic_store_explicit(&min_level, (int)lvl, memory_order_relaxed);
+}
+
+enum log_level log_get_level(void)
+{
+	return (enum log_level)atomic_load_explicit(&min_level, memory_order_relaxed);
+}
 
 int log_level_parse(const char *s)
 {
@@ -50,7 +59,7 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (lvl < min_level)
+	if ((int)lvl < atomic_load_explicit(&min_level, memory_order_relaxed))
 		return;
 	va_start(ap, fmt);
 	log_vmsg(lvl, fmt, ap);

@@ -216,7 +216,10 @@ struct global_conf {
 	uint32_t maxconn;            /* default 100000; the daemon clamps it to the fd limit */
 	bool maxconn_set;            /* maxconn given in the file */
 	char *admin_token_file;      /* NULL: POST /api/ctl answers 403 */
+	uint32_t workers;            /* proxy threads; 0: auto (CPUs available) */
 };
+
+#define CFG_WORKERS_MAX 64
 
 /* All errors of one load, each "FILE:LINE:COL: path.to.key: message". */
 struct cfg_errors {

@@ -399,6 +399,22 @@ static void fld_status_listen(struct cfg_ctx *c, const struct ynode *v, const ch
 	g->has_status_listen = addr_family(&g->status_listen) != 0;
 }
 
+/* workers: auto (0: the CPUs this process may run on) or 1..CFG_WORKERS_MAX. */
+static void fld_workers(struct cfg_ctx *c, const struct ynode *v, const char *path,
+			const struct cfg_field *f, void *dst)
+{
+	long long n;
+
+	if (!cfg_want_scalar(c, v, path, f->what))
+		return;
+	if (strcmp(v->text, "auto") == 0) {
+		*(uint32_t *)dst = 0;
+		return;
+	}
+	if (cfg_scalar_int(c, v, path, 1, CFG_WORKERS_MAX, f->what, &n) == 0)
+		*(uint32_t *)dst = (uint32_t)n;
+}
+
 static const struct cfg_field global_fields[] = {
 	STR("user", struct global_conf, user, "a user name"),
 	{ .key = "control_socket", .fn = cfg_fld_str, .max = 107,
@@ -409,6 +425,8 @@ static const struct cfg_field global_fields[] = {
 	U32("maxconn", struct global_conf, maxconn, 1, UINT32_MAX,
 	    "an integer 1..4294967295"),
 	STR("admin_token_file", struct global_conf, admin_token_file, "a file path"),
+	{ .key = "workers", .fn = fld_workers, .off = offsetof(struct global_conf, workers),
+	  .what = "auto or an integer 1..64" },
 	{ 0 },
 };
 

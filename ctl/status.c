@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -178,10 +179,11 @@ void status_json(const struct ctl_view *v, struct buf *out)
 		   ",\n  \"total\": %" PRIu64 ",\n  \"refused\": %" PRIu64
 		   ",\n  \"local_errors\": %" PRIu64
 		   ",\n  \"bytes_in\": %" PRIu64 ",\n  \"bytes_out\": %" PRIu64
-		   ",\n  \"maxconn\": %" PRIu32 ",\n  \"fd_limit\": %" PRIu64 ",\n",
+		   ",\n  \"maxconn\": %" PRIu32 ",\n  \"fd_limit\": %" PRIu64
+		   ",\n  \"workers\": %u,\n",
 		   status_uptime(v), v->reloads, v->reload_failures, st.active, st.accepted,
 		   st.refused, st.local_errors, st.bytes_in, st.bytes_out, v->cfg->global.maxconn,
-		   v->nofile);
+		   v->nofile, v->lb ? lb_nworkers(v->lb) : 0);
 	json_failover(v, out);
 	buf_puts(out, ",\n  \"services\": [");
 	for (i = 0; i < n; i++) {
@@ -240,6 +242,40 @@ static void metrics_checks(const struct ctl_view *v, struct buf *out)
 		    "Worst delay of a probe start.", cs.max_late_ms);
 }
 
+/* Per worker: the totals above are their sums. */
+static void metrics_workers(const struct ctl_view *v, struct buf *out)
+{
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+	} fam[] = {
+		{ "vigil_worker_active_connections", "gauge",
+		  "Open client connections of each proxy worker.", offsetof(struct lb_stats, active) },
+		{ "vigil_worker_connections_total", "counter",
+		  "Client connections each proxy worker accepted.",
+		  offsetof(struct lb_stats, accepted) },
+		{ "vigil_worker_bytes_in_total", "counter",
+		  "Bytes from clients to backends, by proxy worker.",
+		  offsetof(struct lb_stats, bytes_in) },
+		{ "vigil_worker_bytes_out_total", "counter",
+		  "Bytes from backends to clients, by proxy worker.",
+		  offsetof(struct lb_stats, bytes_out) },
+	};
+	unsigned n = v->lb ? lb_nworkers(v->lb) : 0;
+
+	prom_scalar(out, "vigil_workers", "gauge", "Proxy workers (global.workers).", n);
+	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+		prom_family(out, fam[f].name, fam[f].type, fam[f].help);
+		for (unsigned i = 0; i < n; i++) {
+			struct lb_stats st;
+
+			lb_worker_stats(v->lb, i, &st);
+			buf_printf(out, "%s{worker=\"%u\"} %" PRIu64 "\n", fam[f].name, i,
+				   *(const uint64_t *)((const char *)&st + fam[f].off));
+		}
+	}
+}
+
 static void metrics_process(const struct ctl_view *v, struct buf *out)
 {
 	char host[256];
@@ -273,6 +309,7 @@ static void metrics_process(const struct ctl_view *v, struct buf *out)
 		    st.bytes_out);
 	metrics_standalone(v, out);
 	metrics_checks(v, out);
+	metrics_workers(v, out);
 }
 
 /* The control socket's and the status listener's own connections. */

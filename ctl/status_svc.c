@@ -149,7 +149,7 @@ void status_json_service(const struct service *s, struct buf *out)
 		   PRIu64 ", \"backends\": [",
 		   s->available ? "true" : "false", s->active, s->total, s->refused,
 		   s->local_errors, s->bytes_in, s->bytes_out, s->maxconn, s->persist_ms,
-		   persist_count(s->persist), persist_full(s->persist));
+		   service_persist_count((struct service *)s), service_persist_full((struct service *)s));
 	for (i = 0; i < s->nbackends; i++) {
 		buf_puts(out, i ? ",\n      " : "\n      ");
 		json_backend(s, s->backends[i], out);
@@ -340,8 +340,14 @@ static uint64_t svc_local_errors(const struct service *s) { return s->local_erro
 static uint64_t svc_bytes_in(const struct service *s) { return s->bytes_in; }
 static uint64_t svc_bytes_out(const struct service *s) { return s->bytes_out; }
 static uint64_t svc_available(const struct service *s) { return s->available; }
-static uint64_t svc_persist_entries(const struct service *s) { return persist_count(s->persist); }
-static uint64_t svc_persist_full(const struct service *s) { return persist_full(s->persist); }
+static uint64_t svc_persist_entries(const struct service *s)
+{
+	return service_persist_count((struct service *)s);   /* locks: workers write it */
+}
+static uint64_t svc_persist_full(const struct service *s)
+{
+	return service_persist_full((struct service *)s);
+}
 
 static const struct svc_metric svc_metrics[] = {
 	{ "vigil_service_active_connections", "gauge", "Open client connections of the service.",

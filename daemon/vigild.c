@@ -507,6 +507,10 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 		log_notice("running as user %s with cap_net_admin, cap_net_raw, "
 			   "cap_net_bind_service", cfg->global.user);
 	}
+	if (lb_start_workers(d->lb, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
 	signals_start(d);
 	log_notice("vigil %s started: %zu services, config %s", VIGIL_VERSION,
 		   cfg->nservices, path);

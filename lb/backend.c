@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/util.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,13 +35,13 @@ struct backend *backend_new(const struct backend_conf *bc)
 
 struct backend *backend_ref(struct backend *b)
 {
-	b->refs++;
+	atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
 	return b;
 }
 
 void backend_unref(struct backend *b)
 {
-	if (!b || --b->refs > 0)
+	if (!b || atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) > 1)
 		return;
 	free(b->name);
 	free(b);
@@ -73,6 +74,19 @@ bool backend_usable(const struct backend *b)
 	       (b->maxconn == 0 || b->active < b->maxconn);
 }
 
+/* The writes the schedulers read happen under the service's lock. */
+static void be_lock(struct backend *b)
+{
+	if (b->svc)
+		service_lock(b->svc);
+}
+
+static void be_unlock(struct backend *b)
+{
+	if (b->svc)
+		service_unlock(b->svc);
+}
+
 static enum backend_state derive_state(const struct backend *b)
 {
 	if (b->admin == ADMIN_MAINT || b->agent == AGENT_MAINT)
@@ -99,7 +113,9 @@ static void backend_update(struct backend *b, const char *reason)
 
 	if (old == now)
 		return;
+	be_lock(b);
 	b->state = now;
+	be_unlock(b);
 	b->transitions++;
 	b->last_change = wall_now();
 	log_msg(now == BACKEND_UP ? LOG_LVL_NOTICE : LOG_LVL_WARNING,
@@ -141,7 +157,9 @@ void backend_set_check_status(struct backend *b, const struct backend_check_stat
 
 	snprintf(b->check_last, sizeof(b->check_last), "%s", st->last ? st->last : "none");
 	snprintf(b->check_detail, sizeof(b->check_detail), "%s", st->detail ? st->detail : "");
+	be_lock(b);
 	b->gated_down = st->gated_down;
+	be_unlock(b);
 	if (b->healthy != st->healthy) {
 		backend_set_health(b, st->healthy, st->why);
 		return;
@@ -171,8 +189,10 @@ void backend_set_weight(struct backend *b, uint32_t weight)
 		return;
 	log_notice("service %s backend %s: weight %u -> %u", b->svc ? b->svc->name : "-",
 		   b->name, b->weight_cfg, weight);
+	be_lock(b);
 	b->weight_cfg = weight;
 	b->weight = effective_weight(b);
+	be_unlock(b);
 	b->weight_set_by_ctl = true;
 	if (b->svc)
 		service_backend_changed(b->svc, b, was_up);
@@ -203,9 +223,11 @@ void backend_set_agent(struct backend *b, enum backend_agent agent, uint32_t pct
 
 	if (b->agent == agent && b->agent_pct == pct)
 		return;
+	be_lock(b);
 	b->agent = agent;
 	b->agent_pct = pct;
 	b->weight = effective_weight(b);
+	be_unlock(b);
 	if (old_pct != pct)
 		log_notice("service %s backend %s: agent weight %u%% -> %u%% (weight %u -> %u)",
 			   b->svc ? b->svc->name : "-", b->name, old_pct, pct, old, b->weight);
@@ -223,12 +245,14 @@ void backend_note_rtt(struct backend *b, uint32_t rtt_us)
 
 	if (rtt_us == 0)
 		rtt_us = 1;
+	be_lock(b);
 	if (b->rtt_us == 0) {
 		b->rtt_us = rtt_us;
-		return;
+	} else {
+		d = ((int64_t)rtt_us - (int64_t)b->rtt_us) / BACKEND_RTT_ALPHA_DIV;
+		b->rtt_us = (uint32_t)((int64_t)b->rtt_us + d);
+		if (b->rtt_us == 0)
+			b->rtt_us = 1;
 	}
-	d = ((int64_t)rtt_us - (int64_t)b->rtt_us) / BACKEND_RTT_ALPHA_DIV;
-	b->rtt_us = (uint32_t)((int64_t)b->rtt_us + d);
-	if (b->rtt_us == 0)
-		b->rtt_us = 1;
+	be_unlock(b);
 }

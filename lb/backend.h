@@ -47,8 +47,13 @@ enum backend_agent { AGENT_UP, AGENT_DRAIN, AGENT_MAINT, AGENT_DOWN };
 
 #define BACKEND_RTT_ALPHA_DIV 4       /* EWMA: new = old + (sample - old) / 4 */
 
+/* Threads: the main loop is the only writer of the state, weights, gated
+ * ports and check fields, and writes what the schedulers read (state,
+ * weight, gated_down, maxconn, rtt_us, send_proxy) under the service's lock
+ * (service_lock()); workers read those only under it. The counters are
+ * atomics that any worker bumps. */
 struct backend {
-	unsigned refs;
+	_Atomic unsigned refs;
 	struct service *svc;          /* NULL once a reload removed it */
 	char *name;
 	struct addr addr;             /* port 0 unless conf names one */
@@ -62,7 +67,7 @@ struct backend {
 	uint32_t agent_pct;           /* the agent's percentage, 100 without an agent */
 	enum backend_agent agent;     /* the agent's state word, AGENT_UP without one */
 	uint32_t rtt_us;              /* EWMA of passing probes' response times, 0: none yet */
-	uint32_t rt_weight;           /* weighted-response-time: the weight in use */
+	_Atomic uint32_t rt_weight;   /* weighted-response-time: the weight in use */
 	bool weight_set_by_ctl;       /* a reload keeps a weight set by vigilctl */
 
 	bool healthy;                 /* last verdict of the checks (rise/fall applied) */
@@ -71,11 +76,11 @@ struct backend {
 	unsigned pool_idx;            /* index in its scheduler pool */
 
 	/* counters */
-	uint32_t active;
-	uint64_t total;
-	uint64_t bytes_in;            /* client -> backend */
-	uint64_t bytes_out;           /* backend -> client */
-	uint64_t connect_fail;
+	_Atomic uint32_t active;
+	_Atomic uint64_t total;
+	_Atomic uint64_t bytes_in;    /* client -> backend */
+	_Atomic uint64_t bytes_out;   /* backend -> client */
+	_Atomic uint64_t connect_fail;
 	uint64_t transitions;         /* state changes since start */
 	double last_change;           /* wall clock seconds of the last state change */
 
@@ -114,7 +119,7 @@ void backend_set_admin(struct backend *b, enum backend_admin admin, const char *
 /* Set the runtime weight (0..256). */
 void backend_set_weight(struct backend *b, uint32_t weight);
 /* A reload's configured weight for a kept backend (no log, no scheduler call:
- * the reload rebuilds the pools). */
+ * the reload rebuilds the pools; the caller holds the service's lock). */
 void backend_conf_weight(struct backend *b, uint32_t weight);
 /* The agent's verdict: state word and percentage (0..100) of weight_cfg;
  * logs and tells the scheduler when the state or the weight changed. */

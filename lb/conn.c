@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -42,7 +43,7 @@ struct half {
 
 struct conn {
 	struct conn *prev, *next;
-	struct lb *lb;
+	struct lb_worker *w;
 	struct service *svc;        /* reference */
 	struct backend *be;         /* reference, NULL until picked */
 	int cfd, bfd;
@@ -51,6 +52,7 @@ struct conn {
 	struct addr client;         /* the client's address and port (transparent, persistence) */
 	bool transparent;           /* the backend socket is bound to the client's address */
 	bool relaying;              /* connected to the backend */
+	enum send_proxy send_proxy; /* the backend's, when it was picked */
 	uint32_t attempts;          /* backends tried for this client */
 	uint32_t key;               /* source-hash key */
 	ev_io c_r, c_w, b_r, b_w;
@@ -81,11 +83,11 @@ bool conn_transparent_peer(const struct conn *c, struct addr *ip, uint16_t *port
 
 /* Give back a half's pipe (to the pool when empty) and buffer: an idle
  * direction holds neither. */
-static void half_release(struct lb *lb, struct half *h)
+static void half_release(struct lb_worker *w, struct half *h)
 {
 	if (h->pipe.rd >= 0) {
 		if (h->pending == 0) {
-			pipes_put(lb, &h->pipe);
+			pipes_put(w, &h->pipe);
 		} else {
 			close(h->pipe.rd);
 			close(h->pipe.wr);
@@ -102,16 +104,18 @@ static void half_release(struct lb *lb, struct half *h)
 
 static void conn_unlink(struct conn *c)
 {
-	struct lb *lb = c->lb;
+	struct lb_worker *w = c->w;
 
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		lb->conns = c->next;
+		w->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	lb->nconns--;
-	lb->stats.active = lb->nconns;
+	atomic_fetch_sub_explicit(&w->stats.active, 1, memory_order_relaxed);
+	/* its places under maxconn, taken at accept */
+	atomic_fetch_sub(&c->svc->active, 1);
+	atomic_fetch_sub(&w->lb->nconns, 1);
 }
 
 static void conn_drop_backend(struct conn *c, enum sched_outcome how)
@@ -137,7 +141,8 @@ static void close_fd(int *fd, bool reset)
 
 static void conn_free(struct conn *c, bool reset_client, bool reset_backend)
 {
-	struct ev_loop *loop = c->lb->loop;
+	struct lb_worker *w = c->w;
+	struct ev_loop *loop = w->loop;
 
 	ev_io_stop(loop, &c->c_r);
 	ev_io_stop(loop, &c->c_w);
@@ -146,16 +151,19 @@ static void conn_free(struct conn *c, bool reset_client, bool reset_backend)
 	ev_timer_stop(loop, &c->timer);
 	close_fd(&c->cfd, reset_client);
 	close_fd(&c->bfd, reset_backend);
-	half_release(c->lb, &c->half[UP]);
-	half_release(c->lb, &c->half[DOWN]);
+	half_release(w, &c->half[UP]);
+	half_release(w, &c->half[DOWN]);
 	conn_drop_backend(c, SCHED_OK);
 	conn_unlink(c);
-	c->svc->active--;
 	service_unref(c->svc);
 	if (c->skip != c->skip_inline)
 		free(c->skip);
-	listeners_resume(c->lb);
 	free(c);
+	/* room under maxconn: this worker's paused listeners, and the others' */
+	if (atomic_load_explicit(&w->paused, memory_order_relaxed))
+		listeners_resume(w);
+	if (w->lb->nworkers > 1)
+		workers_kick_paused(w->lb, w);
 }
 
 void conn_close(struct conn *c, const char *reason)
@@ -190,18 +198,24 @@ static void conn_abort(struct conn *c, int dir, int err)
 static int src_fd(const struct conn *c, int dir) { return dir == UP ? c->cfd : c->bfd; }
 static int dst_fd(const struct conn *c, int dir) { return dir == UP ? c->bfd : c->cfd; }
 
+/* Counters shared by the workers: relaxed, nothing is ordered by them. */
+static void ctr_add(_Atomic uint64_t *ctr, uint64_t n)
+{
+	atomic_fetch_add_explicit(ctr, n, memory_order_relaxed);
+}
+
 static void account(struct conn *c, int dir, size_t n)
 {
 	if (dir == UP) {
-		c->be->bytes_in += n;
-		c->svc->bytes_in += n;
-		c->lb->stats.bytes_in += n;
-		c->last_c = ev_now(c->lb->loop);
+		ctr_add(&c->be->bytes_in, n);
+		ctr_add(&c->svc->bytes_in, n);
+		ctr_add(&c->w->stats.bytes_in, n);
+		c->last_c = ev_now(c->w->loop);
 	} else {
-		c->be->bytes_out += n;
-		c->svc->bytes_out += n;
-		c->lb->stats.bytes_out += n;
-		c->last_b = ev_now(c->lb->loop);
+		ctr_add(&c->be->bytes_out, n);
+		ctr_add(&c->svc->bytes_out, n);
+		ctr_add(&c->w->stats.bytes_out, n);
+		c->last_b = ev_now(c->w->loop);
 	}
 }
 
@@ -214,17 +228,17 @@ static ssize_t half_fill(struct conn *c, struct half *h, int src, bool *full)
 	ssize_t n;
 
 	if (h->splice && h->pipe.rd < 0) {
-		if (pipes_get(c->lb, &h->pipe) < 0) {
+		if (pipes_get(c->w, &h->pipe) < 0) {
 			/* once per run of failures, not once per connection */
-			if (!c->lb->pipe_errno)
+			if (!c->w->pipe_errno)
 				log_warning("service %s backend %s: no pipe for splice (%s), "
 					    "connections go on with buffers until pipes can be made",
 					    c->svc->name, c->be->name, strerror(errno));
-			c->lb->pipe_errno = errno;
+			c->w->pipe_errno = errno;
 			h->splice = false;
-		} else if (c->lb->pipe_errno) {
+		} else if (c->w->pipe_errno) {
 			log_notice("pipes for splice can be made again");
-			c->lb->pipe_errno = 0;
+			c->w->pipe_errno = 0;
 		}
 	}
 	if (h->splice) {
@@ -273,15 +287,15 @@ static void half_arm(struct conn *c, int dir)
 	ev_io *wr = dir == UP ? &c->b_w : &c->c_w;
 
 	if (h->pending) {
-		ev_io_stop(c->lb->loop, rd);
-		ev_io_start(c->lb->loop, wr);
+		ev_io_stop(c->w->loop, rd);
+		ev_io_start(c->w->loop, wr);
 		return;
 	}
-	ev_io_stop(c->lb->loop, wr);
+	ev_io_stop(c->w->loop, wr);
 	if (h->eof)
-		ev_io_stop(c->lb->loop, rd);
+		ev_io_stop(c->w->loop, rd);
 	else
-		ev_io_start(c->lb->loop, rd);
+		ev_io_start(c->w->loop, rd);
 }
 
 /* Pass EOF on as a half-close once the data before it is out. When the other
@@ -327,7 +341,7 @@ static int conn_pump(struct conn *c, int dir)
 			int err = errno;
 			if (err == EINVAL && h->splice && h->pending == 0) {
 				/* splice not supported here: fall back to buffers */
-				half_release(c->lb, h);
+				half_release(c->w, h);
 				h->splice = false;
 				continue;
 			}
@@ -344,7 +358,7 @@ static int conn_pump(struct conn *c, int dir)
 		drained = !full;
 	}
 	if (h->pending == 0)
-		half_release(c->lb, h);
+		half_release(c->w, h);
 	if (half_finish(c, dir) < 0)
 		return -1;
 	half_arm(c, dir);
@@ -379,9 +393,12 @@ static ev_tstamp ms_to_s(uint32_t ms) { return (ev_tstamp)ms / 1000.0; }
  * in *which. False when neither client_idle nor server_idle is set. */
 static bool idle_left(struct conn *c, ev_tstamp *left, const char **which)
 {
-	ev_tstamp now = ev_now(c->lb->loop);
-	const struct timeouts_conf *t = &c->svc->timeouts;
+	ev_tstamp now = ev_now(c->w->loop);
+	struct service_params sp;
+	const struct timeouts_conf *t = &sp.timeouts;
 	bool have = false;
+
+	service_params(c->svc, &sp);      /* a reload may change them */
 
 	if (t->client_idle_ms) {
 		*left = c->last_c + ms_to_s(t->client_idle_ms) - now;
@@ -406,11 +423,11 @@ static void conn_idle_arm(struct conn *c)
 	ev_tstamp left = 0;
 
 	if (!idle_left(c, &left, &which)) {
-		ev_timer_stop(c->lb->loop, &c->timer);
+		ev_timer_stop(c->w->loop, &c->timer);
 		return;
 	}
 	c->timer.repeat = left > 0.001 ? left : 0.001;
-	ev_timer_again(c->lb->loop, &c->timer);
+	ev_timer_again(c->w->loop, &c->timer);
 }
 
 static void conn_connect_failed(struct conn *c, enum sched_outcome how, const char *what,
@@ -462,7 +479,7 @@ static int conn_proxy_start(struct conn *c)
 	}
 	addr_from_sockaddr(&vip, (struct sockaddr *)&ss, len);
 	h->buf = xmalloc(BUF_SIZE);
-	hl = proxy_hdr_encode(c->be->send_proxy == SEND_PROXY_V1 ? PROXY_HDR_V1 : PROXY_HDR_V2,
+	hl = proxy_hdr_encode(c->send_proxy == SEND_PROXY_V1 ? PROXY_HDR_V1 : PROXY_HDR_V2,
 			      &client, &vip, (uint8_t *)h->buf, BUF_SIZE);
 	h->splice_after = h->splice;
 	h->splice = false;
@@ -527,20 +544,20 @@ static const char *dial_step_str(enum dial_step step)
 
 static void conn_established(struct conn *c)
 {
-	struct ev_loop *loop = c->lb->loop;
+	struct ev_loop *loop = c->w->loop;
 	int one = 1;
 
 	setsockopt(c->bfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	ev_io_stop(loop, &c->b_w);
 	ev_timer_stop(loop, &c->timer);
 	c->relaying = true;
-	c->be->total++;
+	atomic_fetch_add_explicit(&c->be->total, 1, memory_order_relaxed);
 	c->last_c = c->last_b = ev_now(loop);
 	ev_io_init(&c->b_w, conn_backend_write_cb, c->bfd, EV_WRITE);
 	ev_io_init(&c->b_r, conn_backend_read_cb, c->bfd, EV_READ);
 	ev_io_start(loop, &c->b_r);
 	conn_idle_arm(c);
-	if (c->be->send_proxy != SEND_PROXY_NONE && conn_proxy_start(c) < 0)
+	if (c->send_proxy != SEND_PROXY_NONE && conn_proxy_start(c) < 0)
 		return;
 	/* the client has most likely sent its request already: move it now
 	 * rather than after another trip through epoll */
@@ -569,10 +586,11 @@ static void conn_local_failed(struct conn *c, const char *what, int err)
 {
 	struct service *s = c->svc;
 
-	s->local_errors++;
-	s->refused++;
-	c->lb->stats.local_errors++;
-	c->lb->stats.refused++;
+	ctr_add(&s->local_errors, 1);
+	ctr_add(&s->refused, 1);
+	ctr_add(&c->w->stats.local_errors, 1);
+	ctr_add(&c->w->stats.refused, 1);
+	service_lock(s);
 	if (s->local_errno != err) {
 		if (!s->local_errno)
 			s->local_errors_from = s->local_errors - 1;
@@ -581,12 +599,14 @@ static void conn_local_failed(struct conn *c, const char *what, int err)
 			  strerror(err));
 		s->local_errno = err;
 	}
+	service_unlock(s);
 	if (err == EMFILE || err == ENFILE)
-		listeners_backoff(c->lb);   /* out of fds: let the backlog wait a moment */
+		listeners_backoff(c->w);    /* out of fds: let the backlog wait a moment */
 	conn_drop_backend(c, SCHED_LOCAL_FAILED);
 	conn_close(c, "local error");
 }
 
+/* Caller holds s's lock. */
 static void conn_local_recovered(struct service *s)
 {
 	log_notice("service %s: backend connects work again after %" PRIu64 " local error%s",
@@ -600,22 +620,21 @@ static void conn_connect_failed(struct conn *c, enum sched_outcome how, const ch
 {
 	struct backend *b;
 
-	ev_io_stop(c->lb->loop, &c->b_w);
-	ev_timer_stop(c->lb->loop, &c->timer);
+	ev_io_stop(c->w->loop, &c->b_w);
+	ev_timer_stop(c->w->loop, &c->timer);
 	close_fd(&c->bfd, false);
 	if (how == SCHED_LOCAL_FAILED) {
 		conn_local_failed(c, what, err);
 		return;
 	}
 	b = backend_ref(c->be);
-	b->connect_fail++;
+	atomic_fetch_add_explicit(&b->connect_fail, 1, memory_order_relaxed);
 	log_warning("service %s backend %s: connect failed (%s), client goes to another backend",
 		    c->svc->name, b->name, strerror(err));
 	conn_drop_backend(c, how);
-	/* only now: the check may take b down at once, and on_down: close then
-	 * closes b's connections, which must no longer include this one */
-	if (b->check_hooks)
-		b->check_hooks->passive_failure(b->check, backend_port(b, c->port));
+	/* the checks run on the main loop: it re-probes b soon (and may take
+	 * it down, and on_down: close then closes b's connections) */
+	lb_post_passive_failure(c->w->lb, b, backend_port(b, c->port));
 	backend_unref(b);
 	conn_connect_next(c);
 }
@@ -629,10 +648,10 @@ static void skip_mark(struct conn *c, const struct backend *b)
 		bits[b->pool_idx / 64] |= 1ull << (b->pool_idx % 64);
 }
 
-static void skip_init(struct conn *c)
+static void skip_init(struct conn *c, const struct service_params *sp)
 {
 	for (int i = 0; i < 2; i++) {
-		size_t words = (c->svc->pools[i].n + 63) / 64;
+		size_t words = (sp->pool_n[i] + 63) / 64;
 		c->skip_words[i] = words ? words : 1;
 	}
 	if (c->skip_words[0] == 1 && c->skip_words[1] == 1) {
@@ -665,7 +684,8 @@ static int conn_bind_client(const struct conn *c, int fd, enum dial_step *step)
 
 /* Socket + non-blocking connect to b; -1 with errno, and in *step the call
  * that failed, on immediate failure. */
-static int conn_dial(struct conn *c, struct backend *b, enum dial_step *step)
+static int conn_dial(struct conn *c, struct backend *b, const struct service_params *sp,
+		     enum dial_step *step)
 {
 	struct addr a = b->addr;
 	int fd;
@@ -675,16 +695,16 @@ static int conn_dial(struct conn *c, struct backend *b, enum dial_step *step)
 	fd = socket(addr_family(&a), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	sock_keepalive(fd, c->svc->timeouts.keepalive_ms);
-	c->transparent = c->svc->source_client;
+	sock_keepalive(fd, sp->timeouts.keepalive_ms);
+	c->transparent = sp->source_client;
 	if (c->transparent) {
 		if (conn_bind_client(c, fd, step) < 0)
 			goto fail;
-	} else if (c->svc->has_source && addr_family(&c->svc->source) == addr_family(&a)) {
+	} else if (sp->has_source && addr_family(&sp->source) == addr_family(&a)) {
 		int one = 1;
 		*step = DIAL_BIND;
 		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-		if (bind(fd, (const struct sockaddr *)&c->svc->source.ss, c->svc->source.len) < 0)
+		if (bind(fd, (const struct sockaddr *)&sp->source.ss, sp->source.len) < 0)
 			goto fail;
 	}
 	*step = DIAL_CONNECT;
@@ -701,82 +721,109 @@ fail:
 	return -1;
 }
 
+/* Under the service's lock: persistence first (the first attempt only),
+ * else the scheduler; take the backend (maxconn, leastconn counts) and note
+ * it for persistence. NULL when none is left. */
+static struct backend *conn_pick(struct conn *c, struct service_params *sp)
+{
+	struct service *s = c->svc;
+	struct backend *b = NULL;
+
+	service_lock(s);
+	{
+		uint64_t port_mask = service_port_mask(s, c->port);
+		struct sched_skip skip[2] = {
+			{ c->skip, c->skip_words[0] * 64, port_mask },
+			{ c->skip + c->skip_words[0], c->skip_words[1] * 64, port_mask },
+		};
+
+		if (c->attempts == 0 && s->persist)
+			b = service_persist_get(s, &c->client, ev_now(c->w->loop));
+		if (!b)
+			b = service_pick(s, c->key, skip);
+	}
+	if (b) {
+		skip_mark(c, b);
+		lb_persist_note(c->w->lb, s, &c->client, b, ev_now(c->w->loop));
+		service_take(s, b);
+		c->send_proxy = b->send_proxy;
+		sp->timeouts = s->timeouts;
+		sp->has_source = s->has_source;
+		sp->source = s->source;
+		sp->source_client = s->source_client;
+	}
+	service_unlock(s);
+	return b;
+}
+
 /* Pick the next backend the scheduler gives (never one already tried) and
  * connect; close the client when none is left. */
 static void conn_connect_next(struct conn *c)
 {
-	uint64_t port_mask = service_port_mask(c->svc, c->port);
-	struct sched_skip skip[2] = {
-		{ c->skip, c->skip_words[0] * 64, port_mask },
-		{ c->skip + c->skip_words[0], c->skip_words[1] * 64, port_mask },
-	};
-	struct backend *b = NULL;
+	struct service_params sp;
+	struct backend *b = conn_pick(c, &sp);
 	enum dial_step step;
 
-	if (c->attempts == 0 && c->svc->persist)
-		b = service_persist_get(c->svc, &c->client, ev_now(c->lb->loop));
-	if (!b)
-		b = service_pick(c->svc, c->key, skip);
-
 	if (!b) {
-		c->svc->refused++;
-		c->lb->stats.refused++;
+		ctr_add(&c->svc->refused, 1);
+		ctr_add(&c->w->stats.refused, 1);
 		log_notice("service %s: client closed, %s", c->svc->name,
 			   c->attempts ? "every backend failed" : "no backend available");
 		conn_close(c, "no backend");
 		return;
 	}
 	c->attempts++;
-	skip_mark(c, b);
-	lb_persist_note(c->lb, c->svc, &c->client, b);
-	service_take(c->svc, b);
 	c->be = backend_ref(b);
-	if (conn_dial(c, b, &step) < 0) {
+	if (conn_dial(c, b, &sp, &step) < 0) {
 		int err = errno;
 
 		conn_connect_failed(c, conn_dial_failure_side(step, err), dial_step_str(step), err);
 		return;
 	}
-	if (c->svc->local_errno)
-		conn_local_recovered(c->svc);
+	if (c->svc->local_errno) {
+		service_lock(c->svc);
+		if (c->svc->local_errno)
+			conn_local_recovered(c->svc);
+		service_unlock(c->svc);
+	}
 	ev_io_init(&c->b_w, conn_connect_cb, c->bfd, EV_WRITE);
-	ev_io_start(c->lb->loop, &c->b_w);
-	ev_timer_set(&c->timer, ms_to_s(c->svc->timeouts.connect_ms), 0.);
-	ev_timer_start(c->lb->loop, &c->timer);
+	ev_io_start(c->w->loop, &c->b_w);
+	ev_timer_set(&c->timer, ms_to_s(sp.timeouts.connect_ms), 0.);
+	ev_timer_start(c->w->loop, &c->timer);
 }
 
-void conn_start(struct lb *lb, struct service *svc, const struct addr *vip, int cfd,
+void conn_start(struct lb_worker *w, struct service *svc, const struct addr *vip, int cfd,
 		const struct addr *client)
 {
 	struct conn *c = xcalloc(1, sizeof(*c));
+	struct service_params sp;
 
-	c->lb = lb;
+	service_params(svc, &sp);
+	c->w = w;
 	c->svc = service_ref(svc);
-	svc->active++;
-	svc->total++;
+	ctr_add(&svc->total, 1);
 	c->cfd = cfd;
 	c->bfd = -1;
 	c->port = addr_port(vip);
 	c->vip = *vip;
 	addr_set_port(&c->vip, 0);
 	c->client = *client;
-	sock_keepalive(cfd, svc->timeouts.keepalive_ms);
+	sock_keepalive(cfd, sp.timeouts.keepalive_ms);
 	for (int i = 0; i < 2; i++) {
 		c->half[i].pipe.rd = c->half[i].pipe.wr = -1;
-		c->half[i].splice = lb->use_splice;
+		c->half[i].splice = w->lb->use_splice;
 	}
-	if (svc->sched_kind == SCHED_SOURCE_HASH)
-		c->key = sched_source_key(client, svc->source_mask);
+	if (sp.sched_kind == SCHED_SOURCE_HASH)
+		c->key = sched_source_key(client, sp.source_mask);
 	ev_io_init(&c->c_r, conn_client_read_cb, cfd, EV_READ);
 	ev_io_init(&c->c_w, conn_client_write_cb, cfd, EV_WRITE);
 	ev_init(&c->timer, conn_timer_cb);
-	c->next = lb->conns;
-	if (lb->conns)
-		lb->conns->prev = c;
-	lb->conns = c;
-	lb->nconns++;
-	lb->stats.active = lb->nconns;
-	lb->stats.accepted++;
-	skip_init(c);
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	atomic_fetch_add_explicit(&w->stats.active, 1, memory_order_relaxed);
+	ctr_add(&w->stats.accepted, 1);
+	skip_init(c, &sp);
 	conn_connect_next(c);
 }

@@ -1,5 +1,7 @@
 /* lb.h - the data path: listeners on every VIP:port, and the proxied
- * connections between clients and backends, all in one libev loop.
+ * connections between clients and backends, spread over `global.workers`
+ * event loops (worker 0 on the main loop, the others on threads). Every
+ * function here is for the main loop; hooks are called on it too.
  */
 #ifndef VIGIL_LB_H
 #define VIGIL_LB_H
@@ -27,6 +29,10 @@ struct lb_stats {
 };
 
 struct lb *lb_new(struct ev_loop *loop);
+/* Start the worker threads (workers 1..N-1; the first lb_apply() made them):
+ * after the privilege drop, so that they run with the dropped credentials.
+ * Until then the main loop runs their calls itself. */
+int lb_start_workers(struct lb *lb, char *err, size_t errlen);
 /* Free everything: close listeners, close every connection. */
 void lb_free(struct lb *lb);
 
@@ -69,9 +75,11 @@ void lb_set_state_hook(struct lb *lb, lb_state_fn *cb, void *arg);
 typedef void lb_persist_cb(const char *svc, const struct persist_key *k, const char *be,
 			   uint32_t ttl_ms, void *arg);
 void lb_set_persist_hook(struct lb *lb, lb_persist_cb *cb, void *arg);
-/* A client went to b of svc: remember it (services[].persist). */
+/* A client went to b of svc at now: remember it (services[].persist); the
+ * peer hears of it through the persist hook, on the main loop. Any worker,
+ * with svc's lock held. */
 void lb_persist_note(struct lb *lb, struct service *svc, const struct addr *client,
-		     const struct backend *b);
+		     const struct backend *b, double now);
 /* Call cb for every live persistence entry of every service (ttl_ms: the
  * time it has left), e.g. for a peer that just connected. */
 void lb_persist_each(struct lb *lb, lb_persist_cb *cb, void *arg);
@@ -80,7 +88,10 @@ void lb_persist_each(struct lb *lb, lb_persist_cb *cb, void *arg);
 void lb_persist_learn(struct lb *lb, const char *svc, const struct persist_key *k,
 		      const char *be, uint32_t ttl_ms);
 
+/* Totals over all workers; lb_worker_stats(): worker i's own. */
 void lb_get_stats(const struct lb *lb, struct lb_stats *out);
+unsigned lb_nworkers(const struct lb *lb);
+void lb_worker_stats(const struct lb *lb, unsigned i, struct lb_stats *out);
 uint32_t lb_active(const struct lb *lb);
 
 #endif

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,24 +34,51 @@ static int set_freebind(int fd, int family)
 
 static bool at_limit(const struct lb *lb, const struct service *svc)
 {
-	return (lb->maxconn && lb->nconns >= lb->maxconn) ||
-	       (svc->maxconn && svc->active >= svc->maxconn);
+	uint32_t max = lb->maxconn, smax = svc->maxconn;
+
+	return (max && lb->nconns >= max) || (smax && svc->active >= smax);
+}
+
+/* Take one client's places under the global and the service's maxconn
+ * before accepting it, so that the limits hold across workers. */
+static bool slots_take(struct lb *lb, struct service *svc)
+{
+	uint32_t max = lb->maxconn, smax = svc->maxconn;
+
+	if (atomic_fetch_add(&lb->nconns, 1) >= max && max) {
+		atomic_fetch_sub(&lb->nconns, 1);
+		return false;
+	}
+	if (atomic_fetch_add(&svc->active, 1) >= smax && smax) {
+		atomic_fetch_sub(&svc->active, 1);
+		atomic_fetch_sub(&lb->nconns, 1);
+		return false;
+	}
+	return true;
+}
+
+static void slots_put(struct lb *lb, struct service *svc)
+{
+	atomic_fetch_sub(&svc->active, 1);
+	atomic_fetch_sub(&lb->nconns, 1);
 }
 
 static void listener_pause(struct listener *l)
 {
-	ev_io_stop(l->lb->loop, &l->io);
+	ev_io_stop(l->w->loop, &l->io);
+	atomic_store(&l->w->paused, true);
 	if (!l->paused) {
 		l->paused = true;
-		l->lb->stats.accept_paused++;
-		log_warning("service %s: maxconn reached, new clients wait in the backlog",
-			    l->svc->name);
+		l->w->stats.accept_paused++;
+		log_warning("service %s: maxconn reached, new clients wait in the backlog%s",
+			    l->svc->name, l->w->lb->nworkers > 1 ? " (worker paused)" : "");
 	}
 }
 
-static void listener_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void listener_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
-	struct listener *l = container_of(w, struct listener, io);
+	struct listener *l = container_of(io, struct listener, io);
+	struct lb_worker *w = l->w;
 
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage ss;
@@ -58,80 +86,172 @@ static void listener_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		struct addr client;
 		int fd;
 
-		if (at_limit(l->lb, l->svc)) {
+		if (!slots_take(w->lb, l->svc)) {
 			listener_pause(l);
 			return;
 		}
 		fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			int err = errno;
+
+			slots_put(w->lb, l->svc);
+			if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
 				/* once per run of failures: the backoff repeats */
-				if (l->lb->accept_errno != errno)
+				if (w->accept_errno != err)
 					log_error("service %s: accept: %s, pausing accepts for "
 						  "%.0f ms at a time until it works again",
-						  l->svc->name, strerror(errno), EMFILE_BACKOFF * 1000);
-				l->lb->accept_errno = errno;
-				listeners_backoff(l->lb);
+						  l->svc->name, strerror(err), EMFILE_BACKOFF * 1000);
+				w->accept_errno = err;
+				listeners_backoff(w);
 			}
 			return;   /* EAGAIN, ECONNABORTED, ...: wait for the next wake-up */
 		}
-		if (l->lb->accept_errno) {
+		if (w->accept_errno) {
 			log_notice("service %s: accept works again", l->svc->name);
-			l->lb->accept_errno = 0;
+			w->accept_errno = 0;
 		}
 		addr_from_sockaddr(&client, (struct sockaddr *)&ss, len);
-		conn_start(l->lb, l->svc, &l->addr, fd, &client);
+		conn_start(w, l->svc, &l->addr, fd, &client);
 	}
 }
 
-struct listener *listener_open(struct lb *lb, const struct addr *a, uint32_t backlog,
-			       char *err, size_t errlen)
+/* One listening socket on a; reuseport: SO_REUSEPORT, one of a set. */
+static int listen_fd(const struct addr *a, uint32_t backlog, bool reuseport, bool do_listen)
 {
-	char as[ADDR_STRLEN];
-	struct listener *l;
 	int one = 1, fd;
 
 	fd = socket(addr_family(a), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		goto fail;
+		return -1;
 	/* accepted sockets inherit TCP_NODELAY: one call here, none per client */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
 	    set_freebind(fd, addr_family(a)) < 0 ||
 	    bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 ||
-	    listen(fd, (int)(backlog ? backlog : 1024)) < 0) {
+	    (do_listen && listen(fd, (int)(backlog ? backlog : 1024)) < 0)) {
 		int e = errno;
 		close(fd);
 		errno = e;
-		goto fail;
+		return -1;
 	}
-	l = xcalloc(1, sizeof(*l));
-	l->fd = fd;
-	l->addr = *a;
-	l->port = addr_port(a);
-	l->backlog = backlog;
-	l->lb = lb;
-	ev_io_init(&l->io, listener_accept_cb, fd, EV_READ);
-	return l;
+	return fd;
+}
+
+struct lsock *lsock_open(const struct addr *a, uint32_t backlog, unsigned nfds,
+			 char *err, size_t errlen)
+{
+	char as[ADDR_STRLEN];
+	struct lsock *ls;
+	int fd;
+
+	if (nfds > 1) {
+		/* SO_REUSEPORT would share the port with another process of
+		 * this user: first make sure nobody else holds it */
+		fd = listen_fd(a, backlog, false, false);
+		if (fd < 0)
+			goto fail;
+		close(fd);
+	}
+	ls = xcalloc(1, sizeof(*ls));
+	ls->addr = *a;
+	ls->backlog = backlog;
+	ls->fds = xcalloc(nfds, sizeof(*ls->fds));
+	for (; ls->nfds < nfds; ls->nfds++) {
+		ls->fds[ls->nfds] = listen_fd(a, backlog, nfds > 1, true);
+		if (ls->fds[ls->nfds] < 0) {
+			int e = errno;
+			lsock_close(ls);
+			errno = e;
+			goto fail;
+		}
+	}
+	return ls;
 fail:
 	snprintf(err, errlen, "listen on %s: %s", addr_str(a, as, sizeof(as)), strerror(errno));
 	return NULL;
 }
 
+void lsock_close(struct lsock *ls)
+{
+	for (unsigned i = 0; i < ls->nfds; i++)
+		close(ls->fds[i]);
+	free(ls->fds);
+	if (ls->svc)
+		service_unref(ls->svc);
+	free(ls);
+}
+
+struct listener *listener_new(struct lb_worker *w, const struct lsock *ls, int fd)
+{
+	struct listener *l = xcalloc(1, sizeof(*l));
+
+	l->fd = fd;
+	l->addr = ls->addr;
+	l->port = addr_port(&ls->addr);
+	l->backlog = ls->backlog;
+	l->svc = service_ref(ls->svc);
+	l->w = w;
+	ev_io_init(&l->io, listener_accept_cb, fd, EV_READ);
+	return l;
+}
+
 void listener_start(struct listener *l)
 {
 	l->paused = false;
-	if (l->lb->accepting)
-		ev_io_start(l->lb->loop, &l->io);
+	if (atomic_load(&l->w->lb->accepting) && !ev_is_active(&l->w->resume_timer))
+		ev_io_start(l->w->loop, &l->io);
+	else
+		l->paused = true;
 }
 
-void listener_close(struct listener *l)
+void listener_free(struct listener *l)
 {
-	ev_io_stop(l->lb->loop, &l->io);
-	close(l->fd);
-	if (l->svc)
-		service_unref(l->svc);
+	ev_io_stop(l->w->loop, &l->io);
+	service_unref(l->svc);
 	free(l);
+}
+
+static struct listener *listener_by_fd(struct lb_worker *w, int fd)
+{
+	for (struct listener *l = w->listeners; l; l = l->next)
+		if (l->fd == fd)
+			return l;
+	return NULL;
+}
+
+void worker_sync_listeners(struct lb_worker *w, void *arg)
+{
+	struct listener **pp;
+
+	for (struct listener *l = w->listeners; l; l = l->next)
+		l->seen = false;
+	for (const struct lsock *ls = w->lb->lsocks; ls; ls = ls->next) {
+		int fd = ls->fds[ls->nfds == 1 ? 0 : w->id];
+		struct listener *l = listener_by_fd(w, fd);
+
+		if (!l) {
+			l = listener_new(w, ls, fd);
+			l->next = w->listeners;
+			w->listeners = l;
+			listener_start(l);
+		} else if (l->svc != ls->svc) {
+			service_unref(l->svc);
+			l->svc = service_ref(ls->svc);
+		}
+		l->seen = true;
+	}
+	for (pp = &w->listeners; *pp;) {
+		struct listener *l = *pp;
+
+		if (l->seen) {
+			pp = &l->next;
+			continue;
+		}
+		*pp = l->next;
+		listener_free(l);
+	}
+	listeners_resume(w);
 }
 
 unsigned listener_flush(struct listener *l)
@@ -150,32 +270,39 @@ unsigned listener_flush(struct listener *l)
 	return n;
 }
 
-void listeners_resume(struct lb *lb)
+void listeners_resume(struct lb_worker *w)
 {
-	if (!lb->accepting || ev_is_active(&lb->resume_timer))
+	bool still = false;
+
+	if (!atomic_load(&w->lb->accepting) || ev_is_active(&w->resume_timer))
 		return;
-	for (struct listener *l = lb->listeners; l; l = l->next) {
-		if (!l->paused || at_limit(lb, l->svc))
+	for (struct listener *l = w->listeners; l; l = l->next) {
+		if (!l->paused)
 			continue;
+		if (at_limit(w->lb, l->svc)) {
+			still = true;
+			continue;
+		}
 		l->paused = false;
-		ev_io_start(lb->loop, &l->io);
+		ev_io_start(w->loop, &l->io);
 	}
+	atomic_store(&w->paused, still);
 }
 
-void listeners_resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
+void listeners_resume_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	/* the backoff is over (a one-shot timer is no longer active here) */
-	listeners_resume(container_of(w, struct lb, resume_timer));
+	listeners_resume(container_of(t, struct lb_worker, resume_timer));
 }
 
-void listeners_backoff(struct lb *lb)
+void listeners_backoff(struct lb_worker *w)
 {
-	for (struct listener *l = lb->listeners; l; l = l->next) {
-		ev_io_stop(lb->loop, &l->io);
+	for (struct listener *l = w->listeners; l; l = l->next) {
+		ev_io_stop(w->loop, &l->io);
 		l->paused = true;
 	}
-	lb->stats.accept_paused++;
-	ev_timer_stop(lb->loop, &lb->resume_timer);
-	ev_timer_set(&lb->resume_timer, EMFILE_BACKOFF, 0.);
-	ev_timer_start(lb->loop, &lb->resume_timer);
+	w->stats.accept_paused++;
+	ev_timer_stop(w->loop, &w->resume_timer);
+	ev_timer_set(&w->resume_timer, EMFILE_BACKOFF, 0.);
+	ev_timer_start(w->loop, &w->resume_timer);
 }

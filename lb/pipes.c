@@ -8,12 +8,12 @@
 
 #define PIPES_POOL_MAX 64     /* spare pipes kept: the rest are closed */
 
-int pipes_get(struct lb *lb, struct pipe_pair *out)
+int pipes_get(struct lb_worker *w, struct pipe_pair *out)
 {
 	int fds[2];
 
-	if (lb->nspare > 0) {
-		*out = lb->spare[--lb->nspare];
+	if (w->nspare > 0) {
+		*out = w->spare[--w->nspare];
 		return 0;
 	}
 	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
@@ -26,16 +26,16 @@ int pipes_get(struct lb *lb, struct pipe_pair *out)
 	return 0;
 }
 
-void pipes_put(struct lb *lb, struct pipe_pair *p)
+void pipes_put(struct lb_worker *w, struct pipe_pair *p)
 {
 	if (p->rd < 0)
 		return;
-	if (lb->nspare < PIPES_POOL_MAX) {
-		if (lb->nspare == lb->spare_cap) {
-			lb->spare_cap = lb->spare_cap ? lb->spare_cap * 2 : 16;
-			lb->spare = xrealloc(lb->spare, lb->spare_cap * sizeof(*lb->spare));
+	if (w->nspare < PIPES_POOL_MAX) {
+		if (w->nspare == w->spare_cap) {
+			w->spare_cap = w->spare_cap ? w->spare_cap * 2 : 16;
+			w->spare = xrealloc(w->spare, w->spare_cap * sizeof(*w->spare));
 		}
-		lb->spare[lb->nspare++] = *p;
+		w->spare[w->nspare++] = *p;
 	} else {
 		close(p->rd);
 		close(p->wr);
@@ -43,15 +43,15 @@ void pipes_put(struct lb *lb, struct pipe_pair *p)
 	p->rd = p->wr = -1;
 }
 
-void pipes_free_all(struct lb *lb)
+void pipes_free_all(struct lb_worker *w)
 {
-	for (size_t i = 0; i < lb->nspare; i++) {
-		close(lb->spare[i].rd);
-		close(lb->spare[i].wr);
+	for (size_t i = 0; i < w->nspare; i++) {
+		close(w->spare[i].rd);
+		close(w->spare[i].wr);
 	}
-	free(lb->spare);
-	lb->spare = NULL;
-	lb->nspare = lb->spare_cap = 0;
+	free(w->spare);
+	w->spare = NULL;
+	w->nspare = w->spare_cap = 0;
 }
 
 void pipes_grow(struct pipe_pair *p)

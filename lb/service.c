@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/util.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,6 +131,7 @@ struct service *service_new(const struct service_conf *sc)
 	struct service *s = xcalloc(1, sizeof(*s));
 
 	s->refs = 1;
+	pthread_mutex_init(&s->lock, NULL);
 	s->name = xstrdup(sc->name);
 	service_copy_conf(s, sc);
 	backends_build(s, sc, NULL);
@@ -142,6 +144,7 @@ void service_update(struct service *s, const struct service_conf *sc)
 {
 	struct service old = { .backends = s->backends, .nbackends = s->nbackends };
 
+	service_lock(s);
 	pools_destroy(s);
 	service_copy_conf(s, sc);
 	backends_build(s, sc, &old);
@@ -151,31 +154,72 @@ void service_update(struct service *s, const struct service_conf *sc)
 		if (!b)
 			continue;
 		log_notice("service %s backend %s: removed by reload (%u connections finish)",
-			   s->name, b->name, b->active);
+			   s->name, b->name, (unsigned)b->active);
 		b->svc = NULL;
 		backend_unref(b);
 	}
 	free(old.backends);
 	pools_build(s);
+	service_unlock(s);
 	service_check_avail(s);
 }
 
 struct service *service_ref(struct service *s)
 {
-	s->refs++;
+	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
 	return s;
 }
 
+void service_lock(struct service *s) { pthread_mutex_lock(&s->lock); }
+void service_unlock(struct service *s) { pthread_mutex_unlock(&s->lock); }
+
 void service_retire(struct service *s)
 {
+	service_lock(s);
 	s->live = false;
 	s->conf = NULL;
+	service_unlock(s);
 	memset(&s->hooks, 0, sizeof(s->hooks));
+}
+
+void service_params(struct service *s, struct service_params *out)
+{
+	service_lock(s);
+	out->timeouts = s->timeouts;
+	out->has_source = s->has_source;
+	out->source_client = s->source_client;
+	out->source = s->source;
+	out->source_mask = s->source_mask;
+	out->sched_kind = s->sched_kind;
+	out->pool_n[0] = s->pools[0].n;
+	out->pool_n[1] = s->pools[1].n;
+	service_unlock(s);
+}
+
+size_t service_persist_count(struct service *s)
+{
+	size_t n;
+
+	service_lock(s);
+	n = persist_count(s->persist);
+	service_unlock(s);
+	return n;
+}
+
+uint64_t service_persist_full(struct service *s)
+{
+	uint64_t n;
+
+	service_lock(s);
+	n = persist_full(s->persist);
+	service_unlock(s);
+	return n;
 }
 
 void service_unref(struct service *s)
 {
-	if (!s || --s->refs > 0)
+	/* the last reference: acquire what the other holders wrote */
+	if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) > 1)
 		return;
 	pools_destroy(s);
 	for (size_t i = 0; i < s->nbackends; i++) {
@@ -186,6 +230,7 @@ void service_unref(struct service *s)
 	free(s->backends);
 	free(s->name);
 	persist_free(s->persist);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
@@ -247,24 +292,30 @@ void service_take(struct service *s, struct backend *b)
 
 void service_release(struct service *s, struct backend *b, enum sched_outcome how)
 {
-	struct sched_pool *p = pool_of(s, b);
+	struct sched_pool *p;
 
+	service_lock(s);
+	p = pool_of(s, b);
 	b->active--;
 	if (p && p->ops->release)
 		p->ops->release(p->st, b, how);
+	service_unlock(s);
 }
 
 void service_backend_changed(struct service *s, struct backend *b, bool was_up)
 {
-	struct sched_pool *p = pool_of(s, b);
+	struct sched_pool *p;
 	bool up = b->state == BACKEND_UP;
 
+	service_lock(s);
+	p = pool_of(s, b);
 	if (p) {
 		if (up && p->ops->server_up)
 			p->ops->server_up(p->st, b);   /* also after a weight change */
 		else if (!up && was_up && p->ops->server_down)
 			p->ops->server_down(p->st, b);
 	}
+	service_unlock(s);
 	if (was_up && b->state == BACKEND_DOWN && s->on_down == ON_DOWN_CLOSE &&
 	    s->hooks.backend_down)
 		s->hooks.backend_down(s, b, s->hooks.arg);

@@ -7,6 +7,7 @@
 #ifndef VIGIL_SERVICE_H
 #define VIGIL_SERVICE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,15 +35,19 @@ struct service_hooks {
 	void *arg;
 };
 
+/* Threads: workers pick, take and release under `lock`, which also guards
+ * the pools, the persistence table, conf and the copied settings below
+ * (the main loop writes them under it on a reload); the counters are atomics. */
 struct service {
-	unsigned refs;
+	_Atomic unsigned refs;
+	pthread_mutex_t lock;
 	char *name;
 	const struct service_conf *conf;  /* current config; NULL once removed */
 	bool live;                        /* still in the running configuration */
 
 	/* copied from conf so that connections never read a freed config */
 	struct timeouts_conf timeouts;
-	uint32_t maxconn;
+	_Atomic uint32_t maxconn;
 	int source_mask;
 	bool has_source;
 	struct addr source;
@@ -59,13 +64,13 @@ struct service {
 
 	struct service_hooks hooks;
 
-	uint32_t active;
-	uint64_t total;
-	uint64_t refused;                 /* clients closed: no backend, all failed, or local error */
-	uint64_t local_errors;            /* backend connects that failed on this node (EMFILE...) */
-	int local_errno;                  /* the last one logged; 0 once a connect goes through */
-	uint64_t local_errors_from;       /* local_errors before that run of them began */
-	uint64_t bytes_in, bytes_out;
+	_Atomic uint32_t active;
+	_Atomic uint64_t total;
+	_Atomic uint64_t refused;         /* clients closed: no backend, all failed, or local error */
+	_Atomic uint64_t local_errors;    /* backend connects that failed on this node (EMFILE...) */
+	_Atomic int local_errno;          /* the last one logged; 0 once a connect goes through (lock) */
+	uint64_t local_errors_from;       /* local_errors before that run of them began (lock) */
+	_Atomic uint64_t bytes_in, bytes_out;
 };
 
 /* Build a service from its configuration. Returns a new reference. */
@@ -81,23 +86,45 @@ void service_unref(struct service *s);
 /* Mark removed from the running configuration (conf becomes NULL). */
 void service_retire(struct service *s);
 
+/* The service's lock (see struct service); never held across a hook. */
+void service_lock(struct service *s);
+void service_unlock(struct service *s);
+
+/* What a connection reads of its service's settings, copied under the lock
+ * (a reload may change them while it runs). */
+struct service_params {
+	struct timeouts_conf timeouts;
+	bool has_source, source_client;
+	struct addr source;
+	int source_mask;
+	enum sched_kind sched_kind;
+	size_t pool_n[2];                 /* backends in the normal and backup pool */
+};
+void service_params(struct service *s, struct service_params *out);
+/* Persistence entries and clients the full table refused (locked reads). */
+size_t service_persist_count(struct service *s);
+uint64_t service_persist_full(struct service *s);
+
 struct backend *service_find_backend(const struct service *s, const char *name);
 /* The backend that client should go to by persistence: remembered, up and
- * not draining (usable); NULL otherwise. */
+ * not draining (usable); NULL otherwise. Caller holds the lock. */
 struct backend *service_persist_get(struct service *s, const struct addr *client, double now);
 
 /* The bit of service port `port` among the service's ports (for per-port
  * gating, struct sched_skip.port_mask); 0 if not one of them or past the 64th. */
 uint64_t service_port_mask(const struct service *s, uint16_t port);
 /* Choose a backend for a client: normal pool while any normal backend is up,
- * else the backup pool. skip: per-pool tried bitsets (pool 0 and pool 1). */
+ * else the backup pool. skip: per-pool tried bitsets (pool 0 and pool 1).
+ * Caller holds the lock (and keeps it over the service_take() that follows,
+ * so that maxconn and the scheduler's counts hold across workers). */
 struct backend *service_pick(struct service *s, uint32_t key, const struct sched_skip skip[2]);
 /* Book-keeping around a connection attempt to b: b->active and the
  * scheduler's take/release (told how it ended). The service's own counters
- * are the caller's. */
+ * are the caller's. take: caller holds the lock; release takes it. */
 void service_take(struct service *s, struct backend *b);
 void service_release(struct service *s, struct backend *b, enum sched_outcome how);
-/* A backend's usable state changed: tell its scheduler, update availability. */
+/* A backend's usable state changed: tell its scheduler, update availability.
+ * Main loop, without the lock. */
 void service_backend_changed(struct service *s, struct backend *b, bool was_up);
 
 #endif

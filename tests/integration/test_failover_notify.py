@@ -2,6 +2,7 @@
 and the watcher running unprivileged - in network namespaces."""
 import json
 import os
+import re
 import pwd
 import signal
 import subprocess
@@ -308,10 +309,12 @@ def test_stale_vip_of_previous_run_removed_and_watcher_unprivileged(make_pair, t
     assert int(uid) == pwd.getpwnam("nobody").pw_uid
     assert [l for l in status.splitlines() if l.startswith("CapEff:")][0].split()[1] \
         == "0000000000003400"      # net_bind_service, net_admin, net_raw
-    # every thread of vigild itself (the loop and the advert thread) runs as
-    # nobody with the three capabilities at most, bounding set included
+    # every thread of vigild itself (the loop, the advert thread and the
+    # proxy workers after the first) runs as nobody with the three
+    # capabilities at most, bounding set included
+    workers = int(re.search(r"(\d+) proxy workers?", lb1.log()).group(1))
     tasks = os.listdir(f"/proc/{lb1.pid}/task")
-    assert len(tasks) == 2, tasks
+    assert len(tasks) == 2 + workers - 1, (tasks, workers)
     for task in tasks:
         st = open(f"/proc/{lb1.pid}/task/{task}/status").read()
         field = lambda name: [l for l in st.splitlines() if l.startswith(name + ":")][0].split()[1:]

@@ -157,10 +157,21 @@ class Vigild:
         text = self.log()
         return [l for l in text.splitlines()
                 if "ERROR: AddressSanitizer" in l or "ERROR: LeakSanitizer" in l
-                or "runtime error:" in l]
+                or "WARNING: ThreadSanitizer" in l or "runtime error:" in l]
 
-    def fd_count(self):
-        return len(os.listdir(f"/proc/{self.pid}/fd"))
+    def fd_count(self, pipes=True):
+        """Open descriptors; pipes=False leaves out pipes (each proxy worker
+        keeps a bounded pool of spare ones for splice)."""
+        d = f"/proc/{self.pid}/fd"
+        if pipes:
+            return len(os.listdir(d))
+        n = 0
+        for f in os.listdir(d):
+            try:
+                n += not os.readlink(f"{d}/{f}").startswith("pipe:")
+            except OSError:
+                pass
+        return n
 
     # -- control --
     def ctl(self, *args, timeout=15.0):
