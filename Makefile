@@ -85,11 +85,13 @@ check-asan:
 	VIGIL_WORKERS=$(VIGIL_WORKERS) VIGIL_BUILD=build-asan VIGIL_SANITIZED=1 $(PYTEST) -q tests
 
 # The data path's threads under ThreadSanitizer (build-tsan/): the proxy,
-# scheduler, reload, limit and persistence tests with 4 workers.
+# scheduler, reload, limit, drain, lost-VIP and transparent tests with 4
+# workers; any report fails the test (tests/integration/vigil.py).
 TSAN_TESTS = tests/integration/test_proxy.py tests/integration/test_lb_local.py \
              tests/integration/test_sched.py tests/integration/test_reload.py \
              tests/integration/test_limits.py tests/integration/test_send_proxy.py \
-             tests/integration/test_workers.py
+             tests/integration/test_workers.py tests/integration/test_lifecycle.py \
+             tests/integration/test_failover_conns.py tests/integration/test_transparent.py
 check-tsan:
 	$(MAKE) BUILD=build-tsan OPT=-O1 SAN="-fsanitize=thread -fno-omit-frame-pointer" \
 		build-tsan/vigild build-tsan/vigilctl

@@ -43,7 +43,8 @@ struct lsock {
 /* A worker's watcher of one listening socket. */
 struct listener {
 	ev_io io;
-	int fd;                        /* the lsock's, not owned */
+	int src;                       /* the lsock's descriptor (owned by the main loop) */
+	int fd;                        /* a dup of it, owned: watched and closed by the worker */
 	struct addr addr;              /* VIP and port */
 	uint16_t port;
 	uint32_t backlog;

@@ -5,6 +5,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdatomic.h>
@@ -184,15 +185,26 @@ void lsock_close(struct lsock *ls)
 
 struct listener *listener_new(struct lb_worker *w, const struct lsock *ls, int fd)
 {
-	struct listener *l = xcalloc(1, sizeof(*l));
+	struct listener *l;
+	int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	char as[ADDR_STRLEN];
 
-	l->fd = fd;
+	/* a descriptor of its own: the worker stops watching and closes it on
+	 * its own thread, whenever the main loop closes the set's */
+	if (own < 0) {
+		log_error("worker %u: cannot watch %s (dup: %s); the other workers serve it",
+			  w->id, addr_str(&ls->addr, as, sizeof(as)), strerror(errno));
+		return NULL;
+	}
+	l = xcalloc(1, sizeof(*l));
+	l->src = fd;
+	l->fd = own;
 	l->addr = ls->addr;
 	l->port = addr_port(&ls->addr);
 	l->backlog = ls->backlog;
 	l->svc = service_ref(ls->svc);
 	l->w = w;
-	ev_io_init(&l->io, listener_accept_cb, fd, EV_READ);
+	ev_io_init(&l->io, listener_accept_cb, own, EV_READ);
 	return l;
 }
 
@@ -208,14 +220,15 @@ void listener_start(struct listener *l)
 void listener_free(struct listener *l)
 {
 	ev_io_stop(l->w->loop, &l->io);
+	close(l->fd);
 	service_unref(l->svc);
 	free(l);
 }
 
-static struct listener *listener_by_fd(struct lb_worker *w, int fd)
+static struct listener *listener_by_src(struct lb_worker *w, int fd)
 {
 	for (struct listener *l = w->listeners; l; l = l->next)
-		if (l->fd == fd)
+		if (l->src == fd)
 			return l;
 	return NULL;
 }
@@ -228,10 +241,12 @@ void worker_sync_listeners(struct lb_worker *w, void *arg)
 		l->seen = false;
 	for (const struct lsock *ls = w->lb->lsocks; ls; ls = ls->next) {
 		int fd = ls->fds[ls->nfds == 1 ? 0 : w->id];
-		struct listener *l = listener_by_fd(w, fd);
+		struct listener *l = listener_by_src(w, fd);
 
 		if (!l) {
 			l = listener_new(w, ls, fd);
+			if (!l)
+				continue;
 			l->next = w->listeners;
 			w->listeners = l;
 			listener_start(l);

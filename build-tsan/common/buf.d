@@ -1,0 +1,3 @@
+build-tsan/common/buf.o: common/buf.c common/buf.h common/util.h
+common/buf.h:
+common/util.h:

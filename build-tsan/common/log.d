@@ -1,0 +1,2 @@
+build-tsan/common/log.o: common/log.c common/log.h
+common/log.h:

@@ -1,0 +1,2 @@
+build-tsan/common/text.o: common/text.c common/text.h
+common/text.h:

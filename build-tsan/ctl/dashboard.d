@@ -1,0 +1,3 @@
+build-tsan/ctl/dashboard.o: ctl/dashboard.c ctl/http.h common/addr.h
+ctl/http.h:
+common/addr.h:

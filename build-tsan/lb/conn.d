@@ -1,0 +1,14 @@
+build-tsan/lb/conn.o: lb/conn.c lb/lb_internal.h common/addr.h lb/lb.h \
+ config/config.h lb/persist.h lb/service.h lb/backend.h lb/sched.h \
+ common/log.h common/proxy_hdr.h common/util.h
+lb/lb_internal.h:
+common/addr.h:
+lb/lb.h:
+config/config.h:
+lb/persist.h:
+lb/service.h:
+lb/backend.h:
+lb/sched.h:
+common/log.h:
+common/proxy_hdr.h:
+common/util.h:

@@ -1,0 +1,13 @@
+build-tsan/lb/lb.o: lb/lb.c lb/lb_internal.h common/addr.h lb/lb.h \
+ config/config.h lb/persist.h lb/service.h lb/backend.h lb/sched.h \
+ common/log.h common/util.h
+lb/lb_internal.h:
+common/addr.h:
+lb/lb.h:
+config/config.h:
+lb/persist.h:
+lb/service.h:
+lb/backend.h:
+lb/sched.h:
+common/log.h:
+common/util.h:
