@@ -21,10 +21,6 @@
 #define BUF_SIZE    (16 * 1024)     /* fallback buffer per direction */
 #define PUMP_ROUNDS 8               /* read/write rounds per wake-up */
 
-/* TCP keepalive after timeouts.keepalive of silence: a probe every idle/6
- * seconds (1..10 s), and the connection goes after 6 unanswered ones. */
-#define KEEPALIVE_PROBES    6
-#define KEEPALIVE_INTVL_MAX 10
 _Static_assert(BUF_SIZE > PROXY_HDR_MAX, "the PROXY header fits the buffer");
 
 enum { UP, DOWN };                  /* UP: client -> backend, DOWN: backend -> client */
@@ -500,23 +496,6 @@ static int conn_proxy_start(struct conn *c)
 
 /* ---- connecting to a backend ---- */
 
-/* SO_KEEPALIVE with an idle time of ms (whole seconds; 0: leave it off). */
-static void sock_keepalive(int fd, uint32_t ms)
-{
-	int on = 1, idle = (int)(ms / 1000), intvl = idle / 6, cnt = KEEPALIVE_PROBES;
-
-	if (idle <= 0)
-		return;
-	if (intvl < 1)
-		intvl = 1;
-	if (intvl > KEEPALIVE_INTVL_MAX)
-		intvl = KEEPALIVE_INTVL_MAX;
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-}
-
 /* What fails in socket() or bind() is this node's; of connect()'s errors
  * (at once or later in SO_ERROR), those that mean no fd, memory, buffer or
  * source port here, or a local policy refusing it. */
@@ -695,7 +674,7 @@ static int conn_dial(struct conn *c, struct backend *b, const struct service_par
 	fd = socket(addr_family(&a), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	sock_keepalive(fd, sp->timeouts.keepalive_ms);
+	sock_keepalive(fd, sp->timeouts.keepalive_ms, false);
 	c->transparent = sp->source_client;
 	if (c->transparent) {
 		if (conn_bind_client(c, fd, step) < 0)
@@ -808,7 +787,6 @@ void conn_start(struct lb_worker *w, struct service *svc, const struct addr *vip
 	c->vip = *vip;
 	addr_set_port(&c->vip, 0);
 	c->client = *client;
-	sock_keepalive(cfd, sp.timeouts.keepalive_ms);
 	for (int i = 0; i < 2; i++) {
 		c->half[i].pipe.rd = c->half[i].pipe.wr = -1;
 		c->half[i].splice = w->lb->use_splice;

@@ -248,6 +248,8 @@ static void assign_lsocks(struct lb *lb, struct lsock *fresh, const struct confi
 	*pp = fresh;
 	for (struct lsock *ls = fresh; ls; ls = ls->next)
 		ls->svc = service_ref(owner_of(lb->services, cfg, &ls->addr));
+	for (struct lsock *ls = lb->lsocks; ls; ls = ls->next)
+		lsock_keepalive(ls, ls->svc->timeouts.keepalive_ms);
 }
 
 static void lsocks_close(struct lsock *list)

@@ -36,6 +36,8 @@ struct lsock {
 	int *fds;                      /* nfds sockets */
 	unsigned nfds;
 	struct service *svc;           /* reference: the owner in the running config */
+	uint32_t keepalive_ms;         /* set on the sockets: accepted ones inherit it */
+	bool keepalive_set;
 	struct lsock *next;
 	bool mark;                     /* scratch for lb_apply */
 };
@@ -161,6 +163,13 @@ void lb_posts_drop(struct lb *lb);
 struct lsock *lsock_open(const struct addr *a, uint32_t backlog, unsigned nfds,
 			 char *err, size_t errlen);
 void lsock_close(struct lsock *ls);
+/* TCP keepalive with an idle time of ms on every socket of the set: the
+ * clients' sockets inherit it from the listening one (no system call per
+ * client). Nothing when it is already so. */
+void lsock_keepalive(struct lsock *ls, uint32_t ms);
+/* SO_KEEPALIVE with an idle time of ms (whole seconds); 0: off (clear:
+ * switch it off explicitly, for a socket that may have it on). */
+void sock_keepalive(int fd, uint32_t ms, bool clear);
 struct listener *listener_new(struct lb_worker *w, const struct lsock *ls, int fd);
 void listener_start(struct listener *l);
 void listener_free(struct listener *l);

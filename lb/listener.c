@@ -33,6 +33,40 @@ static int set_freebind(int fd, int family)
 	return setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
 }
 
+/* TCP keepalive after timeouts.keepalive of silence: a probe every idle/6
+ * seconds (1..10 s), and the connection goes after 6 unanswered ones. */
+#define KEEPALIVE_PROBES    6
+#define KEEPALIVE_INTVL_MAX 10
+
+void sock_keepalive(int fd, uint32_t ms, bool clear)
+{
+	int on = 1, off = 0, idle = (int)(ms / 1000), intvl = idle / 6, cnt = KEEPALIVE_PROBES;
+
+	if (idle <= 0) {
+		if (clear)
+			setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &off, sizeof(off));
+		return;
+	}
+	if (intvl < 1)
+		intvl = 1;
+	if (intvl > KEEPALIVE_INTVL_MAX)
+		intvl = KEEPALIVE_INTVL_MAX;
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
+void lsock_keepalive(struct lsock *ls, uint32_t ms)
+{
+	if (ls->keepalive_set && ls->keepalive_ms == ms)
+		return;
+	for (unsigned i = 0; i < ls->nfds; i++)
+		sock_keepalive(ls->fds[i], ms, true);
+	ls->keepalive_ms = ms;
+	ls->keepalive_set = true;
+}
+
 static bool at_limit(const struct lb *lb, const struct service *svc)
 {
 	uint32_t max = lb->maxconn, smax = svc->maxconn;

@@ -154,6 +154,38 @@ def test_keepalive_on_client_and_backend_sockets(tmp_path, backend, keepalive, l
         assert not v.sanitizer_reports(), v.sanitizer_reports()
 
 
+def test_keepalive_follows_reload(tmp_path, backend):
+    """Client sockets inherit keepalive from the listening socket (no system
+    call per client): a reload that changes timeouts.keepalive changes it on
+    the listening sockets, so the next clients get the new setting."""
+    port = free_port(VIP)
+    svc = service("web", VIP, [port], [backend])
+    svc["timeouts"] = {"keepalive": "7s"}
+    cfg = base_config([svc])
+    v = Vigild(tmp_path, cfg)
+
+    def client_timer():
+        with socket.create_connection((VIP, port), timeout=5 * SLOW) as c:
+            assert recv_line(c) == "be1"
+            wait_for(lambda: len(vigild_sockets(v.pid)) >= 2, 5, what="both sockets")
+            line = [ln for ln in vigild_sockets(v.pid) if f"{VIP}:{port} " in ln][0]
+            return keepalive_left(line)
+    try:
+        v.start()
+        wait_all_state(v, "web", ["be1"])
+        assert 0.5 <= client_timer() <= 7.0
+        for ka, low, high in (("0", None, None), ("20s", 8.0, 20.0)):
+            cfg["services"][0]["timeouts"] = {"keepalive": ka}
+            v.write_config(cfg)
+            assert v.ctl("reload").returncode == 0
+            wait_for(lambda: len(vigild_sockets(v.pid)) == 0, 5, what="sockets closed")
+            left = client_timer()
+            assert (left is None) if low is None else (low <= left <= high), (ka, left)
+    finally:
+        v.stop()
+        assert not v.sanitizer_reports(), v.sanitizer_reports()
+
+
 def test_source_address_missing_is_local(tmp_path, backend):
     """`source:` names an address this node lacks (here: after a reload):
     bind() fails with EADDRNOTAVAIL for every client. That is this node's
