@@ -12,5 +12,13 @@ void prom_scalar(struct buf *out, const char *name, const char *type, const char
 		 uint64_t v)
 {
 	prom_family(out, name, type, help);
-	buf_printf(out, "%s %" PRIu64 "\n", name, v);
+	prom_sample(out, name, NULL, v);
+}
+
+void prom_sample(struct buf *out, const char *name, const char *labels, uint64_t v)
+{
+	if (labels)
+		buf_printf(out, "%s{%s} %" PRIu64 "\n", name, labels, v);
+	else
+		buf_printf(out, "%s %" PRIu64 "\n", name, v);
 }

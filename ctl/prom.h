@@ -12,5 +12,9 @@ void prom_family(struct buf *out, const char *name, const char *type, const char
 /* A family of one unlabelled integer sample. */
 void prom_scalar(struct buf *out, const char *name, const char *type, const char *help,
 		 uint64_t v);
+/* One integer sample of family name: "name{labels} v", or "name v" when
+ * labels is NULL. labels is what goes between the braces, its values
+ * already escaped (buf_prom_label): `group="51",state="init"`. */
+void prom_sample(struct buf *out, const char *name, const char *labels, uint64_t v);
 
 #endif

@@ -1,5 +1,5 @@
 /* status.c - the daemon-wide parts of status JSON, table and metrics,
- * and the event log (failover's own parts: vip/failover_status.c). */
+ * and the event log (failover's own parts: status_failover.c). */
 #include "ctl/status.h"
 
 #include <inttypes.h>
@@ -21,14 +21,10 @@
 #include "ctl/prom.h"
 #include "lb/lb.h"
 #include "sync/sync.h"
-#include "vip/failover.h"
+#include "vip/failover_view.h"
 
 /* Events shown in the status JSON (all that the ring holds). */
 #define STATUS_EVENTS EVENTS_MAX
-
-static const char *const standalone_states[] = {
-	"init", "backup", "master", "fault", "standalone",
-};
 
 /* failover.node if configured, else the host name. */
 static const char *status_node(const struct ctl_view *v, char *buf, size_t len)
@@ -60,16 +56,31 @@ static void status_stats(const struct ctl_view *v, struct lb_stats *st)
 		lb_get_stats(v->lb, st);
 }
 
-/* ---- failover (its details: vip/failover_status.c) ---- */
+/* ---- failover (its details: status_failover.c) ---- */
 
-static const char *status_fo_state(const struct ctl_view *v)
+/* Failover's snapshot into *fv: fv, or NULL when standalone (nothing to free). */
+static struct failover_view *status_fo_view(const struct ctl_view *v, struct failover_view *fv)
 {
-	return v->fo ? failover_state_str(v->fo) : "standalone";
+	if (!v->fo)
+		return NULL;
+	failover_view(v->fo, fv);
+	return fv;
 }
 
-static int status_fo_priority(const struct ctl_view *v)
+static void status_fo_view_free(struct failover_view *fv)
 {
-	return v->fo ? failover_priority(v->fo) : 0;
+	if (fv)
+		failover_view_free(fv);
+}
+
+static const char *status_fo_state(const struct failover_view *fv)
+{
+	return fv ? fv->state : "standalone";
+}
+
+static int status_fo_priority(const struct failover_view *fv)
+{
+	return fv ? fv->priority : 0;
 }
 
 /* The first configured group's id (the "group" field and status line). */
@@ -91,41 +102,43 @@ static void json_sync(const struct ctl_view *v, struct buf *out)
 
 static void json_failover(const struct ctl_view *v, struct buf *out)
 {
+	struct failover_view view, *fv = status_fo_view(v, &view);
+
 	buf_puts(out, "  \"failover\": {\"state\": ");
-	buf_json_str(out, status_fo_state(v));
-	buf_printf(out, ", \"priority\": %d, \"group\": ", status_fo_priority(v));
+	buf_json_str(out, status_fo_state(fv));
+	buf_printf(out, ", \"priority\": %d, \"group\": ", status_fo_priority(fv));
 	if (v->cfg && v->cfg->has_failover)
 		buf_printf(out, "%" PRIu32, status_fo_group(v));
 	else
 		buf_puts(out, "null");
-	if (v->fo)
-		failover_status_json(v->fo, out);
+	if (fv)
+		status_failover_json(fv, out);
 	json_sync(v, out);
 	buf_puts(out, "}");
+	status_fo_view_free(fv);
 }
 
 static void text_failover(const struct ctl_view *v, struct buf *out)
 {
-	buf_printf(out, "failover %s", status_fo_state(v));
+	struct failover_view view, *fv = status_fo_view(v, &view);
+
+	buf_printf(out, "failover %s", status_fo_state(fv));
 	if (v->cfg && v->cfg->has_failover)
-		buf_printf(out, "  priority %d  group %" PRIu32, status_fo_priority(v),
+		buf_printf(out, "  priority %d  group %" PRIu32, status_fo_priority(fv),
 			   status_fo_group(v));
-	if (v->fo)
-		failover_status_text(v->fo, out);
+	if (fv)
+		status_failover_text(fv, out);
+	status_fo_view_free(fv);
 }
 
-/* Standalone, the vigil_failover_state and _priority families (with
- * failover, failover_metrics() writes them and the rest). */
-static void metrics_standalone(const struct ctl_view *v, struct buf *out)
+/* Every vigil_failover_* family; standalone, only the state and priority
+ * (which come with the process' families). */
+static void metrics_failover(const struct ctl_view *v, struct buf *out)
 {
-	if (v->fo)
-		return;
-	prom_family(out, "vigil_failover_state", "gauge", "1 for this node's failover state.");
-	for (size_t i = 0; i < ARRAY_SIZE(standalone_states); i++)
-		buf_printf(out, "vigil_failover_state{state=\"%s\"} %d\n",
-			   standalone_states[i], i == ARRAY_SIZE(standalone_states) - 1);
-	prom_scalar(out, "vigil_failover_priority", "gauge",
-		    "Effective failover priority (0 when standalone).", 0);
+	struct failover_view view, *fv = status_fo_view(v, &view);
+
+	status_failover_metrics(fv, out);
+	status_fo_view_free(fv);
 }
 
 /* ---- events ---- */
@@ -307,7 +320,8 @@ static void metrics_process(const struct ctl_view *v, struct buf *out)
 		    st.bytes_in);
 	prom_scalar(out, "vigil_bytes_out_total", "counter", "Bytes from backends to clients.",
 		    st.bytes_out);
-	metrics_standalone(v, out);
+	if (!v->fo)
+		metrics_failover(v, out);
 	metrics_checks(v, out);
 	metrics_workers(v, out);
 }
@@ -361,7 +375,7 @@ void status_metrics(const struct ctl_view *v, struct buf *out)
 	metrics_listeners(v, out);
 	status_metrics_services(svcs, n, out);
 	if (v->fo)
-		failover_metrics(v->fo, out);
+		metrics_failover(v, out);
 	if (v->sync)
 		sync_metrics(v->sync, out);
 	free(svcs);

@@ -11,6 +11,7 @@
 
 struct ctl_view;
 struct events;
+struct failover_view;
 struct service;
 struct backend;
 
@@ -40,5 +41,18 @@ void status_json_checks(const struct service *s, const struct backend *b, struct
 const char *status_check_type(const struct service *s, const struct backend *b);
 /* Per-check metric families (vigil_check_*{service,backend,check,type,port}). */
 void status_metrics_checks(struct service *const *svcs, size_t n, struct buf *out);
+
+/* Failover's parts, from its snapshot (status_failover.c, unit-tested with
+ * a filled-in view). */
+
+/* The rest of the table's "failover" line (the first group's reason), then
+ * a line of advert counters, one per group (when several), one per peer. */
+void status_failover_text(const struct failover_view *v, struct buf *out);
+/* The fields of the "failover" object after state, priority and group,
+ * each written as ', "key": value'. */
+void status_failover_json(const struct failover_view *v, struct buf *out);
+/* Every vigil_failover_* metric family; v NULL (standalone): only
+ * vigil_failover_state and vigil_failover_priority. */
+void status_failover_metrics(const struct failover_view *v, struct buf *out);
 
 #endif

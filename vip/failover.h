@@ -1,11 +1,12 @@
 /* failover.h - the IP failover of one node: the peer protocol, the VIPs on
  * failover.interface; state changes go out through the daemon's hook (to
- * notify/). What the daemon and ctl/ call.
+ * notify/). What the daemon calls.
  *
  * States: init -> backup -> master, fault (interface down, no usable
  * address); "standalone" is the daemon's word for no failover section.
  * Everything runs on the daemon's libev loop; nothing here blocks for longer
  * than an ARP probe (tens of ms, at start-up and on takeover only).
+ * What it shows (status, metrics): failover_view.h.
  */
 #ifndef VIGIL_FAILOVER_H
 #define VIGIL_FAILOVER_H
@@ -16,7 +17,6 @@
 
 #include <ev.h>
 
-#include "common/buf.h"
 #include "config/config.h"
 
 struct failover;
@@ -78,12 +78,5 @@ int failover_resume(struct failover *f, uint32_t group, char *err, size_t errlen
 void failover_shutdown(struct failover *f);
 /* Remove our VIPs, stop everything, free. NULL is fine. */
 void failover_free(struct failover *f);
-/* A few lines for `vigilctl status`: reason, adverts, each peer. */
-void failover_status_text(const struct failover *f, struct buf *out);
-/* Extra fields for the status "failover" object, each written as
- * ", \"key\": value" (the caller opened the object and closes it). */
-void failover_status_json(const struct failover *f, struct buf *out);
-/* Prometheus text: vigil_failover_* metrics. */
-void failover_metrics(const struct failover *f, struct buf *out);
 
 #endif
