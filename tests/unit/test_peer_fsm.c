@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vip/failover_view.h"
 #include "vip/peer.h"
 
 /* What the fakes saw. */
@@ -339,6 +340,50 @@ static void test_link(void **state)
 	node_free(f);
 }
 
+/* The snapshot ctl/ renders: what each group and the peer are now, copied
+ * out (the view outlives the node). */
+static void test_view(void **state)
+{
+	struct failover *f = node(150, 100);
+	struct failover_view v;
+
+	hear(f, 52, PEER_MASTER, 150);
+	seen.now += 0.25;
+	f->rejected[PEER_REJ_BAD_MAC] = 3;
+	failover_service_avail(f, "a", false);
+	failover_view(f, &v);
+	node_free(f);
+	assert_string_equal(v.node, "lb1");
+	assert_string_equal(v.interface, "eth0");
+	assert_string_equal(v.state, "backup");
+	assert_int_equal(v.priority, 90);             /* 150 - track weight 60 */
+	assert_int_equal(v.ngroups, 2);
+	assert_int_equal(v.groups[0].id, 51);
+	assert_string_equal(v.groups[0].state, "backup");
+	assert_false(v.groups[0].has_master);
+	assert_int_equal(v.groups[0].base_priority, 150);
+	assert_int_equal(v.groups[0].nvips, 1);
+	assert_string_equal(v.groups[0].vips[0], "192.0.2.51");
+	assert_int_equal(v.groups[0].naddresses, 0);
+	assert_string_equal(v.groups[0].services[0], "a");
+	assert_true(v.groups[1].has_master);
+	assert_string_equal(v.groups[1].master, "lb2");
+	assert_int_equal(v.nservices_down, 1);
+	assert_string_equal(v.services_down[0], "a");
+	assert_int_equal(v.npeers, 1);
+	assert_string_equal(v.peers[0].address, "192.0.2.2");
+	assert_true(v.peers[0].seen && v.peers[0].heard && v.peers[0].vip_set_match);
+	assert_string_equal(v.peers[0].node, "lb2");
+	assert_string_equal(v.peers[0].state, "master");
+	assert_int_equal(v.peers[0].priority, 150);
+	assert_true(v.peers[0].last_seen_s > 0.2499 && v.peers[0].last_seen_s < 0.2501);
+	assert_int_equal(v.peers[0].boot, 7);
+	assert_string_equal(v.rejected[2].reason, "bad_mac");
+	assert_int_equal(v.rejected[2].n, 3);
+	assert_string_equal(v.states[3], "fault");
+	failover_view_free(&v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -350,6 +395,7 @@ int main(void)
 		cmocka_unit_test(test_track_per_group),
 		cmocka_unit_test(test_standby_group),
 		cmocka_unit_test(test_link),
+		cmocka_unit_test(test_view),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
