@@ -20,7 +20,7 @@
 #include "ctl/oneshot.h"
 #include "ctl/prom.h"
 #include "lb/lb.h"
-#include "sync/sync.h"
+#include "sync/sync_view.h"
 #include "vip/failover_view.h"
 
 /* Events shown in the status JSON (all that the ring holds). */
@@ -92,11 +92,15 @@ static uint32_t status_fo_group(const struct ctl_view *v)
 /* failover.config_digest, and failover.sync when it is on. */
 static void json_sync(const struct ctl_view *v, struct buf *out)
 {
+	struct sync_view sv;
+
 	buf_puts(out, ", \"config_digest\": ");
 	buf_json_str(out, v->config_digest);
 	if (v->sync) {
+		sync_view(v->sync, &sv);
 		buf_puts(out, ", \"sync\": ");
-		sync_status_json(v->sync, out);
+		status_sync_json(&sv, out);
+		sync_view_free(&sv);
 	}
 }
 
@@ -376,7 +380,12 @@ void status_metrics(const struct ctl_view *v, struct buf *out)
 	status_metrics_services(svcs, n, out);
 	if (v->fo)
 		metrics_failover(v, out);
-	if (v->sync)
-		sync_metrics(v->sync, out);
+	if (v->sync) {
+		struct sync_view sv;
+
+		sync_view(v->sync, &sv);
+		status_sync_metrics(&sv, out);
+		sync_view_free(&sv);
+	}
 	free(svcs);
 }

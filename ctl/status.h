@@ -12,6 +12,7 @@
 struct ctl_view;
 struct events;
 struct failover_view;
+struct sync_view;
 struct service;
 struct backend;
 
@@ -54,5 +55,12 @@ void status_failover_json(const struct failover_view *v, struct buf *out);
 /* Every vigil_failover_* metric family; v NULL (standalone): only
  * vigil_failover_state and vigil_failover_priority. */
 void status_failover_metrics(const struct failover_view *v, struct buf *out);
+
+/* The sync channel's parts, from its snapshot (status_sync.c). */
+
+/* The "sync" object of the status JSON. */
+void status_sync_json(const struct sync_view *v, struct buf *out);
+/* Every vigil_sync_* metric family. */
+void status_sync_metrics(const struct sync_view *v, struct buf *out);
 
 #endif

@@ -23,6 +23,8 @@
  * Operator state (drain, disable, enable, weight): each decision is stamped
  * and kept per service/backend; the later stamp wins on both nodes. A peer
  * gets the whole table when it connects, and every new decision at once.
+ *
+ * What it shows (status, metrics): sync_view.h.
  */
 #ifndef VIGIL_SYNC_H
 #define VIGIL_SYNC_H
@@ -34,7 +36,6 @@
 #include <ev.h>
 
 #include "common/addr.h"
-#include "common/buf.h"
 #include "sync/sync_msg.h"
 
 struct sync;
@@ -87,13 +88,6 @@ void sync_persist_local(struct sync *s, const struct sync_persist *e);
 
 /* Append the loaded file's SHA-256 (lowercase hex), "" before the first load. */
 void sync_config_digest_hex(const struct sync *s, char out[2 * SYNC_DIGEST_LEN + 1]);
-/* Append the status object (peers with digest, version, in_sync; counters). */
-void sync_status_json(const struct sync *s, struct buf *out);
-
-/* Append the Prometheus families vigil_sync_* (rejections by reason, peers
- * connected and in sync, configurations applied and refused). */
-void sync_metrics(const struct sync *s, struct buf *out);
-
 /* Install text as path atomically: the current file is kept as path.prev
  * (unless there is none), the new one written to a temporary file in the
  * same directory, fsynced, renamed over path, and the directory fsynced.
