@@ -263,7 +263,7 @@ PAIR_STATUS = {
              "boot": "00000000deadbeef", "restarts": 0},
             {"address": "192.0.2.3", "last_seen_ms": None},
         ],
-        # groups, config_digest and sync as vip/failover_status.c and sync/sync.c write them
+        # groups, config_digest and sync as ctl/status_failover.c and ctl/status_sync.c write them
         "groups": [{"id": 8, "state": "master", "priority": 200, "base_priority": 200,
                     "standby": False, "forced": False, "master": "mx-a", "reason": "",
                     "since": 1796190000.0, "transitions": 1, "vips": ["192.0.2.20"],
