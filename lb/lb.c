@@ -225,6 +225,21 @@ struct service *lb_find_service(const struct lb *lb, const char *name)
 	return NULL;
 }
 
+void lb_hold(struct lb *lb, bool hold)
+{
+	if (hold == lb->held)
+		return;
+	lb->held = hold;
+	if (!hold) {
+		listeners_resume(lb);
+		return;
+	}
+	for (struct listener *l = lb->listeners; l; l = l->next) {
+		ev_io_stop(lb->loop, &l->io);
+		l->paused = true;
+	}
+}
+
 void lb_stop_accepting(struct lb *lb)
 {
 	lb->accepting = false;

@@ -22,7 +22,7 @@ struct listener {
 	struct service *svc;           /* reference */
 	struct lb *lb;
 	struct listener *next;
-	bool paused;                   /* maxconn reached: left in the backlog */
+	bool paused;                   /* maxconn reached, or held: left in the backlog */
 	bool mark;                     /* scratch for lb_apply */
 };
 
@@ -44,6 +44,7 @@ struct lb {
 	uint32_t nconns;
 	bool use_splice;
 	bool accepting;
+	bool held;                     /* lb_hold: listeners wait, clients stay in the backlog */
 	ev_timer resume_timer;         /* accept paused after EMFILE/ENFILE */
 	int accept_errno;              /* last accept error logged; 0 after an accept */
 	int pipe_errno;                /* last pipe error logged; 0 after a pipe was made */

@@ -120,8 +120,8 @@ fail:
 
 void listener_start(struct listener *l)
 {
-	l->paused = false;
-	if (l->lb->accepting)
+	l->paused = l->lb->held;
+	if (l->lb->accepting && !l->lb->held)
 		ev_io_start(l->lb->loop, &l->io);
 }
 
@@ -152,7 +152,7 @@ unsigned listener_flush(struct listener *l)
 
 void listeners_resume(struct lb *lb)
 {
-	if (!lb->accepting || ev_is_active(&lb->resume_timer))
+	if (!lb->accepting || lb->held || ev_is_active(&lb->resume_timer))
 		return;
 	for (struct listener *l = lb->listeners; l; l = l->next) {
 		if (!l->paused || at_limit(lb, l->svc))
