@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from failover_bed import KEY, NsVigild, record
+from failover_bed import NsVigild, PairNode, key_file, logs, record, stop_nodes
 from netns import Testbed as NetBed, have_netns, wait_until
 from vigil import VIGILD, base_config
 
@@ -27,61 +27,13 @@ pytestmark = [pytest.mark.netns,
 VIP51, VIP52, FLOAT51, PORT = "192.0.2.10", "192.0.2.20", "192.0.2.30", 8080
 
 
-class PairNode(NsVigild):
-    """vigild -n NAME on the shared file, in a mount namespace of its own where
-    run_dir (this node's) is bind-mounted over shared_run (the file's)."""
-
-    def __init__(self, tmp_path, node, name, shared_cfg, shared_run):
-        super().__init__(tmp_path, "", node, name)
-        self.cfg_path = shared_cfg
-        self.run_dir = tmp_path / f"{name}-run"
-        self.run_dir.mkdir(exist_ok=True)
-        self.shared_run = shared_run
-        self.sock = str(self.run_dir / "control.sock")
-        self.name = name
-
-    def start(self, wait=True, timeout=10.0, args=()):
-        self._log = open(self.log_path, "ab")
-        script = 'mount --bind "$1" "$2" && exec "$3" -c "$4" -n "$5"'
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", self.node.ns, "unshare", "-m", "--propagation", "private",
-             "sh", "-c", script, "sh", str(self.run_dir), str(self.shared_run), str(VIGILD),
-             str(self.cfg_path), self.name, *args],
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        self.node.bed.procs.append(self.proc)
-        if wait:
-            wait_until(lambda: self.proc.poll() is not None or self.ctl("status").returncode == 0,
-                       timeout, "vigild control socket")
-            if self.proc.poll() is not None:
-                raise AssertionError(f"vigild exited with {self.proc.returncode}:\n{self.log()}")
-        return self
-
-    def group(self, gid):
-        for g in self.fo()["groups"]:
-            if g["id"] == gid:
-                return g
-        raise KeyError(gid)
-
-    def gstate(self, gid):
-        try:
-            return self.group(gid)["state"]
-        except (AssertionError, ValueError, KeyError):
-            return None
-
-    def wait_group(self, gid, state, timeout=5.0):
-        return wait_until(lambda: self.gstate(gid) == state, timeout,
-                          f"{self.name} group {gid} to be {state} (is {self.gstate(gid)})")
-
-
 def has_float(node):
     """The floating address is on node's eth1 (its second leg)."""
     return f"inet {FLOAT51}/24" in node.ip_cmd("-o", "addr", "show", "dev", "eth1").stdout
 
 
 def pair_config(bed, tmp_path):
-    key = tmp_path / "peer.key"
-    key.write_text(KEY + "\n")
-    key.chmod(0o600)
+    key = key_file(tmp_path)
     run = tmp_path / "run"
     run.mkdir(exist_ok=True)
     backends = [{"name": "be1", "address": bed["be1"].ip},
@@ -139,22 +91,14 @@ class Pair2:
         return self.vig[name]
 
     def close(self):
-        problems = []
         for p in self.probers.values():
             p.stop()
-        for name, v in self.vig.items():
-            if v.proc is None:
-                continue
-            alive = v.alive()
-            rc = v.stop()
-            if alive and rc != 0:
-                problems.append(f"{name} exited {rc}")
-            problems += [f"{name}: {r}" for r in v.sanitizer_reports()[:5]]
+        problems = stop_nodes(self.vig)
         self.bed.close()
         return problems
 
     def logs(self):
-        return "\n".join(f"==== {n}\n{v.log()[-3000:]}" for n, v in self.vig.items())
+        return logs(self.vig)
 
 
 @pytest.fixture

@@ -1,57 +1,38 @@
-"""failover.sync in network namespaces: two nodes run the SAME file (each in
-its own UTS namespace for its host name = node name, and its own mount
-namespace where the file's control_socket directory is its own directory).
+"""failover.sync in network namespaces: two nodes run the SAME file, with
+`failover.nodes` and `vigild -n NAME` (failover_bed.PairNode: each node in a
+mount namespace of its own, where its run directory is bind-mounted over the
+one the file names, so each has its own control socket and its own copy of
+the file at the same path, as two machines would).
 A reload on lb1 reaches lb2; a bad file is never sent; another vigil version
 is refused; drain/enable travel both ways, survive a failover and a kill -9;
+a restarted node serves nothing before it has learnt the operator state;
 forged, replayed, truncated, oversized messages and strangers are refused."""
 import hashlib
 import json
-import os
-import shutil
 import signal
 import subprocess
 import time
-import uuid
 
 import pytest
 
-from failover_bed import KEY, NsVigild, record
+from failover_bed import PairNode, key_file, logs, record, stop_nodes
 import netns
 from netns import PY, HERE, have_netns, wait_until
-from vigil import VIGILD, base_config
+from vigil import base_config
 
 pytestmark = [pytest.mark.netns,
               pytest.mark.skipif(have_netns() is not None, reason=str(have_netns()))]
 
 PORT = 8080
 SYNC_PORT = 7789
+STICKY_PORT = 8081
 
 
-class SyncVigild(NsVigild):
-    """vigild in the node's netns, with its own host name and its own view of
-    the shared control socket directory."""
+class SyncNode(PairNode):
+    """A node of the pair with its own copy of the shared file."""
 
-    def __init__(self, tmp_path, text, node, name, mnt, env=None):
-        super().__init__(tmp_path, text, node, name)
-        self.mnt = mnt
-        self.sock = str(self.dir / "control.sock")
-        self.extra_env = env or {}
-
-    def start(self, wait=True, timeout=10.0, args=()):
-        self._log = open(self.log_path, "ab")
-        script = (f"hostname {self.dir.name} && mount --bind {self.dir} {self.mnt} && "
-                  f"exec ip netns exec {self.node.ns} {VIGILD} -c {self.cfg_path}")
-        self.proc = subprocess.Popen(["unshare", "--mount", "--uts", "--propagation", "private",
-                                      "sh", "-c", script], stdout=self._log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     env=dict(os.environ, **self.extra_env))
-        self.node.bed.procs.append(self.proc)
-        if wait:
-            wait_until(lambda: self.proc.poll() is not None or self.ctl("status").returncode == 0,
-                       timeout, "vigild control socket")
-            if self.proc.poll() is not None:
-                raise AssertionError(f"vigild exited with {self.proc.returncode}:\n{self.log()}")
-        return self
+    def __init__(self, tmp_path, node, name, shared_cfg, shared_run, env=None):
+        super().__init__(tmp_path, node, name, shared_cfg, shared_run, env=env, own_file=True)
 
     def sync(self):
         return self.status()["failover"]["sync"]
@@ -62,21 +43,19 @@ class SyncVigild(NsVigild):
     def digest(self):
         return self.status()["failover"]["config_digest"]
 
+    def prev(self):
+        """This node's FILE.prev."""
+        return self.run_dir / "vigil.yaml.prev"
 
-STICKY_PORT = 8081
 
-
-def shared_config(bed, tmp_path, mnt, weight=1, sticky=False):
-    key = tmp_path / "peer.key"
-    if not key.exists():
-        key.write_text(KEY + "\n")
-        os.chmod(key, 0o600)
+def shared_config(bed, tmp_path, run, weight=1, sticky=False, prio=(100, 100)):
+    """The one file of the pair (JSON text); prio: lb1's and lb2's priority."""
     cfg = base_config([{
         "name": "web", "vip": "192.0.2.10", "ports": [PORT],
         "backends": [{"name": "be1", "address": bed["be1"].ip},
                      {"name": "be2", "address": bed["be2"].ip, "weight": weight}],
         "check": {"type": "tcp", "interval": "100ms", "timeout": "100ms", "rise": 1, "fall": 1},
-    }], control_socket=f"{mnt}/control.sock", status_listen="127.0.0.1:8404")
+    }], control_socket=f"{run}/control.sock", status_listen="127.0.0.1:8404")
     if sticky:
         cfg["services"].append({
             "name": "sticky", "vip": "192.0.2.10", "ports": [STICKY_PORT], "persist": "60s",
@@ -85,17 +64,19 @@ def shared_config(bed, tmp_path, mnt, weight=1, sticky=False):
                          {"name": "be2", "address": bed["be2"].ip}],
             "check": {"type": "tcp", "interval": "100ms", "timeout": "100ms", "rise": 1,
                       "fall": 1}})
-    cfg["failover"] = {"group": 51, "priority": 100, "interface": "eth0",
-                       "peers": [bed["lb1"].ip, bed["lb2"].ip], "advert_interval": "100ms",
-                       "auth_key_file": str(key), "sync": True, "sync_port": SYNC_PORT}
+    cfg["failover"] = {"group": 51, "interface": "eth0", "advert_interval": "100ms",
+                       "nodes": {n: {"address": bed[n].ip, "priority": p}
+                                 for n, p in zip(("lb1", "lb2"), prio)},
+                       "auth_key_file": str(key_file(tmp_path)), "sync": True,
+                       "sync_port": SYNC_PORT}
     return json.dumps(cfg, indent=1) + "\n"
 
 
 class SyncPair:
-    def __init__(self, tmp_path, lb2_env=None, sticky=False):
+    def __init__(self, tmp_path, lb2_env=None, sticky=False, prio=(100, 100), start=True):
         self.tmp = tmp_path
-        self.mnt = f"/run/vigil-synctest-{uuid.uuid4().hex[:12]}"
-        os.makedirs(self.mnt)
+        self.run = tmp_path / "run"
+        self.run.mkdir(exist_ok=True)
         self.bed = netns.Testbed()
         self.vig = {}
         try:
@@ -106,16 +87,21 @@ class SyncPair:
                     self.bed[be].popen([PY, HERE / "netns.py", "name-server", self.bed[be].ip,
                                         str(STICKY_PORT), be], stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL)
-            self.text = shared_config(self.bed, tmp_path, self.mnt, sticky=sticky)
+            self.text = shared_config(self.bed, tmp_path, self.run, sticky=sticky, prio=prio)
+            shared = tmp_path / "vigil.yaml"
+            shared.write_text(self.text)
             for name, env in (("lb1", None), ("lb2", lb2_env)):
-                self.vig[name] = SyncVigild(tmp_path, self.text, self.bed[name], name, self.mnt,
-                                            env)
-            self["lb1"].start()
-            self["lb2"].start()
-            wait_until(lambda: self.connected(), 10, "the nodes to connect")
+                self.vig[name] = SyncNode(tmp_path, self.bed[name], name, shared, self.run, env)
+            if start:
+                self["lb1"].start()
+                self["lb2"].start()
+                wait_until(lambda: self.connected(), 10, "the nodes to connect")
         except BaseException:
             self.close()
             raise
+
+    def config(self, **kw):
+        return shared_config(self.bed, self.tmp, self.run, **kw)
 
     def __getitem__(self, name):
         return self.vig[name]
@@ -127,27 +113,12 @@ class SyncPair:
             return False
 
     def close(self):
-        problems = []
-        for name, v in self.vig.items():
-            if v.proc is None:
-                continue
-            alive = v.alive()
-            try:
-                rc = v.stop()
-            except AssertionError as e:
-                problems.append(str(e)[:500])
-                continue
-            if alive and rc != 0:
-                problems.append(f"{name} exited {rc}")
-            reports = v.sanitizer_reports()
-            if reports:
-                problems.append(f"{name}: " + "; ".join(reports[:5]))
+        problems = stop_nodes(self.vig)
         self.bed.close()
-        shutil.rmtree(self.mnt, ignore_errors=True)
         return problems
 
     def logs(self):
-        return "\n".join(f"==== {n}\n{v.log()[-3000:]}" for n, v in self.vig.items())
+        return logs(self.vig)
 
 
 @pytest.fixture
@@ -168,7 +139,7 @@ def test_reload_reaches_peer(pair):
     assert lb1.digest() == lb2.digest() == sha(old)
     assert lb1.peer()["in_sync"] and lb2.peer()["in_sync"]
     assert lb2.peer()["node"] == "lb1" and lb2.peer()["version"] == "0.1.0"
-    new = shared_config(pair.bed, pair.tmp, pair.mnt, weight=7)
+    new = pair.config(weight=7)
     lb1.write_config(new)
     reloads = lb2.status()["reloads"]
     t0 = time.monotonic()
@@ -177,8 +148,8 @@ def test_reload_reaches_peer(pair):
     elapsed = time.monotonic() - t0
     record("sync_reload_to_peer", ms=round(elapsed * 1000, 1))
     assert lb2.digest() == lb1.digest() == sha(new)
-    assert (lb2.dir / "vigil.yaml").read_text() == new
-    assert (lb2.dir / "vigil.yaml.prev").read_text() == old
+    assert lb2.cfg_path.read_text() == new
+    assert lb2.prev().read_text() == old
     assert lb2.status()["reloads"] == reloads + 1
     # the event log of lb2 shows the sync (kind "sync") before its reload
     kinds = [(e["kind"], e["text"]) for e in lb2.status()["events"]]
@@ -189,15 +160,15 @@ def test_reload_reaches_peer(pair):
     assert lb1.status()["reloads"] == 1 and lb2.status()["reloads"] == reloads + 1
     wait_until(lambda: lb1.peer()["in_sync"] and lb2.peer()["in_sync"], 3, "in_sync")
     assert lb1.peer()["last_result"] == "applied"
-    assert not (lb1.dir / "vigil.yaml.prev").exists()
+    assert not lb1.prev().exists()
     # rollback on lb2: the old file again on both nodes
     r = lb2.ctl("rollback")
     assert r.returncode == 0, r.stderr + r.stdout
     wait_until(lambda: lb1.digest() == sha(old), 5, "lb1 to take the rolled-back file")
     assert lb1.backend("web", "be2")["weight"] == 1
-    assert (lb2.dir / "vigil.yaml").read_text() == old
-    assert (lb2.dir / "vigil.yaml.prev").read_text() == new
-    assert (lb1.dir / "vigil.yaml.prev").read_text() == new
+    assert lb2.cfg_path.read_text() == old
+    assert lb2.prev().read_text() == new
+    assert lb1.prev().read_text() == new
     # vigilctl sync when in sync: sent, the peer answers in_sync
     sent = lb1.peer()["configs_sent"]
     assert lb1.ctl("sync").returncode == 0
@@ -215,15 +186,15 @@ def test_bad_file_never_sent(pair):
     time.sleep(0.5)
     assert lb2.peer()["configs_received"] == before
     assert lb2.digest() == sha(pair.text) == lb1.digest()
-    assert not (lb2.dir / "vigil.yaml.prev").exists()
+    assert not lb2.prev().exists()
 
 
 def test_peer_write_refused(pair):
     """A file the peer cannot write: refused with the reason on both nodes."""
     lb1, lb2 = pair["lb1"], pair["lb2"]
-    (lb2.dir / "vigil.yaml.prev").mkdir()         # the .prev cannot be replaced
-    (lb2.dir / "vigil.yaml.prev" / "x").write_text("x")
-    lb1.write_config(shared_config(pair.bed, pair.tmp, pair.mnt, weight=3))
+    lb2.prev().mkdir()         # the .prev cannot be replaced
+    (lb2.prev() / "x").write_text("x")
+    lb1.write_config(pair.config(weight=3))
     assert lb1.ctl("reload").returncode == 0
     wait_until(lambda: lb1.peer()["last_result"] == "write", 5, "lb2 to refuse")
     assert "vigil.yaml.prev" in lb1.peer()["last_reason"]
@@ -236,7 +207,7 @@ def test_other_version_refused(tmp_path):
     try:
         lb1, lb2 = p["lb1"], p["lb2"]
         assert lb1.peer()["version"] == "0.1.0-other"
-        lb1.write_config(shared_config(p.bed, tmp_path, p.mnt, weight=5))
+        lb1.write_config(p.config(weight=5))
         assert lb1.ctl("reload").returncode == 0
         wait_until(lambda: lb1.peer()["last_result"] == "version", 5, "lb2 to refuse")
         msg = "vigil versions differ: lb1 runs 0.1.0, lb2 runs 0.1.0-other"
@@ -317,8 +288,8 @@ def test_both_reloaded_at_once(pair):
     (lb1 is stopped): the later stamp wins everywhere - equal clocks, so the
     greater node name, lb2 - on disk and running, and nothing ping-pongs."""
     lb1, lb2 = pair["lb1"], pair["lb2"]
-    a = shared_config(pair.bed, pair.tmp, pair.mnt, weight=11)
-    b = shared_config(pair.bed, pair.tmp, pair.mnt, weight=22)
+    a = pair.config(weight=11)
+    b = pair.config(weight=22)
     lb1.signal(signal.SIGSTOP)
     try:
         lb1.write_config(a)
@@ -330,7 +301,7 @@ def test_both_reloaded_at_once(pair):
         lb1.signal(signal.SIGCONT)
     wait_until(lambda: lb1.digest() == lb2.digest() == sha(b) and lb1.peer()["in_sync"]
                and lb2.peer()["in_sync"], 5, "the nodes to agree on lb2's file")
-    assert (lb1.dir / "vigil.yaml").read_text() == b == (lb2.dir / "vigil.yaml").read_text()
+    assert lb1.cfg_path.read_text() == b == lb2.cfg_path.read_text()
     assert lb1.backend("web", "be2")["weight"] == 22 == lb2.backend("web", "be2")["weight"]
     if "(clock 1) loaded" in lb1.log():         # lb1 reloaded a before it read b
         wait_until(lambda: "both nodes changed the configuration" in lb2.log(), 3, "clash log")
@@ -343,13 +314,13 @@ def test_peer_down_during_change(pair):
     (and lb1 does not take lb2's stale one)."""
     lb1, lb2 = pair["lb1"], pair["lb2"]
     assert lb2.stop() == 0
-    new = shared_config(pair.bed, pair.tmp, pair.mnt, weight=4)
+    new = pair.config(weight=4)
     lb1.write_config(new)
     assert lb1.ctl("reload").returncode == 0
     lb2.start()
     wait_until(lambda: lb2.digest() == sha(new) and pair.connected(), 10, "lb2 to catch up")
-    assert (lb2.dir / "vigil.yaml").read_text() == new
-    assert (lb2.dir / "vigil.yaml.prev").read_text() == pair.text
+    assert lb2.cfg_path.read_text() == new
+    assert lb2.prev().read_text() == pair.text
     assert lb1.digest() == sha(new) and lb1.backend("web", "be2")["weight"] == 4
     wait_until(lambda: lb2.backend("web", "be2")["weight"] == 4, 3, "lb2 serves it")
 
