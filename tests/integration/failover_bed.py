@@ -138,6 +138,44 @@ def logs(vig):
     return "\n".join(f"==== {n}\n{v.log()[-3000:]}" for n, v in vig.items())
 
 
+class NodesBed:
+    """What the pair test beds share: the testbed (bed), the vigild nodes by
+    name (vig) and the client's probers (probers, by any key: stopped first
+    on close)."""
+
+    def __init__(self, bed):
+        self.bed = bed
+        self.vig = {}
+        self.probers = {}
+
+    def __getitem__(self, name):
+        return self.vig[name]
+
+    def close(self):
+        """Stop probers and nodes, remove the testbed: the problems seen."""
+        for p in self.probers.values():
+            p.stop()
+        problems = stop_nodes(self.vig)
+        self.bed.close()
+        return problems
+
+    def logs(self):
+        return logs(self.vig)
+
+
+def bed_fixture(p):
+    """The body of a pytest fixture for NodesBed p: yield it, print the logs
+    when the test fails, close it and fail on problems."""
+    try:
+        yield p
+    except BaseException:
+        print(p.logs())
+        raise
+    finally:
+        problems = p.close()
+    assert not problems, problems
+
+
 def key_file(tmp_path):
     """The pair's auth_key_file (written once)."""
     key = tmp_path / "peer.key"
@@ -164,13 +202,12 @@ def node_config(bed, tmp_path, node, prio, peer_nodes, **fo):
     return cfg
 
 
-class Pair:
+class Pair(NodesBed):
     """The testbed, both nodes' vigild objects, and the client's prober."""
 
     def __init__(self, tmp_path, lb1_fo=None, lb2_fo=None, start=True):
+        super().__init__(Testbed())
         self.tmp = tmp_path
-        self.bed = Testbed()
-        self.vig = {}
         self.prober = None
         try:
             self.bed.who_server("be1", PORT)
@@ -187,9 +224,6 @@ class Pair:
             self.close()
             raise
 
-    def __getitem__(self, name):
-        return self.vig[name]
-
     def start(self):
         """lb1 first (becomes master), then lb2 (backup), then the prober."""
         self["lb1"].start()
@@ -203,16 +237,7 @@ class Pair:
 
     def start_prober(self):
         self.prober = self.bed.prober("client", VIP, PORT, self.tmp / "probe.log")
-
-    def close(self):
-        if self.prober:
-            self.prober.stop()
-        problems = stop_nodes(self.vig)
-        self.bed.close()
-        return problems
-
-    def logs(self):
-        return logs(self.vig)
+        self.probers[VIP] = self.prober
 
 
 def record(name, **values):

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from failover_bed import NsVigild, PairNode, key_file, logs, record, stop_nodes
+from failover_bed import NodesBed, NsVigild, PairNode, bed_fixture, key_file, record
 from netns import Testbed as NetBed, have_netns, wait_until
 from vigil import VIGILD, base_config
 
@@ -56,11 +56,9 @@ def pair_config(bed, tmp_path):
     return cfg, run
 
 
-class Pair2:
+class Pair2(NodesBed):
     def __init__(self, tmp_path):
-        self.bed = NetBed()
-        self.probers = {}
-        self.vig = {}
+        super().__init__(NetBed())
         try:
             self.bed.who_server("be1", PORT)
             self.bed.who_server("be2", PORT)
@@ -87,31 +85,9 @@ class Pair2:
             self.close()
             raise
 
-    def __getitem__(self, name):
-        return self.vig[name]
-
-    def close(self):
-        for p in self.probers.values():
-            p.stop()
-        problems = stop_nodes(self.vig)
-        self.bed.close()
-        return problems
-
-    def logs(self):
-        return logs(self.vig)
-
-
 @pytest.fixture
 def pair2(tmp_path):
-    p = Pair2(tmp_path)
-    try:
-        yield p
-    except BaseException:
-        print(p.logs())
-        raise
-    finally:
-        problems = p.close()
-    assert not problems, problems
+    yield from bed_fixture(Pair2(tmp_path))
 
 
 def test_pair_active_active(pair2):

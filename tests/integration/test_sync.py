@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from failover_bed import PairNode, key_file, logs, record, stop_nodes
+from failover_bed import NodesBed, PairNode, bed_fixture, key_file, record
 import netns
 from netns import PY, HERE, have_netns, wait_until
 from vigil import base_config
@@ -26,6 +26,7 @@ pytestmark = [pytest.mark.netns,
 PORT = 8080
 SYNC_PORT = 7789
 STICKY_PORT = 8081
+NAMED_PORT = 8082         # backends that greet with their own name
 
 
 class SyncNode(PairNode):
@@ -48,8 +49,9 @@ class SyncNode(PairNode):
         return self.run_dir / "vigil.yaml.prev"
 
 
-def shared_config(bed, tmp_path, run, weight=1, sticky=False, prio=(100, 100)):
-    """The one file of the pair (JSON text); prio: lb1's and lb2's priority."""
+def shared_config(bed, tmp_path, run, weight=1, sticky=False, prio=(100, 100), named=False):
+    """The one file of the pair (JSON text); prio: lb1's and lb2's priority;
+    named: a round-robin service on NAMED_PORT whose backends say their name."""
     cfg = base_config([{
         "name": "web", "vip": "192.0.2.10", "ports": [PORT],
         "backends": [{"name": "be1", "address": bed["be1"].ip},
@@ -64,6 +66,14 @@ def shared_config(bed, tmp_path, run, weight=1, sticky=False, prio=(100, 100)):
                          {"name": "be2", "address": bed["be2"].ip}],
             "check": {"type": "tcp", "interval": "100ms", "timeout": "100ms", "rise": 1,
                       "fall": 1}})
+    if named:
+        cfg["services"].append({
+            "name": "named", "vip": "192.0.2.10", "ports": [NAMED_PORT],
+            "scheduler": "roundrobin",
+            "backends": [{"name": "be1", "address": bed["be1"].ip},
+                         {"name": "be2", "address": bed["be2"].ip}],
+            "check": {"type": "tcp", "interval": "100ms", "timeout": "100ms", "rise": 1,
+                      "fall": 1}})
     cfg["failover"] = {"group": 51, "interface": "eth0", "advert_interval": "100ms",
                        "nodes": {n: {"address": bed[n].ip, "priority": p}
                                  for n, p in zip(("lb1", "lb2"), prio)},
@@ -72,30 +82,29 @@ def shared_config(bed, tmp_path, run, weight=1, sticky=False, prio=(100, 100)):
     return json.dumps(cfg, indent=1) + "\n"
 
 
-class SyncPair:
-    def __init__(self, tmp_path, lb2_env=None, sticky=False, prio=(100, 100), start=True):
+class SyncPair(NodesBed):
+    def __init__(self, tmp_path, lb2_env=None, sticky=False, prio=(100, 100), named=False):
+        super().__init__(netns.Testbed())
         self.tmp = tmp_path
         self.run = tmp_path / "run"
         self.run.mkdir(exist_ok=True)
-        self.bed = netns.Testbed()
-        self.vig = {}
         try:
             self.bed.who_server("be1", PORT)
             self.bed.who_server("be2", PORT)
-            if sticky:
+            for port in [STICKY_PORT] * sticky + [NAMED_PORT] * named:
                 for be in ("be1", "be2"):
                     self.bed[be].popen([PY, HERE / "netns.py", "name-server", self.bed[be].ip,
-                                        str(STICKY_PORT), be], stdout=subprocess.DEVNULL,
+                                        str(port), be], stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL)
-            self.text = shared_config(self.bed, tmp_path, self.run, sticky=sticky, prio=prio)
+            self.text = shared_config(self.bed, tmp_path, self.run, sticky=sticky, prio=prio,
+                                      named=named)
             shared = tmp_path / "vigil.yaml"
             shared.write_text(self.text)
             for name, env in (("lb1", None), ("lb2", lb2_env)):
                 self.vig[name] = SyncNode(tmp_path, self.bed[name], name, shared, self.run, env)
-            if start:
-                self["lb1"].start()
-                self["lb2"].start()
-                wait_until(lambda: self.connected(), 10, "the nodes to connect")
+            self["lb1"].start()
+            self["lb2"].start()
+            wait_until(lambda: self.connected(), 10, "the nodes to connect")
         except BaseException:
             self.close()
             raise
@@ -103,30 +112,16 @@ class SyncPair:
     def config(self, **kw):
         return shared_config(self.bed, self.tmp, self.run, **kw)
 
-    def __getitem__(self, name):
-        return self.vig[name]
-
     def connected(self):
         try:
             return all(v.peer()["connected"] for v in self.vig.values())
         except (AssertionError, KeyError, IndexError, ValueError):
             return False
 
-    def close(self):
-        problems = stop_nodes(self.vig)
-        self.bed.close()
-        return problems
-
-    def logs(self):
-        return logs(self.vig)
-
 
 @pytest.fixture
 def pair(tmp_path):
-    p = SyncPair(tmp_path)
-    yield p
-    problems = p.close()
-    assert not problems, problems
+    yield from bed_fixture(SyncPair(tmp_path))
 
 
 def sha(text):
@@ -382,6 +377,87 @@ def test_persistence_survives_failover(tmp_path):
         wait_until(lambda: len(names(p, 1)) == 1, 5, "the VIP to answer")
         assert names(p, 4) == [first] * 4
         p[other].stop()
+    finally:
+        problems = p.close()
+    assert not problems, problems
+
+
+def sync_blocked(node, blocked):
+    """Block (or unblock) node's sync channel, both ways, with policy rules
+    that refuse every TCP packet to or from SYNC_PORT (adverts, UDP, pass)."""
+    for d in ("sport", "dport"):
+        node.ip_cmd("rule", "add" if blocked else "del", "ipproto", "tcp", d, str(SYNC_PORT),
+                    "prohibit")
+
+
+def test_restart_learns_before_serving(tmp_path):
+    """lb1 (priority 150, preempt) is killed -9; lb2 takes over and drains be1.
+    lb1 starts again while its sync channel to lb2 is blocked: it hears lb2's
+    adverts (so lb2 is alive and holds the group) and does NOT preempt - it
+    waits for lb2's operator state. Once the channel is back it learns the
+    drain, then takes the group back; no client ever reaches be1 after the
+    drain, through either node."""
+    p = SyncPair(tmp_path, prio=(150, 100), named=True)
+    prober = None
+    try:
+        lb1, lb2 = p["lb1"], p["lb2"]
+        lb1.wait_state("master", 5)
+        assert lb1.fo()["start_gate"]["state"] in ("alone", "learnt")
+        for v in (lb1, lb2):
+            wait_until(lambda: all(b["state"] == "up" for b in v.service("named")["backends"]),
+                       5, "named backends up")
+        prober = p.probers["named"] = p.bed.prober("client", "192.0.2.10", NAMED_PORT,
+                                                   tmp_path / "named.log")
+        prober.wait_answer("be1", 5)
+        lb1.signal(signal.SIGKILL)
+        lb1.proc.wait(5)
+        lb2.wait_state("master", 5)
+        assert lb2.ctl("drain", "named", "be1").returncode == 0
+        t_drain = time.monotonic()
+        prober.wait_answer("be2", 5, after=t_drain)
+        sync_blocked(p.bed["lb2"], True)
+        try:
+            lb1.stop()
+            before = len(lb1.log())
+            t_start = time.monotonic()
+            lb1.start()
+            # lb1 hears lb2 (master at a lower priority), and waits
+            wait_until(lambda: (lb1.fo()["peers"] or [{}])[0].get("node") == "lb2", 3,
+                       "lb1 to hear lb2")
+            time.sleep(1.5)
+            gate = lb1.fo()["start_gate"]
+            assert gate["state"] == "waiting" and gate["waited_ms"] >= 1000, gate
+            assert lb1.state() == "backup" and lb2.state() == "master"
+            assert "waiting for the peer's operator state" in lb1.ctl("status").stdout
+            assert lb1.backend("named", "be1")["state"] == "up"   # not learnt yet
+        finally:
+            sync_blocked(p.bed["lb2"], False)
+        t_open = time.monotonic()
+        lb1.wait_state("master", 8)
+        t_master = time.monotonic()
+        gate = lb1.fo()["start_gate"]
+        assert gate["state"] == "learnt" and "from peer lb2" in gate["reason"], gate
+        assert lb1.backend("named", "be1")["state"] == "drain"
+        prober.wait_answer("be2", 5, after=t_master)
+        lb2.wait_state("backup", 3)
+        time.sleep(0.5)
+        # nobody sent a client to the drained backend: not lb1 (it has served
+        # since it took the group back), not lb2
+        after = [r for r in prober.records() if r[0] > t_drain + 0.05 and r[2]]
+        assert after and all(r[3] == "be2" for r in after), \
+            sorted({r[3] for r in after})
+        assert lb1.backend("named", "be1")["total"] == 0
+        assert lb1.backend("named", "be2")["total"] > 0
+        ev = [e["text"] for e in lb1.status()["events"]]
+        assert any("operator state learnt from peer lb2" in t for t in ev), ev
+        log = lb1.log()[before:]          # this run only
+        assert log.index("operator state learnt from peer lb2") < log.index("-> master"), log
+        record("sync_restart_gate", blocked_s=round(t_open - t_start, 2),
+               unblock_to_master_ms=round((t_master - t_open) * 1000),
+               waited_ms=gate["waited_ms"])
+    except BaseException:
+        print(p.logs())
+        raise
     finally:
         problems = p.close()
     assert not problems, problems
