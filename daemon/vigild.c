@@ -259,11 +259,10 @@ static void failover_changed_cb(const struct failover_change *c, void *arg)
 	char text[EVENTS_TEXT_MAX];
 
 	snprintf(text, sizeof(text), "%s -> %s (%s)", c->old_state, c->new_state, c->reason);
-	events_add(d->events, c->when, EVENT_FAILOVER, NULL, NULL,
-		   d->cfg->has_failover ? d->cfg->failover.group : 0, text);
+	events_add(d->events, c->when, EVENT_FAILOVER, NULL, NULL, c->group, text);
 	struct notify_event ev = { .node = c->node, .new_state = c->new_state,
 				   .old_state = c->old_state, .reason = c->reason,
-				   .when = c->when };
+				   .when = c->when, .group = c->group };
 
 	notify_send(d->notify, &ev);
 }

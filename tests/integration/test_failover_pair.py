@@ -57,7 +57,10 @@ def pair_config(bed, tmp_path):
 
 
 class Pair2(NodesBed):
-    def __init__(self, tmp_path):
+    """setup(bed), if given, runs before the nodes start and returns keys to
+    add to the file's failover section."""
+
+    def __init__(self, tmp_path, setup=None):
         super().__init__(NetBed())
         try:
             self.bed.who_server("be1", PORT)
@@ -68,6 +71,8 @@ class Pair2(NodesBed):
                 self.bed[n].ip_cmd("link", "set", "eth1p", "up")
                 self.bed[n].ip_cmd("link", "set", "eth1", "up")
             self.cfg, run = pair_config(self.bed, tmp_path)
+            if setup:
+                self.cfg["failover"].update(setup(self.bed))
             shared = self.shared = tmp_path / "vigil.yaml"
             shared.write_text(json.dumps(self.cfg, indent=1))
             for n in ("lb1", "lb2"):
@@ -238,3 +243,62 @@ def test_pair_same_file_check(tmp_path):
         assert 'this node "lb9" is not listed (expected one of: lb1, lb2' in r.stderr
     finally:
         bed.close()
+
+
+@pytest.fixture
+def notified(tmp_path):
+    """The pair with failover.notify in its one file: a program that appends
+    its arguments and environment to tmp_path/calls.NODE, and mail to a sink
+    on the client (tmp_path/mails.jsonl)."""
+    script = tmp_path / "notify.sh"
+    script.write_text(f'#!/bin/sh\necho "$* group=$VIGIL_GROUP reason=$VIGIL_REASON" '
+                      f'>> {tmp_path}/calls.$3\n')
+    script.chmod(0o755)
+
+    def setup(bed):
+        bed.smtp_sink("client", 2525, tmp_path / "mails.jsonl")
+        return {"notify": {"exec": str(script), "email": {
+            "smtp": f"{bed['client'].ip}:2525", "from": "vigil@example.com",
+            "to": ["ops@example.com"]}}}
+
+    yield from bed_fixture(Pair2(tmp_path, setup=setup))
+
+
+def test_notifications_name_the_group(notified, tmp_path):
+    """Each transition's program gets VIGIL_GROUP, each mail names the group
+    in its subject and body; lb2's groups 51 and 52 are told apart when lb1
+    dies."""
+    p, mails = notified, tmp_path / "mails.jsonl"
+
+    def lines(node):
+        path = tmp_path / f"calls.{node}"
+        return path.read_text().splitlines() if path.exists() else []
+
+    def subjects():
+        return [line for m in (json.loads(x) for x in mails.read_text().splitlines())
+                for line in m["data"].splitlines() if line.startswith("Subject:")] \
+            if mails.exists() else []
+
+    wait_until(lambda: "master backup lb1 group=51 reason=no master heard" in
+               " | ".join(lines("lb1")) and "master backup lb2 group=52" in
+               " | ".join(lines("lb2")), 5, "the masters' notifications")
+    # (who held 52 first depends on which node started first; 51 never left lb1)
+    assert not any(x.startswith("backup master lb1 group=51") for x in lines("lb1"))
+    assert not any(x.startswith("master") and "group=51" in x for x in lines("lb2"))
+    assert "backup init lb1 group=51 reason=start-up" in lines("lb1")
+    assert "backup init lb1 group=52 reason=start-up" in lines("lb1")
+    told52 = [x for x in lines("lb2") if x.startswith("master backup lb2 group=52")]
+    p["lb1"].signal(signal.SIGKILL)
+    wait_until(lambda: any(x.startswith("master backup lb2 group=51 reason=master lb1 silent")
+                           for x in lines("lb2")), 5, "lb2 taking group 51, told so")
+    # group 52 stayed with lb2: nothing new about it
+    assert [x for x in lines("lb2") if x.startswith("master backup lb2 group=52")] == told52
+    want = ["Subject: [vigil] lb1 group 51: backup -> master",
+            "Subject: [vigil] lb2 group 52: backup -> master",
+            "Subject: [vigil] lb2 group 51: backup -> master"]
+    wait_until(lambda: all(w in subjects() for w in want), 10, "the mails")
+    assert "Subject: [vigil] lb1 group 51: master -> backup" not in subjects()
+    body = [json.loads(x)["data"] for x in mails.read_text().splitlines()
+            if "lb2 group 51: backup -> master" in x][0]
+    assert "group:  51" in body and "node:   lb2" in body
+    p["lb1"].proc.wait(5)
