@@ -151,17 +151,18 @@ const char *peer_gate_str(enum peer_gate gate)
 
 /* The closed gate holds back a claim of g (what: for the log): true while a
  * peer is alive - its adverts are heard - and its operator state has not
- * arrived; the claim waits in *held. With no peer heard since start (a
- * master-down passed), nobody can send that state and nobody else holds the
- * VIPs: the gate opens and the claim goes on. */
+ * arrived; the claim waits in *held. With no peer heard within the last
+ * master-down (none since start, or it died meanwhile), nobody can send that
+ * state and nobody else holds the VIPs: the gate opens and the claim goes on. */
 static bool gate_holds(struct fo_group *g, bool *held, const char *what)
 {
 	struct failover *f = g->f;
 
 	if (f->gate != PEER_GATE_WAITING)
 		return false;
-	if (!f->seen_peer) {
-		peer_gate_open(f, PEER_GATE_ALONE, "no peer heard within master-down");
+	if (!f->seen_peer || now(f) - f->peer_heard_at >= peer_master_down(g)) {
+		peer_gate_open(f, PEER_GATE_ALONE, f->seen_peer ? "the peer fell silent" :
+			       "no peer heard within master-down");
 		return false;
 	}
 	if (!*held)
@@ -259,8 +260,10 @@ static void down_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		restart_down_timer(g);
 		return;
 	}
-	if (gate_holds(g, &g->claim_held, "taking over"))
+	if (gate_holds(g, &g->claim_held, "taking over")) {
+		restart_down_timer(g);  /* to see whether the peer is still alive then */
 		return;
+	}
 	m = master_heard(g);
 	if (m)
 		snprintf(why, sizeof(why), "master %s silent for %.0f ms", m->last.node,
@@ -556,6 +559,7 @@ void peer_on_advert(struct failover *f, struct peer_sender *s, const struct peer
 	struct fo_heard *h;
 
 	f->seen_peer = true;
+	f->peer_heard_at = now(f);
 	if (!g || idx < 0 || idx >= PEER_MAX_SENDERS)
 		return;
 	h = &g->heard[idx];

@@ -159,6 +159,7 @@ struct failover {
 	bool link_up;
 	bool stopping;
 	bool seen_peer;               /* an authentic advert arrived since start */
+	double peer_heard_at;         /* loop time of the last one */
 	enum peer_gate gate;          /* the start-up gate (failover.sync) */
 	ev_timer gate_timer;          /* opens it after PEER_GATE_MAX_S at the latest */
 	double gate_max_s;
@@ -227,8 +228,8 @@ void peer_groups_remap(struct failover *f, const struct peer_table *old);
 
 /* Close the start-up gate for at most max_s seconds (failover.sync with a
  * peer): until peer_gate_open(), no group claims the VIPs - unless no peer
- * is heard within master-down, or a peer resigns (nobody else would hold
- * them). Call before the groups enter backup. */
+ * was heard within the last master-down, or a peer resigns (nobody else
+ * would hold them). Call before the groups enter backup. */
 void peer_gate_start(struct failover *f, double max_s);
 /* Open the gate (how: LEARNT or ALONE, why for the log) if it is closed:
  * tell ops->gate_opened, then let each group do what the gate held back:

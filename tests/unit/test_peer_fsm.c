@@ -409,6 +409,30 @@ static void test_gate_holds_claim(void **state)
 	node_free(f);
 }
 
+/* The peer was heard, then falls silent while we wait (its state never came):
+ * the next master-down claims, alone - the VIPs are not left without a holder
+ * until the gate's timeout. */
+static void test_gate_peer_dies(void **state)
+{
+	struct failover *f = node(100, 100);
+	struct fo_group *g51 = f->groups[0];
+
+	peer_gate_start(f, 10.0);
+	hear(f, 51, PEER_BACKUP, 100);
+	seen.now += 0.2;
+	fire(f, &g51->down_timer);
+	assert_int_equal(g51->state, PEER_BACKUP);
+	assert_true(g51->claim_held);
+	assert_true(ev_is_active(&g51->down_timer));
+	seen.now += 0.4;                       /* > master-down since the last advert */
+	fire(f, &g51->down_timer);
+	assert_int_equal(g51->state, PEER_MASTER);
+	assert_int_equal(f->gate, PEER_GATE_ALONE);
+	assert_string_equal(f->gate_reason, "the peer fell silent");
+	assert_int_equal(seen.probes, 0);      /* a peer was heard: it held no VIP */
+	node_free(f);
+}
+
 /* A held claim is dropped when a master appears meanwhile. */
 static void test_gate_claim_dropped_by_master(void **state)
 {
@@ -513,6 +537,7 @@ int main(void)
 		cmocka_unit_test(test_gate_holds_preempt),
 		cmocka_unit_test(test_gate_holds_claim),
 		cmocka_unit_test(test_gate_claim_dropped_by_master),
+		cmocka_unit_test(test_gate_peer_dies),
 		cmocka_unit_test(test_gate_no_peer),
 		cmocka_unit_test(test_gate_timeout),
 		cmocka_unit_test(test_gate_peer_resigns),
