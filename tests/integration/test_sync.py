@@ -247,6 +247,9 @@ def test_operator_state_follows(pair):
     wait_until(lambda: pair.connected(), 10, "reconnect")
     wait_until(lambda: pair[master].backend("web", "be1")["state"] == "drain", 2,
                "restarted node learns drain")
+    gate = pair[master].fo()["start_gate"]
+    assert gate["state"] == "learnt" and pair[master].state() == "backup", gate
+    record("sync_restart_learn", gate_waited_ms=gate["waited_ms"])
     assert pair[master].backend("web", "be2")["weight"] == 9
     # and enable travels back
     assert pair[master].ctl("enable", "web", "be1").returncode == 0
@@ -455,6 +458,24 @@ def test_restart_learns_before_serving(tmp_path):
         record("sync_restart_gate", blocked_s=round(t_open - t_start, 2),
                unblock_to_master_ms=round((t_master - t_open) * 1000),
                waited_ms=gate["waited_ms"])
+        # the same restart with the channel up: the state arrives in a round
+        # trip, and lb1 serves again (preempt) right after
+        lb1.signal(signal.SIGKILL)
+        lb1.proc.wait(5)
+        lb2.wait_state("master", 5)
+        lb1.stop()
+        t_start = time.monotonic()
+        lb1.start()
+        lb1.wait_state("master", 5)
+        t_master = time.monotonic()
+        gate = lb1.fo()["start_gate"]
+        assert gate["state"] == "learnt", gate
+        assert lb1.backend("named", "be1")["state"] == "drain"
+        record("sync_restart_to_master", start_to_master_ms=round((t_master - t_start) * 1000),
+               gate_waited_ms=gate["waited_ms"])
+        time.sleep(0.3)
+        after = [r for r in prober.records() if r[0] > t_drain + 0.05 and r[2]]
+        assert all(r[3] == "be2" for r in after), sorted({r[3] for r in after})
     except BaseException:
         print(p.logs())
         raise
