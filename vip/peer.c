@@ -264,6 +264,8 @@ static void down_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		restart_down_timer(g);  /* to see whether the peer is still alive then */
 		return;
 	}
+	if (g->state != PEER_BACKUP)    /* the gate just opened and released our claim */
+		return;
 	m = master_heard(g);
 	if (m)
 		snprintf(why, sizeof(why), "master %s silent for %.0f ms", m->last.node,

@@ -32,8 +32,9 @@ class NsVigild(Vigild):
     so vigilctl works from anywhere)."""
 
     def __init__(self, tmp_path, config, node, name, env=None):
-        super().__init__(tmp_path, config, name=name, env=env)
+        super().__init__(tmp_path, config, name=name)
         self.node = node
+        self.extra_env = env or {}
 
     def argv(self, args):
         """The command line that starts this vigild."""
@@ -44,7 +45,7 @@ class NsVigild(Vigild):
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.argv(args), stdout=self._log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     env=self.env)
+                                     env=dict(os.environ, **self.extra_env))
         self.node.bed.procs.append(self.proc)
         if wait:
             wait_until(lambda: self.proc.poll() is not None or self.ctl("status").returncode == 0,
