@@ -393,13 +393,37 @@ def sync_blocked(node, blocked):
                     "prohibit")
 
 
+# In the node's namespace: connect, then say when the greeting came and what it was.
+HELD_CLIENT = """
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)
+t = time.monotonic()
+s.settimeout(20)
+who = s.recv(100).decode().strip()
+print(f"{t:.4f} {time.monotonic():.4f} {who}", flush=True)
+"""
+
+
+def vip_on_lo(node, vip, on):
+    """Put vip on node's loopback (or take it away) without the node
+    answering ARP for it or using it as an ARP source: a client inside the
+    node's own namespace then reaches vigild's listener on the VIP while the
+    node does not hold it."""
+    if on:
+        for key, val in (("arp_ignore", "1"), ("arp_announce", "2")):
+            node.sh("sysctl", "-qw", f"net.ipv4.conf.all.{key}={val}")
+    node.ip_cmd("addr", "add" if on else "del", f"{vip}/32", "dev", "lo")
+
+
 def test_restart_learns_before_serving(tmp_path):
     """lb1 (priority 150, preempt) is killed -9; lb2 takes over and drains be1.
     lb1 starts again while its sync channel to lb2 is blocked: it hears lb2's
     adverts (so lb2 is alive and holds the group) and does NOT preempt - it
     waits for lb2's operator state. Once the channel is back it learns the
     drain, then takes the group back; no client ever reaches be1 after the
-    drain, through either node."""
+    drain, through either node. Meanwhile lb1's listeners accept nothing: a
+    client of lb1 itself waits in the backlog, and is sent to be2 once lb1
+    has learnt."""
     p = SyncPair(tmp_path, prio=(150, 100), named=True)
     prober = None
     try:
@@ -427,7 +451,12 @@ def test_restart_learns_before_serving(tmp_path):
             # lb1 hears lb2 (master at a lower priority), and waits
             wait_until(lambda: (lb1.fo()["peers"] or [{}])[0].get("node") == "lb2", 3,
                        "lb1 to hear lb2")
+            vip_on_lo(p.bed["lb1"], "192.0.2.10", True)
+            held = p.bed["lb1"].popen([PY, "-c", HELD_CLIENT, "192.0.2.10", str(NAMED_PORT)],
+                                      stdout=open(tmp_path / "held.out", "w"),
+                                      stderr=subprocess.STDOUT)
             time.sleep(1.5)
+            assert held.poll() is None and (tmp_path / "held.out").read_text() == ""
             gate = lb1.fo()["start_gate"]
             assert gate["state"] == "waiting" and gate["waited_ms"] >= 1000, gate
             assert lb1.state() == "backup" and lb2.state() == "master"
@@ -442,6 +471,10 @@ def test_restart_learns_before_serving(tmp_path):
         assert gate["state"] == "learnt" and "from peer lb2" in gate["reason"], gate
         assert lb1.backend("named", "be1")["state"] == "drain"
         prober.wait_answer("be2", 5, after=t_master)
+        held.wait(5)
+        t_conn, t_greet, who = (tmp_path / "held.out").read_text().split()
+        assert who == "be2" and float(t_greet) >= t_open and float(t_conn) < t_open
+        vip_on_lo(p.bed["lb1"], "192.0.2.10", False)
         lb2.wait_state("backup", 3)
         time.sleep(0.5)
         # nobody sent a client to the drained backend: not lb1 (it has served
