@@ -259,11 +259,10 @@ static void failover_changed_cb(const struct failover_change *c, void *arg)
 	char text[EVENTS_TEXT_MAX];
 
 	snprintf(text, sizeof(text), "%s -> %s (%s)", c->old_state, c->new_state, c->reason);
-	events_add(d->events, c->when, EVENT_FAILOVER, NULL, NULL,
-		   d->cfg->has_failover ? d->cfg->failover.group : 0, text);
+	events_add(d->events, c->when, EVENT_FAILOVER, NULL, NULL, c->group, text);
 	struct notify_event ev = { .node = c->node, .new_state = c->new_state,
 				   .old_state = c->old_state, .reason = c->reason,
-				   .when = c->when };
+				   .when = c->when, .group = c->group };
 
 	notify_send(d->notify, &ev);
 }
@@ -285,6 +284,15 @@ static void vip_released_cb(const struct addr *ip, void *arg)
 	struct vigild *d = arg;
 
 	lb_close_vip(d->lb, ip, "this node no longer holds the VIP");
+}
+
+/* The start-up gate opened (failover.sync): the lb serves from now on. */
+static void gate_opened_cb(const char *why, void *arg)
+{
+	struct vigild *d = arg;
+
+	lb_hold(d->lb, false);
+	events_add(d->events, wall_now(), EVENT_FAILOVER, NULL, NULL, 0, why);
 }
 
 /* Every backend state change goes into the event log (lb/ logged it). */
@@ -485,7 +493,8 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 	notify_apply(d->notify, cfg);
 	if (cfg->has_failover) {
 		struct failover_hooks hooks = {
-			.changed = failover_changed_cb, .released = vip_released_cb, .arg = d,
+			.changed = failover_changed_cb, .released = vip_released_cb,
+			.gate_opened = gate_opened_cb, .arg = d,
 		};
 
 		d->fo = failover_new(d->loop, cfg, &hooks, err, sizeof(err));
@@ -494,6 +503,9 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 			return -1;
 		}
 		failover_sync_avail(d);
+		/* nothing served with operator state the peer has not told yet */
+		if (failover_waiting(d->fo))
+			lb_hold(d->lb, true);
 	}
 	if (vigild_sync_start(d, err, sizeof(err)) < 0) {
 		log_error("failover.sync: %s", err);

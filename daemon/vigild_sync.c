@@ -10,6 +10,7 @@
 #include "common/util.h"
 #include "lb/lb.h"
 #include "sync/sync.h"
+#include "vip/failover.h"
 #include "vip/peer_msg.h"
 
 #include <openssl/crypto.h>
@@ -108,6 +109,17 @@ static void sync_peer_up_cb(void *arg)
 	lb_persist_each(d->lb, lb_persist_made_cb, d);
 }
 
+/* The peer's whole operator state is applied: failover may claim now. */
+static void sync_learnt_cb(const char *node, void *arg)
+{
+	struct vigild *d = arg;
+
+	if (d->fo && failover_waiting(d->fo)) {
+		sync_event(d, NULL, NULL, "operator state learnt from peer ", node);
+		failover_learnt(d->fo, node);
+	}
+}
+
 int vigild_sync_start(struct vigild *d, char *err, size_t errlen)
 {
 	const struct failover_conf *fc = &d->cfg->failover;
@@ -116,7 +128,7 @@ int vigild_sync_start(struct vigild *d, char *err, size_t errlen)
 	const char *ver = getenv(VIGIL_TEST_VERSION_ENV);
 	struct sync_hooks hooks = { .reload = sync_reload_cb, .op_apply = sync_op_cb,
 				    .persist_apply = sync_persist_cb, .peer_up = sync_peer_up_cb,
-				    .arg = d };
+				    .learnt = sync_learnt_cb, .arg = d };
 	struct sync_settings set = {
 		.node = fc->node, .version = ver && *ver ? ver : VIGIL_VERSION, .port = fc->sync_port,
 		.listen = fc->has_sync_listen ? &fc->sync_listen : NULL,

@@ -162,9 +162,49 @@ static void job_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		job_free(j);
 }
 
-/* Start path in a new process group, signals at their defaults and
- * unblocked, stdin from /dev/null. The pid, or -1 with errno. */
-static pid_t spawn_group(const char *path, char *const argv[])
+/* The entries notify_exec_env() sets (and drops from the base). */
+static const char *const env_ours[] = { "VIGIL_GROUP=", "VIGIL_REASON=" };
+
+static bool env_is_ours(const char *e)
+{
+	for (size_t i = 0; i < sizeof(env_ours) / sizeof(env_ours[0]); i++)
+		if (strncmp(e, env_ours[i], strlen(env_ours[i])) == 0)
+			return true;
+	return false;
+}
+
+char **notify_exec_env(char *const base[], const struct notify_event *ev)
+{
+	size_t n = 0, k = 0;
+	char **env;
+	struct buf b;
+
+	while (base && base[n])
+		n++;
+	env = xcalloc(n + 3, sizeof(*env));
+	for (size_t i = 0; i < n; i++)
+		if (!env_is_ours(base[i]))
+			env[k++] = xstrdup(base[i]);
+	buf_init(&b);
+	buf_printf(&b, "VIGIL_GROUP=%u", ev->group);
+	env[k++] = xstrdup(b.data);
+	buf_reset(&b);
+	buf_printf(&b, "VIGIL_REASON=%s", ev->reason ? ev->reason : "");
+	env[k++] = xstrdup(b.data);
+	buf_free(&b);
+	return env;
+}
+
+void notify_env_free(char **env)
+{
+	for (size_t i = 0; env && env[i]; i++)
+		free(env[i]);
+	free(env);
+}
+
+/* Start path in a new process group with env, signals at their defaults
+ * and unblocked, stdin from /dev/null. The pid, or -1 with errno. */
+static pid_t spawn_group(const char *path, char *const argv[], char *const env[])
 {
 	posix_spawnattr_t attr;
 	posix_spawn_file_actions_t fa;
@@ -182,7 +222,7 @@ static pid_t spawn_group(const char *path, char *const argv[])
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	rc = posix_spawn(&pid, path, &fa, &attr, argv, environ);
+	rc = posix_spawn(&pid, path, &fa, &attr, argv, env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (rc != 0) {
@@ -197,11 +237,13 @@ static void run_exec(struct notify *n, const char *path, const struct notify_eve
 	char *argv[] = { (char *)path, (char *)ev->new_state, (char *)ev->old_state,
 			 (char *)ev->node, NULL };
 	struct notify_job *j;
-	char what[512];
+	char what[512], **env = notify_exec_env(environ, ev);
 	pid_t pid;
 
-	snprintf(what, sizeof(what), "%s %s %s %s", path, ev->new_state, ev->old_state, ev->node);
-	pid = spawn_group(path, argv);
+	snprintf(what, sizeof(what), "%s %s %s %s (group %u)", path, ev->new_state,
+		 ev->old_state, ev->node, ev->group);
+	pid = spawn_group(path, argv, env);
+	notify_env_free(env);
 	if (pid < 0) {
 		log_error("failover: notify.exec %s: cannot start: %s", what, strerror(errno));
 		return;
@@ -251,12 +293,12 @@ void notify_mail_text(const struct notify_conf *c, const struct notify_event *ev
 	buf_puts(&body, "To: ");
 	for (size_t i = 0; i < c->nto; i++)
 		buf_printf(&body, "%s%s", i ? ", " : "", c->to[i]);
-	buf_printf(&body, "\nSubject: [vigil] %s: %s -> %s\nDate: %s\n", ev->node,
-		   ev->old_state, ev->new_state, date);
+	buf_printf(&body, "\nSubject: [vigil] %s group %u: %s -> %s\nDate: %s\n", ev->node,
+		   ev->group, ev->old_state, ev->new_state, date);
 	buf_puts(&body, "Auto-Submitted: auto-generated\nContent-Type: text/plain; "
 		 "charset=utf-8\n\n");
-	buf_printf(&body, "node:   %s\nchange: %s -> %s\nreason: %s\ntime:   %s\n", ev->node,
-		   ev->old_state, ev->new_state, ev->reason, when);
+	buf_printf(&body, "node:   %s\ngroup:  %u\nchange: %s -> %s\nreason: %s\ntime:   %s\n",
+		   ev->node, ev->group, ev->old_state, ev->new_state, ev->reason, when);
 	dot_stuff(out, body.data);
 	buf_free(&body);
 }
@@ -343,7 +385,8 @@ static void send_mail(struct notify *n, const struct notify_conf *c,
 	m->text = xstrdup(text.data ? text.data : "");
 	buf_free(&text);
 	buf_init(&subj);
-	buf_printf(&subj, "%s: %s -> %s", ev->node, ev->old_state, ev->new_state);
+	buf_printf(&subj, "%s group %u: %s -> %s", ev->node, ev->group, ev->old_state,
+		   ev->new_state);
 	m->subject = xstrdup(subj.data);
 	buf_free(&subj);
 	ev_timer_init(&m->timer, mail_timer_cb, 0., 0.);

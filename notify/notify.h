@@ -1,5 +1,7 @@
 /* notify.h - tell people about failover state changes: a program run with
- * argv (NEW_STATE OLD_STATE NODE) and an e-mail through an SMTP relay.
+ * argv (NEW_STATE OLD_STATE NODE) and VIGIL_GROUP / VIGIL_REASON in its
+ * environment, and an e-mail through an SMTP relay (the group in its
+ * subject and body).
  * Never blocks the loop. The program runs in a process group of its own,
  * reaped with ev_child; after NOTIFY_EXEC_TIMEOUT_MS the whole group gets
  * SIGTERM, and SIGKILL NOTIFY_EXEC_GRACE_MS later, so nothing it started
@@ -11,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <ev.h>
 
@@ -43,6 +46,7 @@ struct notify_event {
 	const char *old_state;
 	const char *reason;
 	double when;                  /* wall clock, seconds */
+	uint32_t group;               /* the failover group that changed */
 };
 
 void notify_conf_copy(struct notify_conf *dst, const struct failover_conf *fc);
@@ -59,6 +63,12 @@ void notify_apply(struct notify *n, const struct config *cfg);
 void notify_send(struct notify *n, const struct notify_event *ev);
 /* Programs and mails still in flight (for tests and status). */
 size_t notify_pending(const struct notify *n);
+
+/* Pure: the program's environment, base (e.g. environ) without any
+ * VIGIL_GROUP= or VIGIL_REASON= of its own, then VIGIL_GROUP=<group> and
+ * VIGIL_REASON=<reason>. NULL-terminated; free with notify_env_free(). */
+char **notify_exec_env(char *const base[], const struct notify_event *ev);
+void notify_env_free(char **env);
 
 /* Pure: the mail (headers and body, CRLF line ends, dot-stuffed, without the
  * final "."), into out. */

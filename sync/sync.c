@@ -417,7 +417,8 @@ static void send_ops(struct sync *s, struct sync_conn *c, bool snapshot, const s
 		size_t k = n - off > SYNC_OPS_MAX ? SYNC_OPS_MAX : n - off;
 
 		buf_reset(&b);
-		sync_ops_encode(&b, snapshot, ops + off, k);
+		/* a snapshot's end is flagged: the receiver then has it all */
+		sync_ops_encode(&b, snapshot && off + k == n, ops + off, k);
 		sync_conn_send(c, SYNC_OPS, &b);
 		s->peers[c->peer].ops_sent += k;
 		off += k;
@@ -463,6 +464,8 @@ static void on_ops(struct sync *s, struct sync_conn *c, const struct sync_ops *o
 			op_add(s, op);
 		s->hooks.op_apply(op, s->hooks.arg);
 	}
+	if (o->snapshot && s->hooks.learnt)
+		s->hooks.learnt(p->node, s->hooks.arg);
 }
 
 /* ---- persistence entries ---- */

@@ -67,6 +67,9 @@ void failover_status_text(const struct failover *f, struct buf *out)
 	buf_printf(out, "  (%s)\n  adverts sent %" PRIu64 "  received %" PRIu64
 		   "  rejected %" PRIu64, f->ngroups ? f->groups[0]->reason : "",
 		   peer_adverts_sent(f), f->received, rejected);
+	if (f->gate == PEER_GATE_WAITING)
+		buf_printf(out, "\n  waiting for the peer's operator state (%.0f ms so far)",
+			   (ev_now(f->loop) - f->gate_since) * 1000);
 	for (size_t k = 0; f->ngroups > 1 && k < f->ngroups; k++) {
 		const struct fo_group *g = f->groups[k];
 
@@ -136,6 +139,21 @@ static void json_groups(const struct failover *f, struct buf *out)
 	buf_puts(out, "]");
 }
 
+/* The start-up gate: state, why it opened, how long the node waited. */
+static void json_gate(const struct failover *f, struct buf *out)
+{
+	double end = f->gate == PEER_GATE_WAITING ? ev_now(f->loop) : f->gate_opened_at;
+
+	buf_puts(out, ", \"start_gate\": {\"state\": ");
+	buf_json_str(out, peer_gate_str(f->gate));
+	buf_puts(out, ", \"reason\": ");
+	buf_json_str(out, f->gate_reason);
+	if (f->gate == PEER_GATE_OFF)
+		buf_puts(out, ", \"waited_ms\": null}");
+	else
+		buf_printf(out, ", \"waited_ms\": %.0f}", (end - f->gate_since) * 1000);
+}
+
 void failover_status_json(const struct failover *f, struct buf *out)
 {
 	const struct fo_group *g0 = f->groups[0];
@@ -176,6 +194,7 @@ void failover_status_json(const struct failover *f, struct buf *out)
 		buf_json_str(out, f->svc_down[i]);
 	}
 	buf_puts(out, "]");
+	json_gate(f, out);
 	json_groups(f, out);
 	json_senders(f, out);
 	buf_printf(out, ", \"adverts\": {\"sent\": %" PRIu64 ", \"received\": %" PRIu64
