@@ -26,7 +26,7 @@ bool cfg_mail_addr_ok(const char *s)
 	for (const char *p = s; *p; p++)
 		if (*p <= ' ' || *p >= 0x7f || strchr("<>()[]\\,;:\"", *p))
 			return false;
-	return at[strcspn(at + 1, "@") + 1] == '\0';
+	return strchr(s, '@') == at;
 }
 
 /* An address scalar into *dst. */

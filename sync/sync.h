@@ -49,6 +49,9 @@ struct sync_hooks {
 	void (*persist_apply)(const struct sync_persist *e, void *arg);
 	/* A peer connected: queue what it should learn (sync_persist_local). */
 	void (*peer_up)(void *arg);
+	/* A configuration was refused: the peer's by this node (by_peer false),
+	 * or this node's by the peer; after the log line. May be NULL. */
+	void (*refused)(void *arg, const char *peer, bool by_peer, const char *reason);
 	void *arg;
 };
 
