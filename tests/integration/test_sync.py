@@ -66,7 +66,7 @@ class SyncVigild(NsVigild):
 STICKY_PORT = 8081
 
 
-def shared_config(bed, tmp_path, mnt, weight=1, sticky=False):
+def shared_config(bed, tmp_path, mnt, weight=1, sticky=False, alerts=None):
     key = tmp_path / "peer.key"
     if not key.exists():
         key.write_text(KEY + "\n")
@@ -88,11 +88,13 @@ def shared_config(bed, tmp_path, mnt, weight=1, sticky=False):
     cfg["failover"] = {"group": 51, "priority": 100, "interface": "eth0",
                        "peers": [bed["lb1"].ip, bed["lb2"].ip], "advert_interval": "100ms",
                        "auth_key_file": str(key), "sync": True, "sync_port": SYNC_PORT}
+    if alerts:
+        cfg["alerts"] = alerts
     return json.dumps(cfg, indent=1) + "\n"
 
 
 class SyncPair:
-    def __init__(self, tmp_path, lb2_env=None, sticky=False):
+    def __init__(self, tmp_path, lb2_env=None, sticky=False, alerts=None):
         self.tmp = tmp_path
         self.mnt = f"/run/vigil-synctest-{uuid.uuid4().hex[:12]}"
         os.makedirs(self.mnt)
@@ -106,7 +108,8 @@ class SyncPair:
                     self.bed[be].popen([PY, HERE / "netns.py", "name-server", self.bed[be].ip,
                                         str(STICKY_PORT), be], stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL)
-            self.text = shared_config(self.bed, tmp_path, self.mnt, sticky=sticky)
+            self.text = shared_config(self.bed, tmp_path, self.mnt, sticky=sticky,
+                                      alerts=alerts)
             for name, env in (("lb1", None), ("lb2", lb2_env)):
                 self.vig[name] = SyncVigild(tmp_path, self.text, self.bed[name], name, self.mnt,
                                             env)
@@ -244,6 +247,50 @@ def test_other_version_refused(tmp_path):
         assert msg in lb2.log() and msg in lb1.log()
         assert lb2.backend("web", "be2")["weight"] == 1
         assert lb2.sync()["configs_refused"] == 1
+    finally:
+        problems = p.close()
+    assert not problems, problems
+
+
+def test_refused_sync_and_failover_alerts(tmp_path):
+    """alerts on both nodes of a pair: a configuration refused for another vigil
+    version is an alert (and an event) on the refusing node and on the
+    refused one, with the reason; the start-up election's backup -> master is
+    one too, naming the group."""
+    out = tmp_path / "alerts.jsonl"
+    script = tmp_path / "alert.py"
+    script.write_text(f"""#!{PY}
+import json, os, sys
+rec = {{"node": os.environ["VIGIL_NODE"], "lines": sys.stdin.read().splitlines()}}
+with open({str(out)!r}, "a") as f:
+    f.write(json.dumps(rec) + "\\n")
+""")
+    script.chmod(0o755)
+
+    def lines(node, kind):
+        recs = [json.loads(l) for l in out.read_text().splitlines()] if out.exists() else []
+        return [l.split("\t") for r in recs if r["node"] == node for l in r["lines"]
+                if l.split("\t")[1] == kind]
+
+    alerts = {"batch": "200ms", "exec": str(script)}
+    p = SyncPair(tmp_path, lb2_env={"VIGIL_TEST_SYNC_VERSION": "0.1.0-other"}, alerts=alerts)
+    try:
+        lb1, lb2 = p["lb1"], p["lb2"]
+        wait_until(lambda: lines("lb1", "failover") or lines("lb2", "failover"), 5,
+                   "the election's alert")
+        fo = lines("lb1", "failover") + lines("lb2", "failover")
+        assert fo[0][2] == "group:51" and fo[0][3].startswith("backup -> master ("), fo
+        lb1.write_config(shared_config(p.bed, tmp_path, p.mnt, weight=5, alerts=alerts))
+        assert lb1.ctl("reload").returncode == 0
+        msg = "vigil versions differ: lb1 runs 0.1.0, lb2 runs 0.1.0-other"
+        mine = wait_until(lambda: lines("lb1", "sync-refused"), 5, "lb1's alert")
+        theirs = wait_until(lambda: lines("lb2", "sync-refused"), 5, "lb2's alert")
+        assert mine[0][3] == f"peer lb2 refused this node's configuration: {msg}", mine
+        assert theirs[0][3] == f"configuration from peer lb1 refused: {msg}", theirs
+        for v in (lb1, lb2):
+            st = v.status()
+            assert st["alerts"]["exec_ok"] >= 1
+            assert any(e["kind"] == "sync" and msg in e["text"] for e in st["events"])
     finally:
         problems = p.close()
     assert not problems, problems
