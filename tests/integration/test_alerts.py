@@ -204,9 +204,9 @@ def fake_relay(tmp_path):
         p.wait(5)
 
 
-def auth_email(port, pwfile):
+def auth_email(port, pwfile, **extra):
     return {"smtp": f"127.0.0.1:{port}", "from": "vigil@example.com", "to": ["ops@example.com"],
-            "username": USER, "password_file": pwfile}
+            "username": USER, "password_file": pwfile, **extra}
 
 
 @pytest.mark.parametrize("mode,mech", [("auth", "PLAIN"), ("authlogin", "LOGIN")])
@@ -234,6 +234,21 @@ def test_auth_after_starttls(vigild_factory, flapper, fake_relay, tmp_path, mode
     assert "backend-down  web/h1" in text and "Message-ID: <" in text and "\nDate: " in text
     wait_for(lambda: alerts_status(v)["sent"] == 1, 5, 0.05, "the mail counted as sent")
     assert PASSWORD not in v.log()
+
+
+def test_auth_over_implicit_tls(vigild_factory, flapper, fake_relay, tmp_path):
+    """email.tls: implicit (SMTPS): TLS from the first byte, then AUTH PLAIN."""
+    port, records = fake_relay("authimplicit")
+    be = flapper()
+    v = vigild_factory(alerts_config(be, {"batch": "200ms", "email": auth_email(
+        port, password_file(tmp_path), tls="implicit")}))
+    v.wait_state("web", "h1", "up", 5)
+    be.down()
+    wait_for(lambda: alerts_status(v)["sent"] == 1, 10, 0.05, "the mail delivered")
+    recs = records()
+    assert all(r["tls"] for r in recs)
+    assert [r["cmd"].split(" ")[0] for r in recs][:4] == ["EHLO", "AUTH", "<auth>", "MAIL"]
+    assert [r["auth"] for r in recs if "auth" in r] == [["PLAIN", USER, PASSWORD]]
 
 
 def test_auth_refused_in_clear_text(vigild_factory, flapper, fake_relay, tmp_path):

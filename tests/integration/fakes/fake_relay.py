@@ -27,6 +27,7 @@ so a test sees exactly what the client did. Modes:
   authlogin  the same, offering only AUTH LOGIN.
   authclear  offers AUTH PLAIN LOGIN without STARTTLS (credentials would go
            in clear text) and demands it.
+  authimplicit  TLS from the first byte (SMTPS), then as auth.
 """
 import base64
 import os
@@ -56,7 +57,7 @@ def main(ip, port, mode, out, cert=None, key=None):
             o.write(json.dumps({"session": session, "tls": tls, "cmd": cmd, **extra}) + "\n")
 
     want = (os.environ.get("FAKE_RELAY_USER", ""), os.environ.get("FAKE_RELAY_PASS", ""))
-    auth_modes = ("auth", "authlogin", "authclear")
+    auth_modes = ("auth", "authlogin", "authclear", "authimplicit")
 
     def b64(line):
         try:
@@ -68,8 +69,11 @@ def main(ip, port, mode, out, cert=None, key=None):
         if mode == "silent":
             c.recv(1)                 # until the client gives up
             return
-        f = c.makefile("rb")
         tls = False
+        if mode == "authimplicit":
+            c = ctx.wrap_socket(c, server_side=True)
+            tls = True
+        f = c.makefile("rb")
 
         def say(b):
             c.sendall(b)
@@ -94,7 +98,7 @@ def main(ip, port, mode, out, cert=None, key=None):
                     say(b"250-fake\r\n250 STARTTLS\r\n")
                 elif mode in ("auth", "authlogin") and not tls:
                     say(b"250-fake\r\n250-8BITMIME\r\n250 STARTTLS\r\n")
-                elif mode in ("auth", "authclear"):
+                elif mode in ("auth", "authclear", "authimplicit"):
                     say(b"250-fake\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n")
                 elif mode == "authlogin":
                     say(b"250-fake\r\n250 AUTH=LOGIN\r\n")
