@@ -30,12 +30,12 @@ void alert_batcher_set(struct alert_batcher *b, uint32_t batch_ms, uint32_t max_
 {
 	b->batch_ms = batch_ms;
 	b->max_per_hour = max_per_hour ? max_per_hour : 1;
-	b->sent = xrealloc(b->sent, b->max_per_hour * sizeof(*b->sent));
-	if (b->nsent > b->max_per_hour) {      /* keep the newest */
+	if (b->nsent > b->max_per_hour) {      /* keep the newest, then shrink */
 		memmove(b->sent, b->sent + (b->nsent - b->max_per_hour),
 			b->max_per_hour * sizeof(*b->sent));
 		b->nsent = b->max_per_hour;
 	}
+	b->sent = xrealloc(b->sent, b->max_per_hour * sizeof(*b->sent));
 }
 
 void alert_batcher_free(struct alert_batcher *b)
