@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from vigil import SLOW, Backend, base_config, free_port, run_vigild, wait_for
+from vigil import (SLOW, Backend, base_config, free_port, http_get, metric, parse_prometheus,
+                   run_vigild, wait_for)
 
 FAKE_RELAY = Path(__file__).resolve().parent / "fakes" / "fake_relay.py"
 USER, PASSWORD = "vigil-alerts@example.com", "s3cret pw!"
@@ -58,10 +59,10 @@ def flapper():
         f.down()
 
 
-def alerts_config(be, alerts, port=None):
+def alerts_config(be, alerts, port=None, **global_keys):
     svc = {"name": "web", "vip": "127.0.0.21", "ports": [port or free_port("127.0.0.21")],
            "backends": [be.conf()]}
-    cfg = base_config([svc])
+    cfg = base_config([svc], **global_keys)
     cfg["alerts"] = alerts
     return cfg
 
@@ -319,9 +320,11 @@ def test_rate_limit_flapping_backend(vigild_factory, flapper, fake_relay, tmp_pa
     script, calls = recorder(tmp_path)
     be = flapper()
     email = {"smtp": f"127.0.0.1:{port}", "from": "vigil@example.com", "to": ["ops@example.com"]}
-    svc_port = free_port("127.0.0.21")
+    svc_port, http = free_port("127.0.0.21"), free_port()
+    listen = f"127.0.0.1:{http}"
     v = vigild_factory(alerts_config(be, {"batch": "200ms", "max_per_hour": 2,
-                                          "exec": str(script), "email": email}, svc_port))
+                                          "exec": str(script), "email": email}, svc_port,
+                                     status_listen=listen))
     v.wait_state("web", "h1", "up", 5)
     for _ in range(4):
         down_up(v, be)
@@ -335,6 +338,16 @@ def test_rate_limit_flapping_backend(vigild_factory, flapper, fake_relay, tmp_pa
         int(c["VIGIL_ALERTS"]) for c in calls()) == st["events"], (st, calls())
     assert len([r for r in records() if "text" in r]) == 2
     assert v.log().count("alerts.max_per_hour (2) reached") == 1, v.log()
+    # the metrics say the same
+    wait_for(lambda: alerts_status(v)["exec_ok"] == 2, 5, 0.05, "both runs reaped")
+    status, _, body = http_get("127.0.0.1", http, "/metrics")
+    m = parse_prometheus(body.decode() if isinstance(body, bytes) else body)
+    assert metric(m, "vigil_alerts_mails_total", result="sent") == 2
+    assert metric(m, "vigil_alerts_mails_total", result="failed") == 0
+    assert metric(m, "vigil_alerts_batches_total") == 2
+    assert metric(m, "vigil_alerts_suppressed_total") == st["suppressed"]
+    assert metric(m, "vigil_alerts_events_total") == st["events"]
+    assert metric(m, "vigil_alerts_exec_total", result="ok") == 2
     # the program's view of a batch: environment and one line per event on stdin
     c = calls()[0]
     assert c["VIGIL_NODE"] == socket.gethostname() and c["argv"] == [str(script)]
@@ -344,7 +357,7 @@ def test_rate_limit_flapping_backend(vigild_factory, flapper, fake_relay, tmp_pa
     suppressed = st["suppressed"]
     # a reload raising the limit lets the next batch through, with the count
     cfg = alerts_config(be, {"batch": "200ms", "max_per_hour": 3, "exec": str(script),
-                             "email": email}, svc_port)
+                             "email": email}, svc_port, status_listen=listen)
     cfg["global"]["control_socket"] = v.sock
     v.write_config(cfg)
     assert v.ctl("reload").returncode == 0
