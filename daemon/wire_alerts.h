@@ -31,7 +31,9 @@ void wire_notify_discard(struct wire_notify *w);
 
 /* The events: a backend changed state (lb's state hook), a service's
  * availability flipped (lb's avail hook), a failover transition, a
- * configuration sync refused (peer: the other node's name). */
+ * configuration sync refused (peer: the other node's name; this one also
+ * goes into the event log, which hears of it nowhere else). Each decides
+ * whether the event is an alert (see docs/configuration.md, alerts). */
 void wire_alert_backend(struct vigild *d, const struct service *svc, const struct backend *b,
 			enum backend_state old, const char *reason);
 void wire_alert_service(struct vigild *d, const struct service *svc, bool available);

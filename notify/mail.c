@@ -203,8 +203,6 @@ static void mail_reply(struct probe *p, const struct smtp_reply *r)
 {
 	struct mail_send *s = mail_of(p);
 
-	if (mail_step_is_auth(p->step))
-		OPENSSL_cleanse(p->wbuf.data, p->wbuf.cap);
 	if (!mail_code_ok(p->step, r->code)) {
 		/* credentials refused (5xx): the same ones will not do better */
 		s->permanent = mail_step_is_auth(p->step) && r->code >= 500;
