@@ -249,6 +249,10 @@ void status_text(const struct ctl_view *v, struct buf *out)
 		buf_printf(out, "%lus", up);
 	buf_printf(out, "  reloads %" PRIu64 "\n", v->reloads);
 	text_failover(v, out);
+	if (v->alerts.on)
+		buf_printf(out, "\nalerts %" PRIu64 "  mails sent %" PRIu64 "  failed %" PRIu64
+			   "  suppressed %" PRIu64, v->alerts.events, v->alerts.sent,
+			   v->alerts.failed, v->alerts.suppressed);
 	buf_printf(out, "\nconnections active %" PRIu64 "  total %" PRIu64 "  refused %" PRIu64 "\n",
 		   st.active, st.accepted, st.refused);
 	for (i = 0; i < n; i++) {

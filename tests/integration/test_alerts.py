@@ -348,6 +348,8 @@ def test_rate_limit_flapping_backend(vigild_factory, flapper, fake_relay, tmp_pa
     assert metric(m, "vigil_alerts_suppressed_total") == st["suppressed"]
     assert metric(m, "vigil_alerts_events_total") == st["events"]
     assert metric(m, "vigil_alerts_exec_total", result="ok") == 2
+    assert (f"alerts {st['events']}  mails sent 2  failed 0  suppressed {st['suppressed']}"
+            in v.ctl("status").stdout)
     # the program's view of a batch: environment and one line per event on stdin
     c = calls()[0]
     assert c["VIGIL_NODE"] == socket.gethostname() and c["argv"] == [str(script)]
