@@ -99,6 +99,13 @@ static const struct cfg_field email_fields[] = {
 	  .what = "the path of a file holding the SMTP AUTH password" },
 	{ .key = "tls", .fn = cfg_fld_enum, .off = offsetof(struct email_conf, tls),
 	  .names = email_tls_names, .what = "TLS mode" },
+	{ .key = "verify", .fn = cfg_fld_bool, .off = offsetof(struct email_conf, verify),
+	  .what = "true or false" },
+	{ .key = "ca_file", .fn = cfg_fld_str, .off = offsetof(struct email_conf, ca_file),
+	  .what = "a file of CA certificates" },
+	{ .key = "host", .fn = cfg_fld_str, .max = 253,
+	  .off = offsetof(struct email_conf, host),
+	  .what = "the relay's host name as its certificate names it" },
 	{ 0 },
 };
 
@@ -120,6 +127,13 @@ void cfg_email_walk(struct cfg_ctx *c, const struct ynode *v, const char *path,
 		errlist_at(c->el, ymap_key(v, "password_file"), kpath, "needs username (expected "
 			   "the SMTP AUTH user name beside it)");
 	}
+	if (!e->verify && (ymap_get(v, "ca_file") || ymap_get(v, "host"))) {
+		const char *k = ymap_get(v, "ca_file") ? "ca_file" : "host";
+
+		cfg_path_key(kpath, sizeof(kpath), path, k);
+		errlist_at(c->el, ymap_key(v, k), kpath, "only with verify: true (expected "
+			   "verify: true to check the relay's certificate)");
+	}
 	if (ymap_get(v, "password")) {
 		cfg_path_key(kpath, sizeof(kpath), path, "password");
 		errlist_at(c->el, ymap_key(v, "password"), kpath, "a password is never written "
@@ -135,6 +149,8 @@ void cfg_email_clear(struct email_conf *e)
 	free(e->to);
 	free(e->username);
 	free(e->password_file);
+	free(e->ca_file);
+	free(e->host);
 	memset(e, 0, sizeof(*e));
 }
 

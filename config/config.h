@@ -143,6 +143,10 @@ struct email_conf {
 	char *username;              /* SMTP AUTH user, NULL: no AUTH */
 	char *password_file;         /* with username: the file holding the password */
 	enum email_tls tls;          /* default starttls */
+	bool verify;                 /* check the relay's certificate (default false) */
+	char *ca_file;               /* with verify: NULL is the system store */
+	char *host;                  /* the name the certificate must carry (and SNI);
+					NULL: the relay's IP address */
 };
 
 /* alerts: backend, service, failover and sync events, batched into one

@@ -23,6 +23,7 @@ struct mail_send {
 	struct probe probe;           /* the client core's connection */
 	struct check_conf conf;       /* deadline; TLS without verification */
 	struct mail_msg msg;
+	char relay_ip[ADDR_STRLEN];   /* the name to verify when msg.host is NULL */
 	size_t rcpt;                  /* recipients sent */
 	bool starttls_offered;
 	unsigned auth;                /* MAIL_AUTH_* of the last EHLO reply */
@@ -323,7 +324,14 @@ struct mail_send *mail_send_start(struct probe_ctx *ctx, const struct mail_msg *
 	s->arg = arg;
 	s->conf.type = CHECK_SMTP;
 	s->conf.timeout_ms = timeout_ms;
-	s->conf.verify = false;
+	s->conf.verify = msg->verify;
+	s->conf.ca_file = (char *)msg->ca_file;
+	if (msg->host) {
+		s->conf.host = (char *)msg->host;
+	} else if (msg->verify) {
+		addr_ip_str(&msg->relay, s->relay_ip, sizeof(s->relay_ip));
+		s->conf.host = s->relay_ip;
+	}
 	probe_init(&s->probe, ctx, mail_probe_done);
 	probe_start_proto(&s->probe, msg->implicit_tls ? &mail_proto_tls : &mail_proto, &s->conf,
 			  &s->msg.relay, NULL);

@@ -4,8 +4,8 @@
  * the single deadline.
  *
  * Dialogue: 220 banner, EHLO, STARTTLS when the relay offers it
- * (opportunistic: the certificate is not verified; or TLS from the first
- * byte with implicit_tls), EHLO again, AUTH when the message has a user
+ * (opportunistic; the certificate is verified only with msg.verify; or TLS
+ * from the first byte with implicit_tls), EHLO again, AUTH when the message has a user
  * name and the relay offers AUTH, MAIL FROM, RCPT TO for every recipient,
  * DATA, the text and ".", then QUIT.
  *
@@ -41,6 +41,11 @@ struct mail_msg {
 	const char *username;         /* SMTP AUTH, NULL: none */
 	const char *password;         /* with username */
 	bool implicit_tls;            /* TLS from the first byte (SMTPS, port 465) */
+	bool verify;                  /* check the relay's certificate: against ca_file
+					 (NULL: the system store), for host (NULL: the
+					 relay's IP address) */
+	const char *ca_file;
+	const char *host;
 };
 
 /* EHLO's AUTH extension (mail_ehlo_auth). */

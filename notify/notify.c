@@ -135,6 +135,9 @@ int notify_conf_load(struct notify_conf *dst, const char *exec, bool has_email,
 		dst->to[i] = xstrdup(e->to[i]);
 	dst->nto = e->nto;
 	dst->implicit_tls = e->tls == EMAIL_TLS_IMPLICIT;
+	dst->verify = e->verify;
+	dst->ca_file = e->ca_file ? xstrdup(e->ca_file) : NULL;
+	dst->host = e->host ? xstrdup(e->host) : NULL;
 	if (!e->username)
 		return 0;
 	dst->username = xstrdup(e->username);
@@ -155,6 +158,8 @@ static void conf_dup(struct notify_conf *dst, const struct notify_conf *src)
 		dst->to[i] = xstrdup(src->to[i]);
 	dst->username = src->username ? xstrdup(src->username) : NULL;
 	dst->password = src->password ? xstrdup(src->password) : NULL;
+	dst->ca_file = src->ca_file ? xstrdup(src->ca_file) : NULL;
+	dst->host = src->host ? xstrdup(src->host) : NULL;
 }
 
 void notify_conf_free(struct notify_conf *c)
@@ -168,6 +173,8 @@ void notify_conf_free(struct notify_conf *c)
 	if (c->password)
 		OPENSSL_cleanse(c->password, strlen(c->password));
 	free(c->password);
+	free(c->ca_file);
+	free(c->host);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -479,7 +486,8 @@ static void mail_attempt(struct notify_mail *m)
 	struct mail_msg msg = { .relay = m->conf.smtp, .from = m->conf.from, .to = m->conf.to,
 				.nto = m->conf.nto, .text = m->text,
 				.username = m->conf.username, .password = m->conf.password,
-				.implicit_tls = m->conf.implicit_tls };
+				.implicit_tls = m->conf.implicit_tls, .verify = m->conf.verify,
+				.ca_file = m->conf.ca_file, .host = m->conf.host };
 
 	m->attempt++;
 	m->send = mail_send_start(m->n->probes, &msg, NOTIFY_SMTP_TIMEOUT_MS, mail_ended, m);

@@ -42,6 +42,9 @@ struct notify_conf {
 	char *username;               /* SMTP AUTH, NULL: none */
 	char *password;               /* with username; wiped when freed */
 	bool implicit_tls;            /* email.tls: implicit */
+	bool verify;                  /* check the relay's certificate */
+	char *ca_file;                /* NULL: the system store */
+	char *host;                   /* the name to check, NULL: the relay's IP */
 };
 
 struct notify;

@@ -183,13 +183,14 @@ def fake_relay(tmp_path):
     with the test certificate for STARTTLS; stopped by PID at teardown."""
     procs = []
 
-    def start(mode):
+    def start(mode, rogue=False):
         from realservers import make_certs
         certs = make_certs(tmp_path / "certs")
         port, out = free_port(), tmp_path / f"relay-{mode}.jsonl"
         env = dict(os.environ, FAKE_RELAY_USER=USER, FAKE_RELAY_PASS=PASSWORD)
+        cert, key = (certs.rogue_cert, certs.rogue_key) if rogue else (certs.cert, certs.key)
         p = subprocess.Popen([sys.executable, str(FAKE_RELAY), "127.0.0.1", str(port), mode,
-                              str(out), certs.cert, certs.key], env=env,
+                              str(out), cert, key], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(p)
         wait_for(lambda: socket.create_connection(("127.0.0.1", port), 0.5).close() or True,
@@ -250,6 +251,32 @@ def test_auth_over_implicit_tls(vigild_factory, flapper, fake_relay, tmp_path):
     assert all(r["tls"] for r in recs)
     assert [r["cmd"].split(" ")[0] for r in recs][:4] == ["EHLO", "AUTH", "<auth>", "MAIL"]
     assert [r["auth"] for r in recs if "auth" in r] == [["PLAIN", USER, PASSWORD]]
+
+
+@pytest.mark.parametrize("host,rogue,ok", [
+    (None, False, True),                     # the certificate names 127.0.0.1
+    ("mail.test.example", False, True),
+    ("other.example", False, False),         # not the name the certificate carries
+    (None, True, False),                     # self-signed, not from the CA
+], ids=["ip", "name", "wrong-name", "rogue"])
+def test_auth_with_verified_relay(vigild_factory, flapper, fake_relay, tmp_path, host, rogue,
+                                  ok):
+    """email.verify: the relay's certificate is checked (ca_file, host or the
+    relay's IP) before anything is sent over TLS, credentials included."""
+    port, records = fake_relay("auth", rogue=rogue)
+    ca = str(tmp_path / "certs" / "certs" / "ca.pem")
+    extra = {"verify": True, "ca_file": ca, **({"host": host} if host else {})}
+    be = flapper()
+    v = vigild_factory(alerts_config(be, {"batch": "200ms", "email": auth_email(
+        port, password_file(tmp_path), **extra)}))
+    v.wait_state("web", "h1", "up", 5)
+    be.down()
+    if ok:
+        wait_for(lambda: alerts_status(v)["sent"] == 1, 10, 0.05, "the mail delivered")
+        assert [r["auth"] for r in records() if "auth" in r] == [["PLAIN", USER, PASSWORD]]
+        return
+    wait_for(lambda: "certificate verify failed" in v.log(), 10, 0.05, "the TLS failure")
+    assert not any("auth" in r or r["tls"] for r in records()), records()
 
 
 def test_auth_refused_in_clear_text(vigild_factory, flapper, fake_relay, tmp_path):

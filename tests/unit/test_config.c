@@ -163,7 +163,7 @@ static const struct bad_case bad_cases[] = {
 		"13:27: alerts.email.to[1]: \"a@b\\x0d\\x0aDATA\" is not an e-mail address (expected an e-mail address, e.g. ops@example.com)",
 		"13:42: alerts.email.to[2]: \"ops\" is not an e-mail address (expected an e-mail address, e.g. ops@example.com)",
 		"14:5: alerts.email.username: needs password_file (expected the password in a file of its own, never in this file)",
-		"15:5: alerts.email.password: unknown key (expected one of: smtp, from, to, username, password_file, tls)",
+		"15:5: alerts.email.password: unknown key (expected one of: smtp, from, to, username, password_file, tls, verify, ca_file, host)",
 		"15:5: alerts.email.password: a password is never written in the configuration (expected password_file: a file holding it)",
 		"16:10: alerts.email.tls: unknown TLS mode \"ssl\" (expected starttls, implicit)",
 	} },
@@ -173,6 +173,7 @@ static const struct bad_case bad_cases[] = {
 	} },
 	{ "alerts_password_alone.yaml", {
 		"10:11: alerts.email.password_file: needs username (expected the SMTP AUTH user name beside it)",
+		"10:48: alerts.email.ca_file: only with verify: true (expected verify: true to check the relay's certificate)",
 	} },
 	{ "email_incomplete.yaml", {
 		"12:12: failover.notify.email: missing required key \"from\" (expected an e-mail address, e.g. vigil@example.com)",
