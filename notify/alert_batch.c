@@ -177,7 +177,7 @@ void alert_batch_subject(const struct alert_batch *bt, const char *node, char *b
 	}
 	item_summary(&bt->items[0], first, sizeof(first));
 	if (count == 1)
-		snprintf(buf, len, "[vigil] %s: %s", node, first);
+		snprintf(buf, len, "[vigil] %s: 1 alert: %s", node, first);
 	else
 		snprintf(buf, len, "[vigil] %s: %" PRIu64 " alerts: %s (+%" PRIu64 " more)", node,
 			 count, first, count - 1);

@@ -96,7 +96,7 @@ void alert_batch_free(struct alert_batch *bt);
 
 /* "backend-down", "backend-up", "service-down", "service-up", "failover", "sync-refused". */
 const char *alert_kind_str(enum alert_kind k);
-/* "[vigil] NODE: N alerts: FIRST (+K more)" or "[vigil] NODE: FIRST" for one. */
+/* "[vigil] NODE: N alerts: FIRST (+K more)", "[vigil] NODE: 1 alert: FIRST". */
 void alert_batch_subject(const struct alert_batch *bt, const char *node, char *buf,
 			 size_t len);
 /* The mail body: a heading line, one line per event, then what was left

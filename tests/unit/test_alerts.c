@@ -182,10 +182,10 @@ static void test_texts(void **state)
 	bt.n = 1;
 	bt.suppressed = 0;
 	alert_batch_subject(&bt, "lb1", subject, sizeof(subject));
-	assert_string_equal(subject, "[vigil] lb1: backend web/h1 down");
+	assert_string_equal(subject, "[vigil] lb1: 1 alert: backend web/h1 down");
 	bt.items = items + 2;
 	alert_batch_subject(&bt, "lb1", subject, sizeof(subject));
-	assert_string_equal(subject, "[vigil] lb1: failover group:51: master -> backup (peer lb2 "
+	assert_string_equal(subject, "[vigil] lb1: 1 alert: failover group:51: master -> backup (peer lb2 "
 			    "has a higher priority)");
 	bt.items = items;
 	bt.n = 4;
