@@ -294,7 +294,12 @@ def test_auth_refused_in_clear_text(vigild_factory, flapper, fake_relay, tmp_pat
     be.down()
     wait_for(lambda: alerts_status(v)["failed"] >= 2 and alerts_status(v)["batches"] >= 2, 10,
              0.05, "another batch to fail")
-    st = alerts_status(v)
+
+    def settled():
+        st = alerts_status(v)
+        return st if st["queued"] == 0 and st["failed"] == st["batches"] else None
+    time.sleep(0.3 * SLOW)
+    st = wait_for(settled, 5, 0.05, "every batch to end")
     assert st["sent"] == 0 and st["failed"] == st["batches"]
     recs = records()
     assert not any(r["cmd"].upper().startswith("AUTH") or "auth" in r for r in recs), recs
@@ -359,7 +364,8 @@ def test_rate_limit_flapping_backend(vigild_factory, flapper, fake_relay, tmp_pa
     wait_for(lambda: len(calls()) == 2 and alerts_status(v)["sent"] == 2, 5, 0.05,
              "two batches delivered")
     time.sleep(0.5)
-    st = alerts_status(v)
+    st = wait_for(lambda: (lambda st: st if st["queued"] == 0 else None)(alerts_status(v)), 5,
+                  0.05, "the last window to close")
     assert st["batches"] == 2 and len(calls()) == 2 and st["sent"] == 2, st
     assert st["suppressed"] > 0 and st["suppressed"] + sum(
         int(c["VIGIL_ALERTS"]) for c in calls()) == st["events"], (st, calls())
