@@ -160,6 +160,16 @@ void cfg_fld_prefix_ip(struct cfg_ctx *c, const struct ynode *v, const char *pat
 void cfg_failover_pair(struct cfg_ctx *c, const struct ynode *v, struct config *cfg);
 void cfg_failover_clear(struct failover_conf *fo);
 
+/* cfg_mail.c: an e-mail map (failover.notify.email, alerts.email) into e,
+ * with its cross-key rules; release what an email_conf owns. */
+void cfg_email_walk(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		    struct email_conf *e);
+void cfg_email_clear(struct email_conf *e);
+/* The alerts section: defaults, loading, release. */
+void cfg_alerts_builtin(struct alerts_conf *a);
+void cfg_alerts_load(struct cfg_ctx *c, const struct ynode *v, struct config *cfg);
+void cfg_alerts_clear(struct alerts_conf *a);
+
 /* Built-in defaults of a service (everything defaults: may set). */
 void cfg_service_builtin(struct service_conf *s);
 /* Release what a service_conf owns (not the struct itself). */

@@ -252,6 +252,8 @@ static void refuse(struct sync *s, struct sync_conn *c, const struct sync_config
 	s->refused++;
 	log_error("sync: configuration %s from peer %s refused: %s", hex, p->node, reason);
 	send_result(c, m->digest, code, reason);
+	if (s->hooks.refused)
+		s->hooks.refused(s->hooks.arg, p->node, false, reason);
 }
 
 /* Check the peer's file as `vigild -t` would. 0, or -1 with the first error. */
@@ -365,6 +367,8 @@ static void on_result(struct sync *s, struct sync_conn *c, const struct sync_res
 	default:
 		log_error("sync: peer %s refused configuration %s (%s): %s", p->node, hex,
 			  sync_result_str(r->code), reason);
+		if (s->hooks.refused)
+			s->hooks.refused(s->hooks.arg, p->node, true, reason);
 		break;
 	}
 }

@@ -55,6 +55,9 @@ struct sync_hooks {
 	/* The whole operator state of peer node arrived (its snapshot, every
 	 * entry applied through op_apply before this call). NULL: not told. */
 	void (*learnt)(const char *node, void *arg);
+	/* A configuration was refused: the peer's by this node (by_peer false),
+	 * or this node's by the peer; after the log line. May be NULL. */
+	void (*refused)(void *arg, const char *peer, bool by_peer, const char *reason);
 	void *arg;
 };
 

@@ -49,7 +49,8 @@ class SyncNode(PairNode):
         return self.run_dir / "vigil.yaml.prev"
 
 
-def shared_config(bed, tmp_path, run, weight=1, sticky=False, prio=(100, 100), named=False):
+def shared_config(bed, tmp_path, run, weight=1, sticky=False, prio=(100, 100), named=False,
+                  alerts=None):
     """The one file of the pair (JSON text); prio: lb1's and lb2's priority;
     named: a round-robin service on NAMED_PORT whose backends say their name."""
     cfg = base_config([{
@@ -79,11 +80,14 @@ def shared_config(bed, tmp_path, run, weight=1, sticky=False, prio=(100, 100), n
                                  for n, p in zip(("lb1", "lb2"), prio)},
                        "auth_key_file": str(key_file(tmp_path)), "sync": True,
                        "sync_port": SYNC_PORT}
+    if alerts:
+        cfg["alerts"] = alerts
     return json.dumps(cfg, indent=1) + "\n"
 
 
 class SyncPair(NodesBed):
-    def __init__(self, tmp_path, lb2_env=None, sticky=False, prio=(100, 100), named=False):
+    def __init__(self, tmp_path, lb2_env=None, sticky=False, prio=(100, 100), named=False,
+                 alerts=None):
         super().__init__(netns.Testbed())
         self.tmp = tmp_path
         self.run = tmp_path / "run"
@@ -97,7 +101,7 @@ class SyncPair(NodesBed):
                                         str(port), be], stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL)
             self.text = shared_config(self.bed, tmp_path, self.run, sticky=sticky, prio=prio,
-                                      named=named)
+                                      named=named, alerts=alerts)
             shared = tmp_path / "vigil.yaml"
             shared.write_text(self.text)
             for name, env in (("lb1", None), ("lb2", lb2_env)):
@@ -210,6 +214,51 @@ def test_other_version_refused(tmp_path):
         assert msg in lb2.log() and msg in lb1.log()
         assert lb2.backend("web", "be2")["weight"] == 1
         assert lb2.sync()["configs_refused"] == 1
+    finally:
+        problems = p.close()
+    assert not problems, problems
+
+
+def test_refused_sync_and_failover_alerts(tmp_path):
+    """alerts on both nodes of a pair: a configuration refused for another vigil
+    version is an alert (and an event) on the refusing node and on the
+    refused one, with the reason; the start-up election's backup -> master is
+    one too, naming the group."""
+    out = tmp_path / "alerts.jsonl"
+    script = tmp_path / "alert.py"
+    script.write_text(f"""#!{PY}
+import json, os, sys
+rec = {{"node": os.environ["VIGIL_NODE"], "lines": sys.stdin.read().splitlines()}}
+with open({str(out)!r}, "a") as f:
+    f.write(json.dumps(rec) + "\\n")
+""")
+    script.chmod(0o755)
+
+    def lines(node, kind):
+        recs = [json.loads(l) for l in out.read_text().splitlines()] if out.exists() else []
+        return [l.split("\t") for r in recs if r["node"] == node for l in r["lines"]
+                if l.split("\t")[1] == kind]
+
+    alerts = {"batch": "200ms", "exec": str(script)}
+    p = SyncPair(tmp_path, lb2_env={"VIGIL_TEST_SYNC_VERSION": "0.1.0-other"}, alerts=alerts)
+    try:
+        lb1, lb2 = p["lb1"], p["lb2"]
+        wait_until(lambda: lines("lb1", "failover") or lines("lb2", "failover"), 5,
+                   "the election's alert")
+        fo = lines("lb1", "failover") + lines("lb2", "failover")
+        assert fo[0][2] == "group:51" and fo[0][3].startswith("backup -> master ("), fo
+        lb1.write_config(shared_config(p.bed, tmp_path, p.run, weight=5, alerts=alerts))
+        assert lb1.ctl("reload").returncode == 0
+        msg = "vigil versions differ: lb1 runs 0.1.0, lb2 runs 0.1.0-other"
+        mine = wait_until(lambda: lines("lb1", "sync-refused"), 5, "lb1's alert")
+        theirs = wait_until(lambda: lines("lb2", "sync-refused"), 5, "lb2's alert")
+        assert mine[0][3] == f"peer lb2 refused this node's configuration: {msg}", mine
+        assert theirs[0][3] == f"configuration from peer lb1 refused: {msg}", theirs
+        for v in (lb1, lb2):
+            # the program wrote its line; its exit is counted once it is reaped
+            wait_until(lambda: v.status()["alerts"]["exec_ok"] >= 1, 5, "the run counted")
+            st = v.status()
+            assert any(e["kind"] == "sync" and msg in e["text"] for e in st["events"])
     finally:
         problems = p.close()
     assert not problems, problems
