@@ -106,6 +106,12 @@ void cfg_walk_map(struct cfg_ctx *c, const struct ynode *map, const char *path,
 /* A seq (or null meaning empty); else report the wrong type and return false. */
 bool cfg_want_seq(struct cfg_ctx *c, const struct ynode *v, const char *path, const char *what);
 /* A non-null scalar; else report and return false. */
+/* A non-empty sequence (else an error naming what); false: skip it. */
+bool cfg_want_list(struct cfg_ctx *c, const struct ynode *v, const char *path, const char *what);
+/* A non-empty sequence of strings, each parsed by item->fn (which leaves
+ * NULL on error) into a new *arr; *n counts those kept. */
+void cfg_fld_list(struct cfg_ctx *c, const struct ynode *v, const char *path, const char *what,
+		  const struct cfg_field *item, char ***arr, size_t *n);
 bool cfg_want_scalar(struct cfg_ctx *c, const struct ynode *v, const char *path, const char *what);
 /* Parse an integer scalar within [min, max]; report and return -1 if not. */
 int cfg_scalar_int(struct cfg_ctx *c, const struct ynode *v, const char *path,

@@ -50,23 +50,11 @@ static void fld_addr(struct cfg_ctx *c, const struct ynode *v, const char *path,
 static void fld_to(struct cfg_ctx *c, const struct ynode *v, const char *path,
 		   const struct cfg_field *f, void *dst)
 {
-	static const struct cfg_field item = { .what = "an e-mail address, e.g. ops@example.com" };
+	static const struct cfg_field item = { .fn = fld_addr,
+					       .what = "an e-mail address, e.g. ops@example.com" };
 	struct email_conf *e = dst;
-	char ipath[256];
 
-	if (!cfg_want_seq(c, v, path, f->what))
-		return;
-	if (v->kind != YNODE_SEQ || v->n == 0) {
-		errlist_at(c->el, v, path, "empty list (expected %s)", f->what);
-		return;
-	}
-	e->to = xcalloc(v->n, sizeof(*e->to));
-	for (size_t i = 0; i < v->n; i++) {
-		cfg_path_idx(ipath, sizeof(ipath), path, i);
-		fld_addr(c, v->kids[i], ipath, &item, &e->to[e->nto]);
-		if (e->to[e->nto])
-			e->nto++;
-	}
+	cfg_fld_list(c, v, path, f->what, &item, &e->to, &e->nto);
 }
 
 /* A user name for AUTH: printable ASCII, no blanks (it travels base64'd,

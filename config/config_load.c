@@ -50,12 +50,8 @@ static void fld_gate_ports(struct cfg_ctx *c, const struct ynode *v, const char 
 	struct check_conf *ck = dst;     /* .off 0: the whole check */
 	char ipath[256];
 
-	if (!cfg_want_seq(c, v, path, f->what))
+	if (!cfg_want_list(c, v, path, f->what))
 		return;
-	if (v->kind != YNODE_SEQ || v->n == 0) {
-		errlist_at(c->el, v, path, "empty list (expected %s)", f->what);
-		return;
-	}
 	free(ck->gate_ports);
 	ck->gate_ports = xcalloc(v->n, sizeof(*ck->gate_ports));
 	ck->ngate_ports = 0;
@@ -266,12 +262,8 @@ static void fld_ports(struct cfg_ctx *c, const struct ynode *v, const char *path
 	char ipath[256];
 	uint8_t *seen;
 
-	if (!cfg_want_seq(c, v, path, f->what))
+	if (!cfg_want_list(c, v, path, f->what))
 		return;
-	if (v->kind != YNODE_SEQ || v->n == 0) {
-		errlist_at(c->el, v, path, "empty list (expected %s)", f->what);
-		return;
-	}
 	free(s->ports);
 	s->ports = xcalloc(v->n, sizeof(*s->ports));
 	s->nports = 0;
@@ -300,12 +292,8 @@ static void fld_backends(struct cfg_ctx *c, const struct ynode *v, const char *p
 	struct service_conf *s = dst;
 	char ipath[256];
 
-	if (!cfg_want_seq(c, v, path, f->what))
+	if (!cfg_want_list(c, v, path, f->what))
 		return;
-	if (v->kind != YNODE_SEQ || v->n == 0) {
-		errlist_at(c->el, v, path, "empty list (expected %s)", f->what);
-		return;
-	}
 	s->backends = xcalloc(v->n, sizeof(*s->backends));
 	s->nbackends = v->n;
 	for (size_t i = 0; i < v->n; i++) {
