@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 
 #include "common/proxy_hdr.h"
@@ -72,6 +73,15 @@ const struct probe_proto *probe_proto_for(enum check_type t)
 }
 
 /* Read and drop what is already queued so that close() sends FIN, not RST. */
+/* Free the write buffer, wiped first when it held a secret (AUTH). */
+static void wbuf_free(struct probe *p)
+{
+	if (p->secret && p->wbuf.data)
+		OPENSSL_cleanse(p->wbuf.data, p->wbuf.cap);
+	p->secret = false;
+	buf_free(&p->wbuf);
+}
+
 static void drain_now(int fd)
 {
 	char scratch[4096];
@@ -112,7 +122,7 @@ static void probe_release(struct probe *p, enum probe_close how)
 	free(p->rbuf);
 	p->rbuf = NULL;
 	p->rlen = 0;
-	buf_free(&p->wbuf);
+	wbuf_free(p);
 	p->woff = 0;
 	free(p->quit);
 	p->quit = NULL;
@@ -132,14 +142,14 @@ void probe_cleanup(struct probe *p)
 {
 	probe_abort(p);
 	probe_forget_session(p);
-	buf_free(&p->wbuf);
+	wbuf_free(p);
 }
 
 void probe_abort(struct probe *p)
 {
 	if (p->phase != PROBE_IDLE)
 		probe_release(p, PROBE_CLOSE_NOW);
-	buf_free(&p->wbuf);             /* also the one probe_init() made for a probe never run */
+	wbuf_free(p);                   /* also the one probe_init() made for a probe never run */
 }
 
 void probe_finish(struct probe *p, enum check_result res, enum probe_close how,
@@ -253,6 +263,14 @@ void probe_send(struct probe *p, const char *what, const char *fmt, ...)
 	}
 	buf_append(&p->wbuf, s, (size_t)n);
 	free(s);
+	p->waiting = what;
+	p->phase = PROBE_SEND;
+}
+
+void probe_send_secret(struct probe *p, const char *what, const char *data, size_t len)
+{
+	buf_append(&p->wbuf, data, len);
+	p->secret = true;
 	p->waiting = what;
 	p->phase = PROBE_SEND;
 }
@@ -415,6 +433,10 @@ static enum step do_send(struct probe *p)
 		}
 		p->woff += (size_t)n;
 		left -= (size_t)n;
+	}
+	if (p->secret) {
+		OPENSSL_cleanse(p->wbuf.data, p->wbuf.cap);
+		p->secret = false;
 	}
 	buf_reset(&p->wbuf);
 	p->woff = 0;

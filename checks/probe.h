@@ -105,6 +105,7 @@ struct probe {
 	size_t rlen;
 	struct buf wbuf;
 	size_t woff;
+	bool secret;                   /* wbuf holds a secret: wiped once sent or freed */
 	const char *waiting;           /* what we wait for, for timeout messages */
 	int step;                      /* the protocol's own state */
 	char note[REPLY_TEXT_MAX];     /* the protocol's success detail */
@@ -171,6 +172,9 @@ void probe_fail_soon(struct probe *p, enum check_result res, const char *detail)
 /* For protocols: queue a command (printf-like) and wait for the reply. */
 void probe_send(struct probe *p, const char *what, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The same for a line holding a secret (SMTP AUTH): len bytes of data as
+ * they are (no formatting copy), and the write buffer is wiped once sent. */
+void probe_send_secret(struct probe *p, const char *what, const char *data, size_t len);
 /* Drop the first n bytes of p->rbuf. */
 void probe_consume(struct probe *p, size_t n);
 /* Begin the TLS handshake on the connection (STARTTLS); tls_up() follows. */

@@ -111,22 +111,9 @@ static void fld_group_services(struct cfg_ctx *c, const struct ynode *v, const c
 			       const struct cfg_field *f, void *dst)
 {
 	struct fo_group_conf *g = dst;
-	static const struct cfg_field item = { .what = "a service name" };
-	char ipath[256];
+	static const struct cfg_field item = { .fn = cfg_fld_name, .what = "a service name" };
 
-	if (!cfg_want_seq(c, v, path, f->what))
-		return;
-	if (v->kind != YNODE_SEQ || v->n == 0) {
-		errlist_at(c->el, v, path, "empty list (expected %s)", f->what);
-		return;
-	}
-	g->services = xcalloc(v->n, sizeof(*g->services));
-	for (size_t i = 0; i < v->n; i++) {
-		cfg_path_idx(ipath, sizeof(ipath), path, i);
-		cfg_fld_name(c, v->kids[i], ipath, &item, &g->services[g->nservices]);
-		if (g->services[g->nservices])
-			g->nservices++;
-	}
+	cfg_fld_list(c, v, path, f->what, &item, &g->services, &g->nservices);
 }
 
 static void fld_group_prio(struct cfg_ctx *c, const struct ynode *v, const char *path,

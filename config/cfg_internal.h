@@ -106,6 +106,12 @@ void cfg_walk_map(struct cfg_ctx *c, const struct ynode *map, const char *path,
 /* A seq (or null meaning empty); else report the wrong type and return false. */
 bool cfg_want_seq(struct cfg_ctx *c, const struct ynode *v, const char *path, const char *what);
 /* A non-null scalar; else report and return false. */
+/* A non-empty sequence (else an error naming what); false: skip it. */
+bool cfg_want_list(struct cfg_ctx *c, const struct ynode *v, const char *path, const char *what);
+/* A non-empty sequence of strings, each parsed by item->fn (which leaves
+ * NULL on error) into a new *arr; *n counts those kept. */
+void cfg_fld_list(struct cfg_ctx *c, const struct ynode *v, const char *path, const char *what,
+		  const struct cfg_field *item, char ***arr, size_t *n);
 bool cfg_want_scalar(struct cfg_ctx *c, const struct ynode *v, const char *path, const char *what);
 /* Parse an integer scalar within [min, max]; report and return -1 if not. */
 int cfg_scalar_int(struct cfg_ctx *c, const struct ynode *v, const char *path,
@@ -159,6 +165,16 @@ void cfg_fld_prefix_ip(struct cfg_ctx *c, const struct ynode *v, const char *pat
  * failover keys and the services are loaded. */
 void cfg_failover_pair(struct cfg_ctx *c, const struct ynode *v, struct config *cfg);
 void cfg_failover_clear(struct failover_conf *fo);
+
+/* cfg_mail.c: an e-mail map (failover.notify.email, alerts.email) into e,
+ * with its cross-key rules; release what an email_conf owns. */
+void cfg_email_walk(struct cfg_ctx *c, const struct ynode *v, const char *path,
+		    struct email_conf *e);
+void cfg_email_clear(struct email_conf *e);
+/* The alerts section: defaults, loading, release. */
+void cfg_alerts_builtin(struct alerts_conf *a);
+void cfg_alerts_load(struct cfg_ctx *c, const struct ynode *v, struct config *cfg);
+void cfg_alerts_clear(struct alerts_conf *a);
 
 /* Built-in defaults of a service (everything defaults: may set). */
 void cfg_service_builtin(struct service_conf *s);

@@ -214,6 +214,33 @@ bool cfg_want_seq(struct cfg_ctx *c, const struct ynode *v, const char *path, co
 	return false;
 }
 
+bool cfg_want_list(struct cfg_ctx *c, const struct ynode *v, const char *path, const char *what)
+{
+	if (!cfg_want_seq(c, v, path, what))
+		return false;
+	if (v->kind != YNODE_SEQ || v->n == 0) {
+		errlist_at(c->el, v, path, "empty list (expected %s)", what);
+		return false;
+	}
+	return true;
+}
+
+void cfg_fld_list(struct cfg_ctx *c, const struct ynode *v, const char *path, const char *what,
+		  const struct cfg_field *item, char ***arr, size_t *n)
+{
+	char ipath[256];
+
+	if (!cfg_want_list(c, v, path, what))
+		return;
+	*arr = xcalloc(v->n, sizeof(**arr));
+	for (size_t i = 0; i < v->n; i++) {
+		cfg_path_idx(ipath, sizeof(ipath), path, i);
+		item->fn(c, v->kids[i], ipath, item, &(*arr)[*n]);
+		if ((*arr)[*n])
+			(*n)++;
+	}
+}
+
 bool cfg_want_scalar(struct cfg_ctx *c, const struct ynode *v, const char *path, const char *what)
 {
 	if (v->kind != YNODE_SCALAR) {

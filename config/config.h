@@ -128,11 +128,35 @@ struct service_conf {
 	size_t nbackends;
 };
 
+/* How the mail client reaches the relay (email.tls). */
+enum email_tls {
+	EMAIL_TLS_STARTTLS,          /* STARTTLS when the relay offers it (default) */
+	EMAIL_TLS_IMPLICIT,          /* TLS from the first byte (port 465) */
+};
+
+/* failover.notify.email and alerts.email (cfg_mail.c). */
 struct email_conf {
 	struct addr smtp;            /* host:port of the relay */
 	char *from;
 	char **to;
 	size_t nto;
+	char *username;              /* SMTP AUTH user, NULL: no AUTH */
+	char *password_file;         /* with username: the file holding the password */
+	enum email_tls tls;          /* default starttls */
+	bool verify;                 /* check the relay's certificate (default false) */
+	char *ca_file;               /* with verify: NULL is the system store */
+	char *host;                  /* the name the certificate must carry (and SNI);
+					NULL: the relay's IP address */
+};
+
+/* alerts: backend, service, failover and sync events, batched into one
+ * mail and one program run per window, rate-limited (cfg_mail.c). */
+struct alerts_conf {
+	char *exec;                  /* NULL if none */
+	bool has_email;
+	struct email_conf email;
+	uint32_t batch_ms;           /* the window opened by the first event, default 10s */
+	uint32_t max_per_hour;       /* batches delivered per hour at most, default 30 */
 };
 
 /* failover.nodes: one entry per node of the pair (the same file on both). */
@@ -234,6 +258,8 @@ struct config {
 	size_t nservices;
 	bool has_failover;
 	struct failover_conf failover;
+	bool has_alerts;
+	struct alerts_conf alerts;
 	struct cfg_errors *warnings; /* "FILE:LINE:COL: path: warning: ..." (config_lint.c) */
 };
 
@@ -262,6 +288,10 @@ void cfg_free(struct config *cfg);
  * adverts' partners): *n entries, owned by cfg. */
 const struct addr *cfg_peer_addrs(const struct config *cfg, size_t *n);
 void cfg_errors_free(struct cfg_errors *errs);
+
+/* True for an e-mail address vigil will put in an SMTP command: LOCAL@DOMAIN,
+ * printable ASCII without blanks, quotes, brackets, commas or semicolons. */
+bool cfg_mail_addr_ok(const char *s);
 
 /* Parse "250ms", "5s", "30m", "1h" (and "0") into milliseconds. 0 or -1. */
 int cfg_parse_duration(const char *s, uint32_t *ms);

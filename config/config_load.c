@@ -50,12 +50,8 @@ static void fld_gate_ports(struct cfg_ctx *c, const struct ynode *v, const char 
 	struct check_conf *ck = dst;     /* .off 0: the whole check */
 	char ipath[256];
 
-	if (!cfg_want_seq(c, v, path, f->what))
+	if (!cfg_want_list(c, v, path, f->what))
 		return;
-	if (v->kind != YNODE_SEQ || v->n == 0) {
-		errlist_at(c->el, v, path, "empty list (expected %s)", f->what);
-		return;
-	}
 	free(ck->gate_ports);
 	ck->gate_ports = xcalloc(v->n, sizeof(*ck->gate_ports));
 	ck->ngate_ports = 0;
@@ -266,12 +262,8 @@ static void fld_ports(struct cfg_ctx *c, const struct ynode *v, const char *path
 	char ipath[256];
 	uint8_t *seen;
 
-	if (!cfg_want_seq(c, v, path, f->what))
+	if (!cfg_want_list(c, v, path, f->what))
 		return;
-	if (v->kind != YNODE_SEQ || v->n == 0) {
-		errlist_at(c->el, v, path, "empty list (expected %s)", f->what);
-		return;
-	}
 	free(s->ports);
 	s->ports = xcalloc(v->n, sizeof(*s->ports));
 	s->nports = 0;
@@ -300,12 +292,8 @@ static void fld_backends(struct cfg_ctx *c, const struct ynode *v, const char *p
 	struct service_conf *s = dst;
 	char ipath[256];
 
-	if (!cfg_want_seq(c, v, path, f->what))
+	if (!cfg_want_list(c, v, path, f->what))
 		return;
-	if (v->kind != YNODE_SEQ || v->n == 0) {
-		errlist_at(c->el, v, path, "empty list (expected %s)", f->what);
-		return;
-	}
 	s->backends = xcalloc(v->n, sizeof(*s->backends));
 	s->nbackends = v->n;
 	for (size_t i = 0; i < v->n; i++) {
@@ -474,45 +462,13 @@ static void fld_peers(struct cfg_ctx *c, const struct ynode *v, const char *path
 	free(item);
 }
 
-static void fld_to(struct cfg_ctx *c, const struct ynode *v, const char *path,
-		   const struct cfg_field *f, void *dst)
-{
-	static const struct cfg_field item = { .what = "an e-mail address" };
-	struct email_conf *e = dst;
-	char ipath[256];
-
-	if (!cfg_want_seq(c, v, path, f->what))
-		return;
-	if (v->kind != YNODE_SEQ || v->n == 0) {
-		errlist_at(c->el, v, path, "empty list (expected %s)", f->what);
-		return;
-	}
-	e->to = xcalloc(v->n, sizeof(*e->to));
-	for (size_t i = 0; i < v->n; i++) {
-		cfg_path_idx(ipath, sizeof(ipath), path, i);
-		cfg_fld_str(c, v->kids[i], ipath, &item, &e->to[e->nto]);
-		if (e->to[e->nto])
-			e->nto++;
-	}
-}
-
-static const struct cfg_field email_fields[] = {
-	{ .key = "smtp", .fn = cfg_fld_hostport, .off = offsetof(struct email_conf, smtp),
-	  .required = true, .what = "IP:PORT of the mail relay, e.g. 198.51.100.25:25" },
-	{ .key = "from", .fn = cfg_fld_str, .off = offsetof(struct email_conf, from),
-	  .required = true, .what = "an e-mail address" },
-	{ .key = "to", .fn = fld_to, .required = true,
-	  .what = "a list of e-mail addresses, e.g. [ops@example.com]" },
-	{ 0 },
-};
-
 static void fld_email(struct cfg_ctx *c, const struct ynode *v, const char *path,
 		      const struct cfg_field *f, void *dst)
 {
 	struct failover_conf *fo = dst;
 
 	fo->has_email = true;
-	cfg_walk_map(c, v, path, email_fields, &fo->email);
+	cfg_email_walk(c, v, path, &fo->email);
 }
 
 static const struct cfg_field garp_fields[] = {
@@ -532,7 +488,8 @@ static const struct cfg_field track_fields[] = {
 
 static const struct cfg_field notify_fields[] = {
 	STR("exec", struct failover_conf, notify_exec, "a program path"),
-	{ .key = "email", .fn = fld_email, .what = "a map with smtp, from and to" },
+	{ .key = "email", .fn = fld_email,
+	  .what = "a map with smtp, from, to, username, password_file, tls" },
 	{ 0 },
 };
 
@@ -742,6 +699,7 @@ static const struct cfg_field root_fields[] = {
 	{ .key = "defaults", .fn = cfg_fld_ignore },
 	{ .key = "services", .fn = cfg_fld_ignore },
 	{ .key = "failover", .fn = cfg_fld_ignore },
+	{ .key = "alerts", .fn = cfg_fld_ignore },       /* cfg_mail.c */
 	{ 0 },
 };
 
@@ -754,6 +712,7 @@ static struct config *config_new(const char *name)
 	cfg->global.log_level = LOG_LVL_INFO;
 	cfg->global.maxconn = 100000;
 	failover_builtin(&cfg->failover);
+	cfg_alerts_builtin(&cfg->alerts);
 	return cfg;
 }
 
@@ -765,7 +724,7 @@ static void load_root(struct cfg_ctx *c, const struct ynode *root, struct config
 
 	if (root->kind != YNODE_MAP) {
 		errlist_at(c->el, root, "", "wrong type: %s (expected a map with global, "
-			   "defaults, services, failover)", ynode_kind_name(root));
+			   "defaults, services, failover, alerts)", ynode_kind_name(root));
 		return;
 	}
 	cfg_walk_map(c, root, "", root_fields, cfg);
@@ -783,6 +742,9 @@ static void load_root(struct cfg_ctx *c, const struct ynode *root, struct config
 	v = ymap_get(root, "failover");
 	if (v)
 		load_failover(c, v, cfg);
+	v = ymap_get(root, "alerts");
+	if (v)
+		cfg_alerts_load(c, v, cfg);
 	cfg_check_clear(&tmpl.check);
 }
 
@@ -921,10 +883,8 @@ void cfg_free(struct config *cfg)
 	free(cfg->failover.peers);
 	free(cfg->failover.auth_key_file);
 	free(cfg->failover.notify_exec);
-	free(cfg->failover.email.from);
-	for (size_t i = 0; i < cfg->failover.email.nto; i++)
-		free(cfg->failover.email.to[i]);
-	free(cfg->failover.email.to);
+	cfg_email_clear(&cfg->failover.email);
+	cfg_alerts_clear(&cfg->alerts);
 	cfg_failover_clear(&cfg->failover);
 	free(cfg);
 }

@@ -236,7 +236,7 @@ struct ynode *ytree_parse(const char *text, size_t len, struct errlist *el)
 	if (start_document(&tp, &ev, &empty)) {
 		if (empty) {
 			errlist_add(el, 1, 1, "", "empty configuration (expected a map with "
-				    "global, defaults, services, failover)");
+				    "global, defaults, services, failover, alerts)");
 		} else {
 			root = parse_node(&tp, &ev, 0);
 			yaml_event_delete(&ev);

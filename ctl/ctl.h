@@ -50,6 +50,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "notify/alerts.h"
 
 struct ev_loop;
 struct ctl_server;
@@ -112,6 +113,7 @@ struct ctl_view {
 	uint64_t nofile;              /* open file limit (soft) */
 	char config_digest[65];       /* hex SHA-256 of the running configuration, "" when none */
 	const struct sync *sync;      /* the sync channel, NULL when off */
+	struct alerts_stats alerts;   /* the alerts' counters (on: false without a section) */
 };
 
 /* The daemon as ctl/ uses it: a snapshot accessor and the command entry

@@ -145,6 +145,41 @@ static void metrics_failover(const struct ctl_view *v, struct buf *out)
 	status_fo_view_free(fv);
 }
 
+/* ---- alerts ---- */
+
+static void json_alerts(const struct ctl_view *v, struct buf *out)
+{
+	const struct alerts_stats *a = &v->alerts;
+
+	buf_printf(out, ",\n  \"alerts\": {\"enabled\": %s, \"events\": %" PRIu64
+		   ", \"queued\": %" PRIu64 ", \"batches\": %" PRIu64 ", \"sent\": %" PRIu64
+		   ", \"failed\": %" PRIu64 ", \"suppressed\": %" PRIu64 ", \"exec_ok\": %" PRIu64
+		   ", \"exec_failed\": %" PRIu64 "}", a->on ? "true" : "false", a->events,
+		   a->queued, a->batches, a->sent, a->failed, a->suppressed, a->exec_ok,
+		   a->exec_failed);
+}
+
+static void metrics_alerts(const struct ctl_view *v, struct buf *out)
+{
+	const struct alerts_stats *a = &v->alerts;
+
+	prom_scalar(out, "vigil_alerts_events_total", "counter",
+		    "Alerts recorded (backend, service, failover, sync events).", a->events);
+	prom_scalar(out, "vigil_alerts_suppressed_total", "counter",
+		    "Alerts dropped by alerts.max_per_hour.", a->suppressed);
+	prom_scalar(out, "vigil_alerts_batches_total", "counter",
+		    "Alert batches delivered (each one mail and one program run).", a->batches);
+	prom_family(out, "vigil_alerts_mails_total", "counter",
+		    "Alert mails by outcome: sent (the relay took it) or failed (given up).");
+	buf_printf(out, "vigil_alerts_mails_total{result=\"sent\"} %" PRIu64 "\n"
+		   "vigil_alerts_mails_total{result=\"failed\"} %" PRIu64 "\n", a->sent, a->failed);
+	prom_family(out, "vigil_alerts_exec_total", "counter",
+		    "Runs of alerts.exec by outcome: ok (exit 0) or failed.");
+	buf_printf(out, "vigil_alerts_exec_total{result=\"ok\"} %" PRIu64 "\n"
+		   "vigil_alerts_exec_total{result=\"failed\"} %" PRIu64 "\n", a->exec_ok,
+		   a->exec_failed);
+}
+
 /* ---- events ---- */
 
 void status_json_events(const struct events *ev, size_t max, struct buf *out)
@@ -202,6 +237,7 @@ void status_json(const struct ctl_view *v, struct buf *out)
 		   st.refused, st.local_errors, st.bytes_in, st.bytes_out, v->cfg->global.maxconn,
 		   v->nofile, v->lb ? lb_nworkers(v->lb) : 0);
 	json_failover(v, out);
+	json_alerts(v, out);
 	buf_puts(out, ",\n  \"services\": [");
 	for (i = 0; i < n; i++) {
 		buf_puts(out, i ? ",\n    " : "\n    ");
@@ -232,6 +268,10 @@ void status_text(const struct ctl_view *v, struct buf *out)
 		buf_printf(out, "%lus", up);
 	buf_printf(out, "  reloads %" PRIu64 "\n", v->reloads);
 	text_failover(v, out);
+	if (v->alerts.on)
+		buf_printf(out, "\nalerts %" PRIu64 "  mails sent %" PRIu64 "  failed %" PRIu64
+			   "  suppressed %" PRIu64, v->alerts.events, v->alerts.sent,
+			   v->alerts.failed, v->alerts.suppressed);
 	buf_printf(out, "\nconnections active %" PRIu64 "  total %" PRIu64 "  refused %" PRIu64 "\n",
 		   st.active, st.accepted, st.refused);
 	for (i = 0; i < n; i++) {
@@ -387,5 +427,6 @@ void status_metrics(const struct ctl_view *v, struct buf *out)
 		status_sync_metrics(&sv, out);
 		sync_view_free(&sv);
 	}
+	metrics_alerts(v, out);
 	free(svcs);
 }

@@ -33,6 +33,9 @@ void status_failover_text(const struct failover_view *v, struct buf *out)
 	buf_printf(out, "  (%s)\n  adverts sent %" PRIu64 "  received %" PRIu64
 		   "  rejected %" PRIu64, v->ngroups ? v->groups[0].reason : "",
 		   v->adverts_sent, v->adverts_received, rejected);
+	if (v->gate.waiting)
+		buf_printf(out, "\n  waiting for the peer's operator state (%.0f ms so far)",
+			   v->gate.waited_ms);
 	for (size_t k = 0; v->ngroups > 1 && k < v->ngroups; k++) {
 		const struct failover_view_group *g = &v->groups[k];
 
@@ -131,6 +134,19 @@ static void json_counters(const struct failover_view *v, struct buf *out)
 		   v->advert_gaps, garps, refusals, restored);
 }
 
+/* The start-up gate: state, why it opened, how long the node waited. */
+static void json_gate(const struct failover_view_gate *g, struct buf *out)
+{
+	buf_puts(out, ", \"start_gate\": {\"state\": ");
+	buf_json_str(out, g->state);
+	buf_puts(out, ", \"reason\": ");
+	buf_json_str(out, g->reason);
+	if (strcmp(g->state, "off") == 0)
+		buf_puts(out, ", \"waited_ms\": null}");
+	else
+		buf_printf(out, ", \"waited_ms\": %.0f}", g->waited_ms);
+}
+
 void status_failover_json(const struct failover_view *v, struct buf *out)
 {
 	const struct failover_view_group *g0 = &v->groups[0];
@@ -153,7 +169,9 @@ void status_failover_json(const struct failover_view *v, struct buf *out)
 	json_node_vips(v, out);
 	buf_puts(out, ", \"services_down\": [");
 	json_strs(v->services_down, v->nservices_down, out);
-	buf_puts(out, "], \"groups\": [");
+	buf_puts(out, "]");
+	json_gate(&v->gate, out);
+	buf_puts(out, ", \"groups\": [");
 	for (size_t k = 0; k < v->ngroups; k++) {
 		buf_puts(out, k ? ", " : "");
 		json_group(&v->groups[k], out);

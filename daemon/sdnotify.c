@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "lb/lb.h"
+#include "vip/failover.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,7 @@ enum sdnotify_verdict sdnotify_decide(const struct sdnotify_facts *f)
 {
 	bool settled = f->probes_pending == 0;
 
-	if (strcmp(f->failover, "init") == 0)
+	if (strcmp(f->failover, "init") == 0 || f->learning)
 		settled = false;
 	else if (strcmp(f->failover, "backup") == 0 && f->waited < f->backup_settle)
 		settled = false;
@@ -79,6 +80,7 @@ static void facts_get(const struct sdnotify *n, struct sdnotify_facts *f)
 
 	backends_count(d, &up, &total, &f->probes_pending);
 	f->failover = vigild_failover_state(d);
+	f->learning = d->fo && failover_waiting(d->fo);
 	f->waited = ev_now(d->loop) - n->started;
 	f->backup_settle = d->cfg->has_failover
 		? 4.0 * d->cfg->failover.advert_interval_ms / 1000.0 : 0;
@@ -90,9 +92,10 @@ static void summary(const struct vigild *d, const char *what, char *out, size_t 
 	unsigned up, total, pending;
 
 	backends_count(d, &up, &total, &pending);
-	snprintf(out, len, "%s: %zu service%s, %u/%u backends up, failover %s", what,
+	snprintf(out, len, "%s: %zu service%s, %u/%u backends up, failover %s%s", what,
 		 lb_nservices(d->lb), lb_nservices(d->lb) == 1 ? "" : "s", up, total,
-		 vigild_failover_state(d));
+		 vigild_failover_state(d), d->fo && failover_waiting(d->fo) ?
+		 " (learning the peer's operator state)" : "");
 }
 
 /* Send msg (lines "KEY=VALUE"), then STATUS= when it changed. */

@@ -2,7 +2,8 @@
  *
  * READY=1 once the listeners are open, every probed backend has had its first
  * probe and the failover state has settled (master or fault at once; backup
- * after 4 advert intervals, longer than the master-down timer), or at the
+ * after 4 advert intervals, longer than the master-down timer; with
+ * failover.sync not before the peer's operator state is learnt), or at the
  * latest after the longest check interval + timeout + 2 s (at most 30 s), so
  * systemd's start-up timeout never hits a slow backend. RELOADING=1 and
  * READY=1 around each reload, STOPPING=1 when a graceful stop begins, and
@@ -29,6 +30,7 @@ enum sdnotify_verdict {
 struct sdnotify_facts {
 	unsigned probes_pending;      /* probed backends without a first result */
 	const char *failover;         /* "standalone", "init", "backup", "master", "fault" */
+	bool learning;                /* waiting for the peer's operator state (sync) */
 	double waited;                /* seconds since vigild_start() */
 	double backup_settle;         /* seconds a backup needs to count as settled */
 	double limit;                 /* seconds after which readiness is declared anyway */

@@ -10,9 +10,11 @@
 #include "common/util.h"
 #include "ctl/ctl.h"
 #include "ctl/http.h"
+#include "daemon/wire_alerts.h"
 #include "daemon/wire_checks.h"
 #include "daemon/sdnotify.h"
 #include "lb/lb.h"
+#include "notify/alerts.h"
 #include "notify/notify.h"
 #include "sync/sync.h"
 #include "vip/failover.h"
@@ -135,6 +137,7 @@ static int reload_config(struct vigild *d, struct buf *err)
 	size_t len = 0;
 	uint8_t token[32];
 	bool has_token;
+	struct wire_notify wn;
 
 	if (d->stopping) {
 		log_warning("reload refused: vigild is stopping");
@@ -155,7 +158,8 @@ static int reload_config(struct vigild *d, struct buf *err)
 	}
 	cfg_errors_free(&errs);
 	log_cfg_warnings(cfg);
-	if (load_token(cfg, token, &has_token, why, sizeof(why)) < 0) {
+	if (load_token(cfg, token, &has_token, why, sizeof(why)) < 0 ||
+	    wire_notify_prepare(cfg, &wn, why, sizeof(why)) < 0) {
 		log_error("reload refused: %s; the running configuration stays", why);
 		if (err)
 			buf_printf(err, "%s\n", why);
@@ -175,6 +179,7 @@ static int reload_config(struct vigild *d, struct buf *err)
 			buf_printf(err, "%s\n", why);
 		if (transparent_apply(d, old, again, sizeof(again)) < 0)
 			log_error("source: client: %s", again);
+		wire_notify_discard(&wn);
 		cfg_free(cfg);
 		free(text);
 		d->reload_failures++;
@@ -185,7 +190,7 @@ static int reload_config(struct vigild *d, struct buf *err)
 	vigild_sync_check_reload(old, cfg);
 	wire_checks_sync(d->checker, d->lb);
 	agents_sync(d->agents, d->lb);
-	notify_apply(d->notify, cfg);
+	wire_notify_commit(d, &wn);
 	if (d->fo && failover_apply(d->fo, cfg, why, sizeof(why)) < 0)
 		log_error("failover: %s; its previous settings stay", why);
 	else if (!d->fo && cfg->has_failover)
@@ -252,28 +257,30 @@ int vigild_resume(struct vigild *d, uint32_t group, char *err, size_t errlen)
 	return -1;
 }
 
-/* Every failover state change is notified (failover.notify) and logged as an event. */
+/* Every failover state change is notified (failover.notify), logged as an
+ * event, and alerted (alerts). */
 static void failover_changed_cb(const struct failover_change *c, void *arg)
 {
 	struct vigild *d = arg;
 	char text[EVENTS_TEXT_MAX];
 
 	snprintf(text, sizeof(text), "%s -> %s (%s)", c->old_state, c->new_state, c->reason);
-	events_add(d->events, c->when, EVENT_FAILOVER, NULL, NULL,
-		   d->cfg->has_failover ? d->cfg->failover.group : 0, text);
+	events_add(d->events, c->when, EVENT_FAILOVER, NULL, NULL, c->group, text);
 	struct notify_event ev = { .node = c->node, .new_state = c->new_state,
 				   .old_state = c->old_state, .reason = c->reason,
-				   .when = c->when };
+				   .when = c->when, .group = c->group };
 
 	notify_send(d->notify, &ev);
+	wire_alert_failover(d, c);
 }
 
-/* The checks tell failover (track.services) when a service's last backend
- * goes down or its first comes back. */
+/* The checks tell failover (track.services) and the alerts when a
+ * service's last backend goes down or its first comes back. */
 static void failover_avail_cb(struct service *svc, bool available, void *arg)
 {
 	struct vigild *d = arg;
 
+	wire_alert_service(d, svc, available);
 	if (d->fo)
 		failover_service_avail(d->fo, svc->name, available);
 }
@@ -287,7 +294,17 @@ static void vip_released_cb(const struct addr *ip, void *arg)
 	lb_close_vip(d->lb, ip, "this node no longer holds the VIP");
 }
 
-/* Every backend state change goes into the event log (lb/ logged it). */
+/* The start-up gate opened (failover.sync): the lb serves from now on. */
+static void gate_opened_cb(const char *why, void *arg)
+{
+	struct vigild *d = arg;
+
+	lb_hold(d->lb, false);
+	events_add(d->events, wall_now(), EVENT_FAILOVER, NULL, NULL, 0, why);
+}
+
+/* Every backend state change goes into the event log (lb/ logged it), and
+ * up <-> down into the alerts. */
 static void backend_state_cb(struct service *svc, struct backend *b, enum backend_state old,
 			     const char *reason, void *arg)
 {
@@ -297,6 +314,7 @@ static void backend_state_cb(struct service *svc, struct backend *b, enum backen
 	snprintf(text, sizeof(text), "%s -> %s (%s)", backend_state_str(old),
 		 backend_state_str(b->state), reason);
 	events_add(d->events, wall_now(), EVENT_BACKEND, svc->name, b->name, 0, text);
+	wire_alert_backend(d, svc, b, old, reason);
 }
 
 /* ---- what ctl/ sees of the daemon ---- */
@@ -311,6 +329,7 @@ static void ctl_view_cb(void *arg, struct ctl_view *out)
 		.reloads = d->reloads, .reload_failures = d->reload_failures,
 		.nofile = d->nofile, .sync = d->sync,
 	};
+	alerts_get_stats(d->alerts, &out->alerts);
 	vigild_config_digest_hex(d, out->config_digest);
 }
 
@@ -440,6 +459,7 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 	char err[512];
 	uint8_t token[32];
 	bool has_token;
+	struct wire_notify wn;
 
 	d->loop = ev_default_loop(EVFLAG_AUTO);
 	d->events = events_new();
@@ -461,6 +481,13 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 		log_error("%s", err);
 		return -1;
 	}
+	d->notify = notify_new(d->loop, "failover: notify");
+	d->alerts = alerts_new(d->loop);
+	if (wire_notify_prepare(cfg, &wn, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	wire_notify_commit(d, &wn);
 	d->lb = lb_new(d->loop);
 	if (lb_apply(d->lb, cfg, err, sizeof(err)) < 0) {
 		log_error("%s", err);
@@ -481,11 +508,10 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 		return -1;
 	status_http_set_token(d->http, has_token ? token : NULL);
 	lb_set_avail_hook(d->lb, failover_avail_cb, d);
-	d->notify = notify_new(d->loop);
-	notify_apply(d->notify, cfg);
 	if (cfg->has_failover) {
 		struct failover_hooks hooks = {
-			.changed = failover_changed_cb, .released = vip_released_cb, .arg = d,
+			.changed = failover_changed_cb, .released = vip_released_cb,
+			.gate_opened = gate_opened_cb, .arg = d,
 		};
 
 		d->fo = failover_new(d->loop, cfg, &hooks, err, sizeof(err));
@@ -494,6 +520,9 @@ int vigild_start(struct vigild *d, struct config *cfg, const char *path)
 			return -1;
 		}
 		failover_sync_avail(d);
+		/* nothing served with operator state the peer has not told yet */
+		if (failover_waiting(d->fo))
+			lb_hold(d->lb, true);
 	}
 	if (vigild_sync_start(d, err, sizeof(err)) < 0) {
 		log_error("failover.sync: %s", err);
@@ -530,6 +559,7 @@ void vigild_cleanup(struct vigild *d)
 	d->sync = NULL;
 	sdnotify_free(d->sdn);
 	failover_free(d->fo);
+	alerts_free(d->alerts);
 	notify_free(d->notify);
 	status_http_free(d->http);
 	ctl_server_free(d->ctl);

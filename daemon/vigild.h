@@ -24,6 +24,7 @@ struct ctl_server;
 struct status_http;
 struct failover;
 struct notify;
+struct alerts;
 struct rules_nl;
 struct sync;
 struct sdnotify;
@@ -41,6 +42,7 @@ struct vigild {
 	struct status_http *http;
 	struct failover *fo;          /* NULL without a failover section */
 	struct notify *notify;        /* failover.notify: programs and mails */
+	struct alerts *alerts;        /* alerts: batched events, programs and mails */
 	struct rules_nl *rules;       /* policy rules of source: client services */
 	ev_timer rules_timer;         /* while connections keep rules a reload dropped */
 	struct sync *sync;            /* failover.sync: NULL when off */

@@ -8,8 +8,10 @@
 #include "common/events.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/wire_alerts.h"
 #include "lb/lb.h"
 #include "sync/sync.h"
+#include "vip/failover.h"
 #include "vip/peer_msg.h"
 
 #include <openssl/crypto.h>
@@ -41,10 +43,9 @@ static int sync_reload_cb(void *arg, char *err, size_t errlen)
 		snprintf(err, errlen, "reload refused: %s", errs.len ? errs.data : "unknown");
 	}
 	buf_free(&errs);
+	/* a refusal reaches the event log and the alerts through sync_refused_cb */
 	if (rc == 0)
 		sync_event(d, NULL, NULL, "configuration from the peer installed and reloaded", "");
-	else
-		sync_event(d, NULL, NULL, "configuration from the peer refused: ", err);
 	return rc;
 }
 
@@ -108,6 +109,23 @@ static void sync_peer_up_cb(void *arg)
 	lb_persist_each(d->lb, lb_persist_made_cb, d);
 }
 
+/* The peer's whole operator state is applied: failover may claim now. */
+static void sync_learnt_cb(const char *node, void *arg)
+{
+	struct vigild *d = arg;
+
+	if (d->fo && failover_waiting(d->fo)) {
+		sync_event(d, NULL, NULL, "operator state learnt from peer ", node);
+		failover_learnt(d->fo, node);
+	}
+}
+
+/* A configuration refused, by this node or by the peer: an event and an alert. */
+static void sync_refused_cb(void *arg, const char *peer, bool by_peer, const char *reason)
+{
+	wire_alert_sync_refused(arg, peer, by_peer, reason);
+}
+
 int vigild_sync_start(struct vigild *d, char *err, size_t errlen)
 {
 	const struct failover_conf *fc = &d->cfg->failover;
@@ -116,7 +134,7 @@ int vigild_sync_start(struct vigild *d, char *err, size_t errlen)
 	const char *ver = getenv(VIGIL_TEST_VERSION_ENV);
 	struct sync_hooks hooks = { .reload = sync_reload_cb, .op_apply = sync_op_cb,
 				    .persist_apply = sync_persist_cb, .peer_up = sync_peer_up_cb,
-				    .arg = d };
+				    .learnt = sync_learnt_cb, .refused = sync_refused_cb, .arg = d };
 	struct sync_settings set = {
 		.node = fc->node, .version = ver && *ver ? ver : VIGIL_VERSION, .port = fc->sync_port,
 		.listen = fc->has_sync_listen ? &fc->sync_listen : NULL,

@@ -706,21 +706,18 @@ fail:
 static struct backend *conn_pick(struct conn *c, struct service_params *sp)
 {
 	struct service *s = c->svc;
+	struct sched_skip skip[2] = {
+		{ c->skip, c->skip_words[0] * 64, 0 },
+		{ c->skip + c->skip_words[0], c->skip_words[1] * 64, 0 },
+	};
 	struct backend *b = NULL;
 
 	service_lock(s);
-	{
-		uint64_t port_mask = service_port_mask(s, c->port);
-		struct sched_skip skip[2] = {
-			{ c->skip, c->skip_words[0] * 64, port_mask },
-			{ c->skip + c->skip_words[0], c->skip_words[1] * 64, port_mask },
-		};
-
-		if (c->attempts == 0 && s->persist)
-			b = service_persist_get(s, &c->client, ev_now(c->w->loop));
-		if (!b)
-			b = service_pick(s, c->key, skip);
-	}
+	skip[0].port_mask = skip[1].port_mask = service_port_mask(s, c->port);
+	if (c->attempts == 0 && s->persist)
+		b = service_persist_get(s, &c->client, ev_now(c->w->loop));
+	if (!b)
+		b = service_pick(s, c->key, skip);
 	if (b) {
 		skip_mark(c, b);
 		lb_persist_note(c->w->lb, s, &c->client, b, ev_now(c->w->loop));

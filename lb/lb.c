@@ -307,6 +307,26 @@ struct service *lb_find_service(const struct lb *lb, const char *name)
 	return NULL;
 }
 
+static void worker_hold(struct lb_worker *w, void *arg)
+{
+	if (!atomic_load(&w->lb->held)) {
+		listeners_resume(w);
+		return;
+	}
+	for (struct listener *l = w->listeners; l; l = l->next) {
+		ev_io_stop(w->loop, &l->io);
+		l->paused = true;
+	}
+}
+
+void lb_hold(struct lb *lb, bool hold)
+{
+	if (hold == atomic_load(&lb->held))
+		return;
+	atomic_store(&lb->held, hold);
+	workers_call(lb, worker_hold, NULL);
+}
+
 void lb_stop_accepting(struct lb *lb)
 {
 	struct lsock *all = lb->lsocks;

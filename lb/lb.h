@@ -48,6 +48,10 @@ size_t lb_nservices(const struct lb *lb);
 struct service *lb_service(const struct lb *lb, size_t i);
 struct service *lb_find_service(const struct lb *lb, const char *name);
 
+/* hold: accept nothing (clients wait in the listeners' backlogs) until
+ * lb_hold(lb, false) - e.g. before the peer's operator state (drain,
+ * disable, weight) is known. Listeners opened meanwhile wait too. */
+void lb_hold(struct lb *lb, bool hold);
 /* Graceful stop: close all listeners; connections go on. */
 void lb_stop_accepting(struct lb *lb);
 /* Close every open connection now (end of the drain period). */

@@ -53,7 +53,7 @@ struct listener {
 	struct service *svc;           /* reference */
 	struct lb_worker *w;
 	struct listener *next;
-	bool paused;                   /* maxconn reached: left in the backlog */
+	bool paused;                   /* maxconn reached, or held: left in the backlog */
 	bool seen;                     /* scratch for worker_sync_listeners */
 };
 
@@ -119,6 +119,7 @@ struct lb {
 	_Atomic uint32_t nconns;       /* all workers */
 	bool use_splice;
 	_Atomic bool accepting;
+	_Atomic bool held;             /* lb_hold: listeners wait, clients stay in the backlog */
 	/* worker -> main loop */
 	ev_async post_wake;
 	pthread_mutex_t post_mu;

@@ -244,8 +244,11 @@ struct listener *listener_new(struct lb_worker *w, const struct lsock *ls, int f
 
 void listener_start(struct listener *l)
 {
+	struct lb *lb = l->w->lb;
+
 	l->paused = false;
-	if (atomic_load(&l->w->lb->accepting) && !ev_is_active(&l->w->resume_timer))
+	if (atomic_load(&lb->accepting) && !atomic_load(&lb->held) &&
+	    !ev_is_active(&l->w->resume_timer))
 		ev_io_start(l->w->loop, &l->io);
 	else
 		l->paused = true;
@@ -323,7 +326,8 @@ void listeners_resume(struct lb_worker *w)
 {
 	bool still = false;
 
-	if (!atomic_load(&w->lb->accepting) || ev_is_active(&w->resume_timer))
+	if (!atomic_load(&w->lb->accepting) || atomic_load(&w->lb->held) ||
+	    ev_is_active(&w->resume_timer))
 		return;
 	for (struct listener *l = w->listeners; l; l = l->next) {
 		if (!l->paused)

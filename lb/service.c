@@ -79,6 +79,7 @@ static void service_check_avail(struct service *s)
 	if (now == s->available)
 		return;
 	s->available = now;
+	s->avail_changes++;
 	if (now)
 		log_notice("service %s: available, a backend is up", s->name);
 	else

@@ -61,6 +61,7 @@ struct service {
 	size_t nbackends;
 	struct sched_pool pools[2];       /* [0] normal, [1] backup */
 	bool available;                   /* some backend is up */
+	uint64_t avail_changes;           /* times available flipped (the avail hook's calls) */
 
 	struct service_hooks hooks;
 

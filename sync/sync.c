@@ -252,6 +252,8 @@ static void refuse(struct sync *s, struct sync_conn *c, const struct sync_config
 	s->refused++;
 	log_error("sync: configuration %s from peer %s refused: %s", hex, p->node, reason);
 	send_result(c, m->digest, code, reason);
+	if (s->hooks.refused)
+		s->hooks.refused(s->hooks.arg, p->node, false, reason);
 }
 
 /* Check the peer's file as `vigild -t` would. 0, or -1 with the first error. */
@@ -365,6 +367,8 @@ static void on_result(struct sync *s, struct sync_conn *c, const struct sync_res
 	default:
 		log_error("sync: peer %s refused configuration %s (%s): %s", p->node, hex,
 			  sync_result_str(r->code), reason);
+		if (s->hooks.refused)
+			s->hooks.refused(s->hooks.arg, p->node, true, reason);
 		break;
 	}
 }
@@ -417,7 +421,8 @@ static void send_ops(struct sync *s, struct sync_conn *c, bool snapshot, const s
 		size_t k = n - off > SYNC_OPS_MAX ? SYNC_OPS_MAX : n - off;
 
 		buf_reset(&b);
-		sync_ops_encode(&b, snapshot, ops + off, k);
+		/* a snapshot's end is flagged: the receiver then has it all */
+		sync_ops_encode(&b, snapshot && off + k == n, ops + off, k);
 		sync_conn_send(c, SYNC_OPS, &b);
 		s->peers[c->peer].ops_sent += k;
 		off += k;
@@ -463,6 +468,8 @@ static void on_ops(struct sync *s, struct sync_conn *c, const struct sync_ops *o
 			op_add(s, op);
 		s->hooks.op_apply(op, s->hooks.arg);
 	}
+	if (o->snapshot && s->hooks.learnt)
+		s->hooks.learnt(p->node, s->hooks.arg);
 }
 
 /* ---- persistence entries ---- */

@@ -22,7 +22,10 @@
  *
  * Operator state (drain, disable, enable, weight): each decision is stamped
  * and kept per service/backend; the later stamp wins on both nodes. A peer
- * gets the whole table when it connects, and every new decision at once.
+ * gets the whole table when it connects (its last message flagged as the end
+ * of the snapshot, sent even when the table is empty, so a starting node
+ * knows when it has learnt everything: hooks.learnt), and every new decision
+ * at once.
  *
  * What it shows (status, metrics): sync_view.h.
  */
@@ -50,6 +53,12 @@ struct sync_hooks {
 	void (*persist_apply)(const struct sync_persist *e, void *arg);
 	/* A peer connected: queue what it should learn (sync_persist_local). */
 	void (*peer_up)(void *arg);
+	/* The whole operator state of peer node arrived (its snapshot, every
+	 * entry applied through op_apply before this call). NULL: not told. */
+	void (*learnt)(const char *node, void *arg);
+	/* A configuration was refused: the peer's by this node (by_peer false),
+	 * or this node's by the peer; after the log line. May be NULL. */
+	void (*refused)(void *arg, const char *peer, bool by_peer, const char *reason);
 	void *arg;
 };
 

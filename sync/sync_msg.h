@@ -124,7 +124,7 @@ struct sync_op {
 };
 
 struct sync_ops {
-	bool snapshot;                /* the sender's whole table */
+	bool snapshot;                /* the last message of the sender's whole table */
 	size_t n;
 	struct sync_op op[SYNC_OPS_MAX];
 };

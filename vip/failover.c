@@ -305,6 +305,8 @@ struct failover *failover_new(struct ev_loop *loop, const struct config *cfg,
 	if (peer_hb_sync(f, err, errlen) < 0)
 		goto fail;
 	log_start(f);
+	if (cfg->failover.sync && f->set.npeers)
+		peer_gate_start(f, PEER_GATE_MAX_S);
 	first_state(f);
 	return f;
 fail:
@@ -320,6 +322,7 @@ void failover_free(struct failover *f)
 	if (!f)
 		return;
 	f->stopping = true;
+	peer_gate_stop(f);
 	for (size_t i = 0; i < f->ngroups; i++)
 		peer_group_free(f->groups[i]);
 	f->ngroups = 0;
@@ -582,6 +585,19 @@ int failover_apply(struct failover *f, const struct config *cfg, char *err, size
 
 /* ---- inputs from the daemon and the operator ---- */
 
+bool failover_waiting(const struct failover *f)
+{
+	return f->gate == PEER_GATE_WAITING;
+}
+
+void failover_learnt(struct failover *f, const char *from)
+{
+	char why[128];
+
+	snprintf(why, sizeof(why), "operator state learnt from peer %s", from);
+	peer_gate_open(f, PEER_GATE_LEARNT, why);
+}
+
 void failover_service_avail(struct failover *f, const char *service, bool available)
 {
 	size_t i;
@@ -742,6 +758,8 @@ static int group_takeover(struct fo_group *g, char *err, size_t errlen)
 	}
 	g->standby = false;
 	g->forced = true;
+	/* the operator's decision: the node serves with what it knows */
+	peer_gate_open(g->f, PEER_GATE_ALONE, "vigilctl takeover");
 	if (g->state == PEER_MASTER) {
 		peer_priority_changed(g, "vigilctl takeover while master");
 		return 0;

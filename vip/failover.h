@@ -41,6 +41,10 @@ struct failover_hooks {
 	 * reload dropped it); called after the address is gone. The daemon wires
 	 * lb/ here, which closes the connections that came in on it. */
 	void (*released)(const struct addr *ip, void *arg);
+	/* The start-up gate opened (failover.sync): the peer's operator state
+	 * arrived, or this node proceeds without it (why says which). The
+	 * daemon's lb starts serving here. */
+	void (*gate_opened)(const char *why, void *arg);
 	void *arg;                    /* for every hook */
 };
 
@@ -54,6 +58,14 @@ struct failover *failover_new(struct ev_loop *loop, const struct config *cfg,
  * Keys that need a restart (interface, group, port) keep their old value
  * with a logged warning. 0, or -1 with err (nothing changed). */
 int failover_apply(struct failover *f, const struct config *cfg, char *err, size_t errlen);
+/* With failover.sync and a peer, a starting node claims no group before it
+ * has the peer's operator state (the start-up gate): true while it waits.
+ * It stops waiting on failover_learnt(), when no peer is heard within
+ * master-down (the peer is dead: the normal takeover time), when a peer
+ * resigns, on vigilctl takeover, or after PEER_GATE_MAX_S at the latest. */
+bool failover_waiting(const struct failover *f);
+/* The peer's operator state arrived (from names the peer): the gate opens. */
+void failover_learnt(struct failover *f, const char *from);
 /* The checks say service has (not) a backend up; drives track.services. */
 void failover_service_avail(struct failover *f, const char *service, bool available);
 /* "init", "backup", "master" or "fault". */

@@ -131,6 +131,10 @@ void failover_view(const struct failover *f, struct failover_view *out)
 	for (size_t i = 0; i < f->senders.n; i++)
 		view_peer(f, i, now, &out->peers[i]);
 	out->npeers = f->senders.n;
+	out->gate.state = peer_gate_str(f->gate);
+	snprintf(out->gate.reason, sizeof(out->gate.reason), "%s", f->gate_reason);
+	out->gate.waiting = f->gate == PEER_GATE_WAITING;
+	out->gate.waited_ms = ((out->gate.waiting ? now : f->gate_opened_at) - f->gate_since) * 1000;
 	out->services_down = view_strs(f->svc_down, f->nsvc_down);
 	out->nservices_down = f->nsvc_down;
 	out->adverts_sent = peer_adverts_sent(f);

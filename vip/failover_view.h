@@ -70,6 +70,15 @@ struct failover_view_count {
 	uint64_t n;
 };
 
+/* The start-up gate (failover.sync): a starting node serves nothing before
+ * it has the peer's operator state. */
+struct failover_view_gate {
+	const char *state;            /* "off", "waiting", "learnt" or "alone" */
+	char reason[160];             /* why it opened */
+	bool waiting;
+	double waited_ms;             /* so far, or until it opened (not for "off") */
+};
+
 struct failover_view {
 	const char *state;            /* the node's: master of any group, else backup, fault, init */
 	int priority;                 /* the first group's advertised priority */
@@ -82,6 +91,7 @@ struct failover_view {
 	size_t ngroups;
 	struct failover_view_peer peers[FAILOVER_VIEW_MAX_PEERS];
 	size_t npeers;
+	struct failover_view_gate gate;
 	char **services_down;         /* services with no backend up */
 	size_t nservices_down;
 	uint64_t adverts_sent, adverts_received, advert_gaps;

@@ -138,6 +138,109 @@ static void restart_down_timer(struct fo_group *g)
 	ev_timer_again(g->f->loop, &g->down_timer);
 }
 
+/* ---- the start-up gate ---- */
+
+static void try_preempt(struct fo_group *g);
+
+const char *peer_gate_str(enum peer_gate gate)
+{
+	static const char *const names[] = { "off", "waiting", "learnt", "alone" };
+
+	return (unsigned)gate < 4 ? names[gate] : "?";
+}
+
+/* The closed gate holds back a claim of g (what: for the log): true while a
+ * peer is alive - its adverts are heard - and its operator state has not
+ * arrived; the claim waits in *held. With no peer heard within the last
+ * master-down (none since start, or it died meanwhile), nobody can send that
+ * state and nobody else holds the VIPs: the gate opens and the claim goes on. */
+static bool gate_holds(struct fo_group *g, bool *held, const char *what)
+{
+	struct failover *f = g->f;
+
+	if (f->gate != PEER_GATE_WAITING)
+		return false;
+	if (!f->seen_peer || now(f) - f->peer_heard_at >= peer_master_down(g)) {
+		peer_gate_open(f, PEER_GATE_ALONE, f->seen_peer ? "the peer fell silent" :
+			       "no peer heard within master-down");
+		return false;
+	}
+	if (!*held)
+		log_notice("failover: group %u: %s waits for the peer's operator state "
+			   "(failover.sync)", g->set.id, what);
+	*held = true;
+	return true;
+}
+
+static void gate_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct failover *f = container_of(w, struct failover, gate_timer);
+	char why[96];
+
+	snprintf(why, sizeof(why), "the peer's operator state did not arrive within %.0f s",
+		 f->gate_max_s);
+	peer_gate_open(f, PEER_GATE_ALONE, why);
+}
+
+void peer_gate_start(struct failover *f, double max_s)
+{
+	f->gate = PEER_GATE_WAITING;
+	f->gate_since = now(f);
+	f->gate_max_s = max_s;
+	ev_timer_init(&f->gate_timer, gate_cb, max_s, 0.);
+	ev_timer_start(f->loop, &f->gate_timer);
+	log_notice("failover: no group claims the VIPs before the peer's operator state "
+		   "arrives (failover.sync; at most %.0f s, or master-down with no peer heard)",
+		   max_s);
+}
+
+void peer_gate_stop(struct failover *f)
+{
+	ev_timer_stop(f->loop, &f->gate_timer);
+}
+
+/* The gate opened: what it held back of g happens now. */
+static void gate_release(struct fo_group *g, const char *why)
+{
+	bool claim = g->claim_held, preempt = g->preempt_held;
+	char reason[160], who[160];
+
+	g->claim_held = g->preempt_held = false;
+	if (g->state != PEER_BACKUP || g->standby || g->f->stopping)
+		return;
+	if (claim && !peer_live_master(g)) {
+		snprintf(reason, sizeof(reason), "no master heard; held until %s", why);
+		if (peer_claim(g, !g->f->seen_peer, reason, who, sizeof(who)) < 0)
+			restart_down_timer(g);
+	} else if (claim) {
+		restart_down_timer(g);
+	} else if (preempt) {
+		try_preempt(g);
+	}
+}
+
+void peer_gate_open(struct failover *f, enum peer_gate how, const char *why)
+{
+	double waited;
+
+	if (f->gate != PEER_GATE_WAITING)
+		return;
+	f->gate = how;
+	ev_timer_stop(f->loop, &f->gate_timer);
+	f->gate_opened_at = now(f);
+	waited = (f->gate_opened_at - f->gate_since) * 1000;
+	snprintf(f->gate_reason, sizeof(f->gate_reason), "%s", why);
+	if (how == PEER_GATE_LEARNT)
+		log_notice("failover: %s after %.0f ms: the groups may claim the VIPs", why, waited);
+	else
+		log_warning("failover: proceeding WITHOUT the peer's operator state after %.0f ms: "
+			    "%s", waited, why);
+	if (f->ops->gate_opened)
+		f->ops->gate_opened(f, why);
+	for (size_t i = 0; i < f->ngroups; i++)
+		gate_release(f->groups[i], why);
+}
+
 static void down_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct fo_group *g = container_of(w, struct fo_group, down_timer);
@@ -157,6 +260,12 @@ static void down_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		restart_down_timer(g);
 		return;
 	}
+	if (gate_holds(g, &g->claim_held, "taking over")) {
+		restart_down_timer(g);  /* to see whether the peer is still alive then */
+		return;
+	}
+	if (g->state != PEER_BACKUP)    /* the gate just opened and released our claim */
+		return;
 	m = master_heard(g);
 	if (m)
 		snprintf(why, sizeof(why), "master %s silent for %.0f ms", m->last.node,
@@ -168,20 +277,29 @@ static void down_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		restart_down_timer(g);
 }
 
-static void preempt_cb(struct ev_loop *loop, ev_timer *w, int revents)
+/* Preempt the master heard if it still has the lower priority. */
+static void try_preempt(struct fo_group *g)
 {
-	struct fo_group *g = container_of(w, struct fo_group, preempt_timer);
 	const struct fo_heard *m = master_heard(g);
 	char why[160], who[160];
 	int mine = peer_effective_priority(g);
 
-	ev_timer_stop(loop, w);
 	if (g->state != PEER_BACKUP || g->standby || g->f->stopping || !m ||
 	    m->last.state != PEER_MASTER || m->last.priority >= mine)
+		return;
+	if (gate_holds(g, &g->preempt_held, "preempting"))
 		return;
 	snprintf(why, sizeof(why), "preempt: priority %d above master %s (%d)", mine,
 		 m->last.node, m->last.priority);
 	peer_claim(g, false, why, who, sizeof(who));
+}
+
+static void preempt_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct fo_group *g = container_of(w, struct fo_group, preempt_timer);
+
+	ev_timer_stop(loop, w);
+	try_preempt(g);
 }
 
 /* ---- groups ---- */
@@ -376,9 +494,12 @@ static void on_master_advert_as_backup(struct fo_group *g, const struct peer_msg
 		if (g->standby)
 			return;
 		snprintf(why, sizeof(why), "master %s resigned (priority 0)", m->node);
+		/* it leaves: nobody else would hold the VIPs */
+		peer_gate_open(g->f, PEER_GATE_ALONE, why);
 		peer_claim(g, false, why, who, sizeof(who));
 		return;
 	}
+	g->claim_held = false;        /* a master is alive */
 	restart_down_timer(g);
 	if (g->set.preempt && !g->standby && mine > m->priority) {
 		if (!ev_is_active(&g->preempt_timer)) {
@@ -391,6 +512,7 @@ static void on_master_advert_as_backup(struct fo_group *g, const struct peer_msg
 		}
 	} else {
 		ev_timer_stop(g->f->loop, &g->preempt_timer);
+		g->preempt_held = false;
 	}
 }
 
@@ -439,6 +561,7 @@ void peer_on_advert(struct failover *f, struct peer_sender *s, const struct peer
 	struct fo_heard *h;
 
 	f->seen_peer = true;
+	f->peer_heard_at = now(f);
 	if (!g || idx < 0 || idx >= PEER_MAX_SENDERS)
 		return;
 	h = &g->heard[idx];

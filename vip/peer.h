@@ -29,6 +29,17 @@
 #define PEER_PROBE_INTERVAL_MS 20
 #define PEER_MAX_GROUPS HEARTBEAT_MAX_MSGS
 #define PEER_MAX_LINKS 4              /* extra interfaces of failover.addresses */
+#define PEER_GATE_MAX_S 10.0          /* the longest a starting node waits for the
+					 peer's operator state (failover.sync) */
+
+/* The start-up gate (failover.sync): a starting node claims no group until
+ * it has the peer's operator state, or knows that no peer can give it. */
+enum peer_gate {
+	PEER_GATE_OFF,                /* no sync: never closed */
+	PEER_GATE_WAITING,            /* closed: no claim, the lb holds its listeners */
+	PEER_GATE_LEARNT,             /* opened by the peer's snapshot */
+	PEER_GATE_ALONE,              /* opened without it: no peer heard, or timeout */
+};
 
 /* What the configuration says about one group (a private copy). */
 struct fo_group_set {
@@ -90,6 +101,7 @@ struct fo_group {
 	enum peer_state state;
 	bool standby, forced;
 	bool yield_pending;           /* next advert carries PEER_F_YIELD */
+	bool claim_held, preempt_held; /* a takeover / preempt the gate held back */
 	int master;                   /* index in f->senders of the peer heard as master, or -1 */
 	struct fo_heard heard[PEER_MAX_SENDERS]; /* by index in f->senders */
 	ev_timer down_timer, preempt_timer, garp_timer;
@@ -118,6 +130,8 @@ struct peer_ops {
 	void (*drain)(struct failover *f);
 	/* The loop clock, seconds. */
 	double (*now)(const struct failover *f);
+	/* The start-up gate opened (f->gate says how): the daemon's lb may serve. */
+	void (*gate_opened)(struct failover *f, const char *why);
 };
 
 struct failover {
@@ -145,6 +159,12 @@ struct failover {
 	bool link_up;
 	bool stopping;
 	bool seen_peer;               /* an authentic advert arrived since start */
+	double peer_heard_at;         /* loop time of the last one */
+	enum peer_gate gate;          /* the start-up gate (failover.sync) */
+	ev_timer gate_timer;          /* opens it after PEER_GATE_MAX_S at the latest */
+	double gate_max_s;
+	double gate_since, gate_opened_at; /* loop time */
+	char gate_reason[160];        /* why it opened */
 	char **svc_down;              /* services with no backend up */
 	size_t nsvc_down;
 
@@ -205,6 +225,21 @@ void peer_del_vips(struct fo_group *g);
 /* The sender table changed (reload): move what each group heard. old is
  * the table before, with its addresses. */
 void peer_groups_remap(struct failover *f, const struct peer_table *old);
+
+/* Close the start-up gate for at most max_s seconds (failover.sync with a
+ * peer): until peer_gate_open(), no group claims the VIPs - unless no peer
+ * was heard within the last master-down, or a peer resigns (nobody else
+ * would hold them). Call before the groups enter backup. */
+void peer_gate_start(struct failover *f, double max_s);
+/* Open the gate (how: LEARNT or ALONE, why for the log) if it is closed:
+ * tell ops->gate_opened, then let each group do what the gate held back:
+ * claim when its master-down passed with no master, preempt when it would
+ * have. */
+void peer_gate_open(struct failover *f, enum peer_gate how, const char *why);
+/* Stop the gate's timer (teardown). */
+void peer_gate_stop(struct failover *f);
+/* "off", "waiting", "learnt", "alone". */
+const char *peer_gate_str(enum peer_gate g);
 
 /* ---- peer_io.c: sockets, events and the real side effects ---- */
 

@@ -209,6 +209,12 @@ static void io_changed(struct fo_group *g, enum peer_state old, const char *why)
 		f->hooks.changed(&ch, f->hooks.arg);
 }
 
+static void io_gate_opened(struct failover *f, const char *why)
+{
+	if (f->hooks.gate_opened)
+		f->hooks.gate_opened(why, f->hooks.arg);
+}
+
 static double io_now(const struct failover *f)
 {
 	return ev_now(f->loop);
@@ -217,7 +223,7 @@ static double io_now(const struct failover *f)
 const struct peer_ops peer_io_ops = {
 	.add_vip = io_add_vip, .del_vip = io_del_vip, .send_advert = io_send_advert,
 	.garp = io_garp, .probe = io_probe, .changed = io_changed, .drain = peer_io_drain,
-	.now = io_now,
+	.now = io_now, .gate_opened = io_gate_opened,
 };
 
 uint64_t peer_adverts_sent(const struct failover *f)

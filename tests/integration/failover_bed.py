@@ -31,15 +31,21 @@ class NsVigild(Vigild):
     """vigild running inside a testbed namespace (its control socket is a file,
     so vigilctl works from anywhere)."""
 
-    def __init__(self, tmp_path, config, node, name):
+    def __init__(self, tmp_path, config, node, name, env=None):
         super().__init__(tmp_path, config, name=name)
         self.node = node
+        self.extra_env = env or {}
+
+    def argv(self, args):
+        """The command line that starts this vigild."""
+        return ["ip", "netns", "exec", self.node.ns, str(VIGILD), "-c", str(self.cfg_path),
+                *args]
 
     def start(self, wait=True, timeout=10.0, args=()):
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(["ip", "netns", "exec", self.node.ns, str(VIGILD), "-c",
-                                      str(self.cfg_path), *args], stdout=self._log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(self.argv(args), stdout=self._log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     env=dict(os.environ, **self.extra_env))
         self.node.bed.procs.append(self.proc)
         if wait:
             wait_until(lambda: self.proc.poll() is not None or self.ctl("status").returncode == 0,
@@ -62,11 +68,126 @@ class NsVigild(Vigild):
                           f"{self.dir.name} to be {state} (is {self.state()})")
 
 
-def node_config(bed, tmp_path, node, prio, peer_nodes, **fo):
+class PairNode(NsVigild):
+    """vigild -n NAME on the pair's one file, in a mount namespace of its own
+    (`unshare -m`) where run_dir (this node's) is bind-mounted over shared_run
+    (the directory the file names for the control socket), so each node has
+    its own socket at the same path.
+
+    own_file: the file itself lives in the run directory too, so both nodes
+    read shared_run/vigil.yaml, each its own copy, as two machines would
+    (failover.sync replaces it there, with its .prev); cfg_path is then this
+    node's copy as the test sees it. Else both read shared_cfg itself."""
+
+    def __init__(self, tmp_path, node, name, shared_cfg, shared_run, env=None, own_file=False):
+        super().__init__(tmp_path, "", node, name, env=env)
+        self.run_dir = tmp_path / f"{name}-run"
+        self.run_dir.mkdir(exist_ok=True)
+        self.shared_run = shared_run
+        self.sock = str(self.run_dir / "control.sock")
+        self.name = name
+        if own_file:
+            self.cfg_path = self.run_dir / "vigil.yaml"
+            self.write_config(shared_cfg.read_text())
+            self.node_cfg = shared_run / "vigil.yaml"
+        else:
+            self.cfg_path = self.node_cfg = shared_cfg
+
+    def argv(self, args):
+        script = 'mount --bind "$1" "$2" && exec "$3" -c "$4" -n "$5" "${@:6}"'
+        return ["ip", "netns", "exec", self.node.ns, "unshare", "-m", "--propagation", "private",
+                "bash", "-c", script, "bash", str(self.run_dir), str(self.shared_run),
+                str(VIGILD), str(self.node_cfg), self.name, *args]
+
+    def group(self, gid):
+        for g in self.fo()["groups"]:
+            if g["id"] == gid:
+                return g
+        raise KeyError(gid)
+
+    def gstate(self, gid):
+        try:
+            return self.group(gid)["state"]
+        except (AssertionError, ValueError, KeyError):
+            return None
+
+    def wait_group(self, gid, state, timeout=5.0):
+        return wait_until(lambda: self.gstate(gid) == state, timeout,
+                          f"{self.name} group {gid} to be {state} (is {self.gstate(gid)})")
+
+
+def stop_nodes(vig):
+    """Stop every started vigild of vig (name -> NsVigild): the problems seen
+    (an exit code other than 0 from a live one, sanitizer reports)."""
+    problems = []
+    for name, v in vig.items():
+        if v.proc is None:
+            continue
+        alive = v.alive()
+        try:
+            rc = v.stop()
+        except AssertionError as e:
+            problems.append(str(e)[:500])
+            continue
+        if alive and rc != 0:
+            problems.append(f"{name} exited {rc}")
+        problems += [f"{name}: {r}" for r in v.sanitizer_reports()[:5]]
+    return problems
+
+
+def logs(vig):
+    return "\n".join(f"==== {n}\n{v.log()[-3000:]}" for n, v in vig.items())
+
+
+class NodesBed:
+    """What the pair test beds share: the testbed (bed), the vigild nodes by
+    name (vig) and the client's probers (probers, by any key: stopped first
+    on close)."""
+
+    def __init__(self, bed):
+        self.bed = bed
+        self.vig = {}
+        self.probers = {}
+
+    def __getitem__(self, name):
+        return self.vig[name]
+
+    def close(self):
+        """Stop probers and nodes, remove the testbed: the problems seen."""
+        for p in self.probers.values():
+            p.stop()
+        problems = stop_nodes(self.vig)
+        self.bed.close()
+        return problems
+
+    def logs(self):
+        return logs(self.vig)
+
+
+def bed_fixture(p):
+    """The body of a pytest fixture for NodesBed p: yield it, print the logs
+    when the test fails, close it and fail on problems."""
+    try:
+        yield p
+    except BaseException:
+        print(p.logs())
+        raise
+    finally:
+        problems = p.close()
+    assert not problems, problems
+
+
+def key_file(tmp_path):
+    """The pair's auth_key_file (written once)."""
     key = tmp_path / "peer.key"
     if not key.exists():
         key.write_text(KEY + "\n")
         os.chmod(key, 0o600)
+    return key
+
+
+def node_config(bed, tmp_path, node, prio, peer_nodes, **fo):
+    key = key_file(tmp_path)
     cfg = base_config([{
         "name": "web", "vip": VIP, "ports": [PORT],
         "backends": [{"name": "be1", "address": bed["be1"].ip},
@@ -82,13 +203,12 @@ def node_config(bed, tmp_path, node, prio, peer_nodes, **fo):
     return cfg
 
 
-class Pair:
+class Pair(NodesBed):
     """The testbed, both nodes' vigild objects, and the client's prober."""
 
     def __init__(self, tmp_path, lb1_fo=None, lb2_fo=None, start=True):
+        super().__init__(Testbed())
         self.tmp = tmp_path
-        self.bed = Testbed()
-        self.vig = {}
         self.prober = None
         try:
             self.bed.who_server("be1", PORT)
@@ -105,9 +225,6 @@ class Pair:
             self.close()
             raise
 
-    def __getitem__(self, name):
-        return self.vig[name]
-
     def start(self):
         """lb1 first (becomes master), then lb2 (backup), then the prober."""
         self["lb1"].start()
@@ -121,30 +238,7 @@ class Pair:
 
     def start_prober(self):
         self.prober = self.bed.prober("client", VIP, PORT, self.tmp / "probe.log")
-
-    def close(self):
-        problems = []
-        if self.prober:
-            self.prober.stop()
-        for name, v in self.vig.items():
-            if v.proc is None:
-                continue
-            alive = v.alive()
-            try:
-                rc = v.stop()
-            except AssertionError as e:
-                problems.append(str(e)[:500])
-                continue
-            if alive and rc != 0:
-                problems.append(f"{name} exited {rc}")
-            reports = v.sanitizer_reports()
-            if reports:
-                problems.append(f"{name}: " + "; ".join(reports[:5]))
-        self.bed.close()
-        return problems
-
-    def logs(self):
-        return "\n".join(f"==== {n}\n{v.log()[-3000:]}" for n, v in self.vig.items())
+        self.probers[VIP] = self.prober
 
 
 def record(name, **values):

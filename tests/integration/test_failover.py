@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from failover_bed import (ADV_MS, VIP, Pair, master_down_ms, record)
+from failover_bed import ADV_MS, VIP, Pair, bed_fixture, master_down_ms, record
 from netns import PY, have_netns, wait_until
 
 pytestmark = [pytest.mark.netns,
@@ -18,10 +18,7 @@ SLACK_S = 0.12
 
 @pytest.fixture
 def pair(tmp_path):
-    p = Pair(tmp_path)
-    yield p
-    problems = p.close()
-    assert not problems, problems
+    yield from bed_fixture(Pair(tmp_path))
 
 
 def test_pair_comes_up(pair):

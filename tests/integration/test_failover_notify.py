@@ -70,7 +70,7 @@ def test_notify_email(make_pair, tmp_path, tls):
     assert m["from"] == "vigil@example.com"
     assert m["to"] == ["ops@example.com", "oncall@example.com"]
     assert m["tls"] is tls
-    assert "Subject: [vigil] lb1: backup -> master" in m["data"]
+    assert "Subject: [vigil] lb1 group 51: backup -> master" in m["data"]
     assert "reason: no master heard" in m["data"] and "time:" in m["data"]
     assert "delivered" in pair["lb1"].log()
 

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from failover_bed import KEY, NsVigild, record
+from failover_bed import NodesBed, NsVigild, PairNode, bed_fixture, key_file, record
 from netns import Testbed as NetBed, have_netns, wait_until
 from vigil import VIGILD, base_config
 
@@ -27,61 +27,13 @@ pytestmark = [pytest.mark.netns,
 VIP51, VIP52, FLOAT51, PORT = "192.0.2.10", "192.0.2.20", "192.0.2.30", 8080
 
 
-class PairNode(NsVigild):
-    """vigild -n NAME on the shared file, in a mount namespace of its own where
-    run_dir (this node's) is bind-mounted over shared_run (the file's)."""
-
-    def __init__(self, tmp_path, node, name, shared_cfg, shared_run):
-        super().__init__(tmp_path, "", node, name)
-        self.cfg_path = shared_cfg
-        self.run_dir = tmp_path / f"{name}-run"
-        self.run_dir.mkdir(exist_ok=True)
-        self.shared_run = shared_run
-        self.sock = str(self.run_dir / "control.sock")
-        self.name = name
-
-    def start(self, wait=True, timeout=10.0, args=()):
-        self._log = open(self.log_path, "ab")
-        script = 'mount --bind "$1" "$2" && exec "$3" -c "$4" -n "$5"'
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", self.node.ns, "unshare", "-m", "--propagation", "private",
-             "sh", "-c", script, "sh", str(self.run_dir), str(self.shared_run), str(VIGILD),
-             str(self.cfg_path), self.name, *args],
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        self.node.bed.procs.append(self.proc)
-        if wait:
-            wait_until(lambda: self.proc.poll() is not None or self.ctl("status").returncode == 0,
-                       timeout, "vigild control socket")
-            if self.proc.poll() is not None:
-                raise AssertionError(f"vigild exited with {self.proc.returncode}:\n{self.log()}")
-        return self
-
-    def group(self, gid):
-        for g in self.fo()["groups"]:
-            if g["id"] == gid:
-                return g
-        raise KeyError(gid)
-
-    def gstate(self, gid):
-        try:
-            return self.group(gid)["state"]
-        except (AssertionError, ValueError, KeyError):
-            return None
-
-    def wait_group(self, gid, state, timeout=5.0):
-        return wait_until(lambda: self.gstate(gid) == state, timeout,
-                          f"{self.name} group {gid} to be {state} (is {self.gstate(gid)})")
-
-
 def has_float(node):
     """The floating address is on node's eth1 (its second leg)."""
     return f"inet {FLOAT51}/24" in node.ip_cmd("-o", "addr", "show", "dev", "eth1").stdout
 
 
 def pair_config(bed, tmp_path):
-    key = tmp_path / "peer.key"
-    key.write_text(KEY + "\n")
-    key.chmod(0o600)
+    key = key_file(tmp_path)
     run = tmp_path / "run"
     run.mkdir(exist_ok=True)
     backends = [{"name": "be1", "address": bed["be1"].ip},
@@ -104,11 +56,12 @@ def pair_config(bed, tmp_path):
     return cfg, run
 
 
-class Pair2:
-    def __init__(self, tmp_path):
-        self.bed = NetBed()
-        self.probers = {}
-        self.vig = {}
+class Pair2(NodesBed):
+    """setup(bed), if given, runs before the nodes start and returns keys to
+    add to the file's failover section."""
+
+    def __init__(self, tmp_path, setup=None):
+        super().__init__(NetBed())
         try:
             self.bed.who_server("be1", PORT)
             self.bed.who_server("be2", PORT)
@@ -118,6 +71,8 @@ class Pair2:
                 self.bed[n].ip_cmd("link", "set", "eth1p", "up")
                 self.bed[n].ip_cmd("link", "set", "eth1", "up")
             self.cfg, run = pair_config(self.bed, tmp_path)
+            if setup:
+                self.cfg["failover"].update(setup(self.bed))
             shared = self.shared = tmp_path / "vigil.yaml"
             shared.write_text(json.dumps(self.cfg, indent=1))
             for n in ("lb1", "lb2"):
@@ -135,39 +90,9 @@ class Pair2:
             self.close()
             raise
 
-    def __getitem__(self, name):
-        return self.vig[name]
-
-    def close(self):
-        problems = []
-        for p in self.probers.values():
-            p.stop()
-        for name, v in self.vig.items():
-            if v.proc is None:
-                continue
-            alive = v.alive()
-            rc = v.stop()
-            if alive and rc != 0:
-                problems.append(f"{name} exited {rc}")
-            problems += [f"{name}: {r}" for r in v.sanitizer_reports()[:5]]
-        self.bed.close()
-        return problems
-
-    def logs(self):
-        return "\n".join(f"==== {n}\n{v.log()[-3000:]}" for n, v in self.vig.items())
-
-
 @pytest.fixture
 def pair2(tmp_path):
-    p = Pair2(tmp_path)
-    try:
-        yield p
-    except BaseException:
-        print(p.logs())
-        raise
-    finally:
-        problems = p.close()
-    assert not problems, problems
+    yield from bed_fixture(Pair2(tmp_path))
 
 
 def test_pair_active_active(pair2):
@@ -318,3 +243,62 @@ def test_pair_same_file_check(tmp_path):
         assert 'this node "lb9" is not listed (expected one of: lb1, lb2' in r.stderr
     finally:
         bed.close()
+
+
+@pytest.fixture
+def notified(tmp_path):
+    """The pair with failover.notify in its one file: a program that appends
+    its arguments and environment to tmp_path/calls.NODE, and mail to a sink
+    on the client (tmp_path/mails.jsonl)."""
+    script = tmp_path / "notify.sh"
+    script.write_text(f'#!/bin/sh\necho "$* group=$VIGIL_GROUP reason=$VIGIL_REASON" '
+                      f'>> {tmp_path}/calls.$3\n')
+    script.chmod(0o755)
+
+    def setup(bed):
+        bed.smtp_sink("client", 2525, tmp_path / "mails.jsonl")
+        return {"notify": {"exec": str(script), "email": {
+            "smtp": f"{bed['client'].ip}:2525", "from": "vigil@example.com",
+            "to": ["ops@example.com"]}}}
+
+    yield from bed_fixture(Pair2(tmp_path, setup=setup))
+
+
+def test_notifications_name_the_group(notified, tmp_path):
+    """Each transition's program gets VIGIL_GROUP, each mail names the group
+    in its subject and body; lb2's groups 51 and 52 are told apart when lb1
+    dies."""
+    p, mails = notified, tmp_path / "mails.jsonl"
+
+    def lines(node):
+        path = tmp_path / f"calls.{node}"
+        return path.read_text().splitlines() if path.exists() else []
+
+    def subjects():
+        return [line for m in (json.loads(x) for x in mails.read_text().splitlines())
+                for line in m["data"].splitlines() if line.startswith("Subject:")] \
+            if mails.exists() else []
+
+    wait_until(lambda: "master backup lb1 group=51 reason=no master heard" in
+               " | ".join(lines("lb1")) and "master backup lb2 group=52" in
+               " | ".join(lines("lb2")), 5, "the masters' notifications")
+    # (who held 52 first depends on which node started first; 51 never left lb1)
+    assert not any(x.startswith("backup master lb1 group=51") for x in lines("lb1"))
+    assert not any(x.startswith("master") and "group=51" in x for x in lines("lb2"))
+    assert "backup init lb1 group=51 reason=start-up" in lines("lb1")
+    assert "backup init lb1 group=52 reason=start-up" in lines("lb1")
+    told52 = [x for x in lines("lb2") if x.startswith("master backup lb2 group=52")]
+    p["lb1"].signal(signal.SIGKILL)
+    wait_until(lambda: any(x.startswith("master backup lb2 group=51 reason=master lb1 silent")
+                           for x in lines("lb2")), 5, "lb2 taking group 51, told so")
+    # group 52 stayed with lb2: nothing new about it
+    assert [x for x in lines("lb2") if x.startswith("master backup lb2 group=52")] == told52
+    want = ["Subject: [vigil] lb1 group 51: backup -> master",
+            "Subject: [vigil] lb2 group 52: backup -> master",
+            "Subject: [vigil] lb2 group 51: backup -> master"]
+    wait_until(lambda: all(w in subjects() for w in want), 10, "the mails")
+    assert "Subject: [vigil] lb1 group 51: master -> backup" not in subjects()
+    body = [json.loads(x)["data"] for x in mails.read_text().splitlines()
+            if "lb2 group 51: backup -> master" in x][0]
+    assert "group:  51" in body and "node:   lb2" in body
+    p["lb1"].proc.wait(5)

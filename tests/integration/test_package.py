@@ -153,6 +153,7 @@ MAPS = {
     "failover": ("failover", ""), "failover.garp": ("failover", "garp."),
     "failover.track": ("failover", "track."), "failover.notify": ("failover", "notify."),
     "failover.notify.email": ("failover", "notify.email."),
+    "alerts": ("alerts", ""), "alerts.email": ("alerts", "email."),
 }
 PROBE = """\
 zz_unknown: 1
@@ -171,6 +172,7 @@ failover:
   garp: {zz_unknown: 1}
   track: {zz_unknown: 1}
   notify: {zz_unknown: 1, email: {zz_unknown: 1}}
+alerts: {zz_unknown: 1, email: {zz_unknown: 1}}
 """
 
 

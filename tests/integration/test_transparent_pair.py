@@ -16,9 +16,8 @@ import signal
 
 import pytest
 
-from failover_bed import KEY
+from failover_bed import PairNode, key_file, logs, stop_nodes
 from netns import have_netns, wait_until
-from test_failover_pair import PairNode
 from transp_bed import BE4, CLIENT4, LB_BE4, VIP4, TranspPairBed
 from vigil import Vigild, base_config
 
@@ -31,9 +30,7 @@ ASKS = 4
 
 
 def pair_config(bed, tmp_path):
-    key = tmp_path / "peer.key"
-    key.write_text(KEY + "\n")
-    key.chmod(0o600)
+    key = key_file(tmp_path)
     run = tmp_path / "run"
     run.mkdir(exist_ok=True)
     cfg = base_config([{
@@ -75,18 +72,10 @@ def tpair(tmp_path):
                 Vigild.wait_state(v, "smtp", f"be{i + 1}", "up", 10)
         yield bed, vig
     except BaseException:
-        print("\n".join(f"==== {n}\n{v.log()[-3000:]}" for n, v in vig.items()))
+        print(logs(vig))
         raise
     finally:
-        problems = []
-        for n, v in vig.items():
-            if v.proc is None:
-                continue
-            alive = v.alive()
-            rc = v.stop()
-            if alive and rc != 0:
-                problems.append(f"{n} exited {rc}")
-            problems += [f"{n}: {r}" for r in v.sanitizer_reports()[:5]]
+        problems = stop_nodes(vig)
         bed.close()
     assert not problems, problems
 

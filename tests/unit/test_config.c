@@ -156,13 +156,32 @@ static const struct bad_case bad_cases[] = {
 	{ "ehlo_on_imap.yaml", {
 		"7:25: services[0].check.ehlo: not valid for check type imap (expected type smtp)",
 	} },
+	{ "alerts_email.yaml", {
+		"8:10: alerts.batch: 50ms is out of range (expected a duration of 100ms..1h, e.g. 10s)",
+		"9:17: alerts.max_per_hour: 0 is out of range (expected an integer 1..3600)",
+		"12:11: alerts.email.from: \"vigil at example.com\" is not an e-mail address (expected an e-mail address, e.g. vigil@example.com)",
+		"13:27: alerts.email.to[1]: \"a@b\\x0d\\x0aDATA\" is not an e-mail address (expected an e-mail address, e.g. ops@example.com)",
+		"13:42: alerts.email.to[2]: \"ops\" is not an e-mail address (expected an e-mail address, e.g. ops@example.com)",
+		"14:5: alerts.email.username: needs password_file (expected the password in a file of its own, never in this file)",
+		"15:5: alerts.email.password: unknown key (expected one of: smtp, from, to, username, password_file, tls, verify, ca_file, host)",
+		"15:5: alerts.email.password: a password is never written in the configuration (expected password_file: a file holding it)",
+		"16:10: alerts.email.tls: unknown TLS mode \"ssl\" (expected starttls, implicit)",
+	} },
+	{ "alerts_empty.yaml", {
+		"8:3: alerts: nothing to deliver to (expected exec, email or both)",
+		"9:3: alerts.wait: unknown key (expected one of: exec, email, batch, max_per_hour)",
+	} },
+	{ "alerts_password_alone.yaml", {
+		"10:11: alerts.email.password_file: needs username (expected the SMTP AUTH user name beside it)",
+		"10:48: alerts.email.ca_file: only with verify: true (expected verify: true to check the relay's certificate)",
+	} },
 	{ "email_incomplete.yaml", {
-		"12:12: failover.notify.email: missing required key \"from\" (expected an e-mail address)",
+		"12:12: failover.notify.email: missing required key \"from\" (expected an e-mail address, e.g. vigil@example.com)",
 		"12:19: failover.notify.email.smtp: \"198.51.100.25\" is not IP:PORT (expected IP:PORT of the mail relay, e.g. 198.51.100.25:25)",
 		"12:38: failover.notify.email.to: empty list (expected a list of e-mail addresses, e.g. [ops@example.com])",
 	} },
 	{ "empty.yaml", {
-		"1:1: empty configuration (expected a map with global, defaults, services, failover)",
+		"1:1: empty configuration (expected a map with global, defaults, services, failover, alerts)",
 	} },
 	{ "expect_status_range.yaml", {
 		"7:40: services[0].check.expect_status: 600 is out of range (expected an HTTP status 100..599)",
@@ -282,7 +301,7 @@ static const struct bad_case bad_cases[] = {
 		"23:5: failover.groups: 17 groups (expected at most 16)",
 	} },
 	{ "root_list.yaml", {
-		"1:1: wrong type: a list (expected a map with global, defaults, services, failover)",
+		"1:1: wrong type: a list (expected a map with global, defaults, services, failover, alerts)",
 	} },
 	{ "sched_unknown.yaml", {
 		"7:16: services[0].scheduler: unknown scheduler \"round-robin\" (expected roundrobin, weighted-roundrobin, leastconn, weighted-leastconn, source-hash, fixed-weight, weighted-response-time)",
@@ -346,7 +365,7 @@ static const struct bad_case bad_cases[] = {
 		"5:5: services[0].protocol: unknown key (expected one of: name, vip, ports, scheduler, source_mask, persist, maxconn, backlog, source, send_proxy, on_down, timeouts, check, backends)",
 	} },
 	{ "unknown_top_key.yaml", {
-		"3:1: servises: unknown key (expected one of: global, defaults, services, failover)",
+		"3:1: servises: unknown key (expected one of: global, defaults, services, failover, alerts)",
 	} },
 	{ "verify_without_tls.yaml", {
 		"7:25: services[0].check.verify: not valid for a check without TLS (expected type https, imaps, pop3s, starttls: true, or tls: true)",

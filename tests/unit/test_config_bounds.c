@@ -70,7 +70,7 @@ static void test_many_keys(void **state)
 	load_bad(&b, &errs);
 	assert_capped(&errs);
 	assert_string_equal(errs.msgs[0], "big.yaml:1:1: key0: unknown key (expected one of: "
-			    "global, defaults, services, failover)");
+			    "global, defaults, services, failover, alerts)");
 	cfg_errors_free(&errs);
 	buf_free(&b);
 }

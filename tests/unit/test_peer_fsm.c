@@ -1,6 +1,7 @@
 /* test_peer_fsm.c - the failover state machine without a socket: fake side
  * effects (struct peer_ops) and a fake clock. Master-down, preempt, yield,
- * per-group election, track per group, standby of one group. */
+ * per-group election, track per group, standby of one group, the start-up
+ * gate of failover.sync. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -19,7 +20,7 @@ struct seen {
 	int adverts[256];
 	int last_prio[256];
 	bool last_yield[256];
-	int garps, changes, probes;
+	int garps, changes, probes, gate_opened;
 	int probe_rc;
 	double now;
 };
@@ -66,6 +67,11 @@ static void fake_drain(struct failover *f)
 {
 }
 
+static void fake_gate_opened(struct failover *f, const char *why)
+{
+	seen.gate_opened++;
+}
+
 static double fake_now(const struct failover *f)
 {
 	return seen.now;
@@ -74,7 +80,7 @@ static double fake_now(const struct failover *f)
 static const struct peer_ops fake_ops = {
 	.add_vip = fake_add, .del_vip = fake_del, .send_advert = fake_advert,
 	.garp = fake_garp, .probe = fake_probe, .changed = fake_changed, .drain = fake_drain,
-	.now = fake_now,
+	.now = fake_now, .gate_opened = fake_gate_opened,
 };
 
 static struct addr ip(const char *s)
@@ -123,6 +129,7 @@ static struct failover *node(int prio51, int prio52)
 
 static void node_free(struct failover *f)
 {
+	peer_gate_stop(f);
 	for (size_t i = 0; i < f->ngroups; i++)
 		peer_group_free(f->groups[i]);
 	for (size_t i = 0; i < f->nsvc_down; i++)
@@ -384,6 +391,183 @@ static void test_view(void **state)
 	failover_view_free(&v);
 }
 
+/* ---- the start-up gate (failover.sync) ---- */
+
+/* A node restarted while lb2 holds group 51 at a lower priority: preempt
+ * waits for the peer's operator state, then happens at once. */
+static void test_gate_holds_preempt(void **state)
+{
+	struct failover *f = node(150, 100);
+	struct fo_group *g51 = f->groups[0];
+
+	peer_gate_start(f, 10.0);
+	assert_true(failover_waiting(f));
+	hear(f, 51, PEER_MASTER, 100);
+	assert_true(ev_is_active(&g51->preempt_timer));
+	fire(f, &g51->preempt_timer);
+	assert_int_equal(g51->state, PEER_BACKUP);
+	assert_int_equal(seen.adds[51], 0);
+	assert_true(g51->preempt_held);
+	/* more adverts while waiting: still backup */
+	seen.now += 0.1;
+	hear(f, 51, PEER_MASTER, 100);
+	fire(f, &g51->preempt_timer);
+	assert_int_equal(g51->state, PEER_BACKUP);
+	assert_int_equal(seen.gate_opened, 0);
+	seen.now += 0.2;
+	failover_learnt(f, "lb2");
+	assert_false(failover_waiting(f));
+	assert_int_equal(f->gate, PEER_GATE_LEARNT);
+	assert_int_equal(seen.gate_opened, 1);
+	assert_int_equal(g51->state, PEER_MASTER);
+	assert_int_equal(seen.adds[51], 1);
+	assert_false(ev_is_active(&f->gate_timer));
+	/* learnt again (a reconnect): nothing more */
+	failover_learnt(f, "lb2");
+	assert_int_equal(seen.gate_opened, 1);
+	node_free(f);
+}
+
+/* The peer is alive (its backup adverts are heard) but no master: the
+ * master-down claim waits for the operator state, then happens. */
+static void test_gate_holds_claim(void **state)
+{
+	struct failover *f = node(100, 100);
+	struct fo_group *g51 = f->groups[0], *g52 = f->groups[1];
+
+	peer_gate_start(f, 10.0);
+	hear(f, 51, PEER_BACKUP, 100);
+	hear(f, 52, PEER_MASTER, 150);
+	fire(f, &g51->down_timer);
+	assert_int_equal(g51->state, PEER_BACKUP);
+	assert_true(g51->claim_held);
+	assert_int_equal(seen.adds[51], 0);
+	assert_int_equal(seen.probes, 0);
+	seen.now += 0.1;
+	hear(f, 52, PEER_MASTER, 150);
+	failover_learnt(f, "lb2");
+	/* 51 had no master: claimed; 52 has a live master of higher priority */
+	assert_int_equal(g51->state, PEER_MASTER);
+	assert_int_equal(seen.probes, 0);
+	assert_int_equal(g52->state, PEER_BACKUP);
+	assert_true(ev_is_active(&g52->down_timer));
+	node_free(f);
+}
+
+/* The peer was heard, then falls silent while we wait (its state never came):
+ * the next master-down claims, alone - the VIPs are not left without a holder
+ * until the gate's timeout. */
+static void test_gate_peer_dies(void **state)
+{
+	struct failover *f = node(100, 100);
+	struct fo_group *g51 = f->groups[0];
+
+	peer_gate_start(f, 10.0);
+	hear(f, 51, PEER_BACKUP, 100);
+	seen.now += 0.2;
+	fire(f, &g51->down_timer);
+	assert_int_equal(g51->state, PEER_BACKUP);
+	assert_true(g51->claim_held);
+	assert_true(ev_is_active(&g51->down_timer));
+	seen.now += 0.4;                       /* > master-down since the last advert */
+	fire(f, &g51->down_timer);
+	assert_int_equal(g51->state, PEER_MASTER);
+	assert_int_equal(f->gate, PEER_GATE_ALONE);
+	assert_string_equal(f->gate_reason, "the peer fell silent");
+	assert_int_equal(seen.probes, 0);      /* a peer was heard: it held no VIP */
+	node_free(f);
+}
+
+/* A held claim is dropped when a master appears meanwhile. */
+static void test_gate_claim_dropped_by_master(void **state)
+{
+	struct failover *f = node(100, 100);
+	struct fo_group *g51 = f->groups[0];
+
+	peer_gate_start(f, 10.0);
+	hear(f, 51, PEER_BACKUP, 100);
+	fire(f, &g51->down_timer);
+	assert_true(g51->claim_held);
+	hear(f, 51, PEER_MASTER, 200);
+	assert_false(g51->claim_held);
+	failover_learnt(f, "lb2");
+	assert_int_equal(g51->state, PEER_BACKUP);
+	assert_true(ev_is_active(&g51->down_timer));
+	node_free(f);
+}
+
+/* No peer heard at all within master-down: the peer is dead, the node takes
+ * over at the normal time (after the duplicate-address probe), alone. */
+static void test_gate_no_peer(void **state)
+{
+	struct failover *f = node(100, 100);
+	struct fo_group *g51 = f->groups[0], *g52 = f->groups[1];
+
+	peer_gate_start(f, 10.0);
+	fire(f, &g51->down_timer);
+	assert_int_equal(g51->state, PEER_MASTER);
+	assert_int_equal(seen.probes, 1);
+	assert_int_equal(f->gate, PEER_GATE_ALONE);
+	assert_non_null(strstr(f->gate_reason, "no peer heard"));
+	assert_int_equal(seen.gate_opened, 1);
+	/* the other group's timer claims it in turn */
+	fire(f, &g52->down_timer);
+	assert_int_equal(g52->state, PEER_MASTER);
+	assert_int_equal(seen.gate_opened, 1);
+	node_free(f);
+}
+
+/* A peer heard but its state never comes (sync blocked): the gate's timer
+ * opens it, and the held claim goes on. */
+static void test_gate_timeout(void **state)
+{
+	struct failover *f = node(100, 100);
+	struct fo_group *g51 = f->groups[0];
+
+	peer_gate_start(f, 10.0);
+	assert_true(ev_is_active(&f->gate_timer));
+	assert_true(f->gate_max_s == 10.0);
+	hear(f, 51, PEER_BACKUP, 100);
+	fire(f, &g51->down_timer);
+	assert_int_equal(g51->state, PEER_BACKUP);
+	seen.now += 10.0;
+	fire(f, &f->gate_timer);
+	assert_int_equal(f->gate, PEER_GATE_ALONE);
+	assert_non_null(strstr(f->gate_reason, "did not arrive within 10 s"));
+	assert_int_equal(g51->state, PEER_MASTER);
+	node_free(f);
+}
+
+/* The master resigns (priority 0) while we wait: we take over at once. */
+static void test_gate_peer_resigns(void **state)
+{
+	struct failover *f = node(100, 100);
+	struct fo_group *g51 = f->groups[0];
+
+	peer_gate_start(f, 10.0);
+	hear(f, 51, PEER_MASTER, 200);
+	hear(f, 51, PEER_MASTER, 0);
+	assert_int_equal(g51->state, PEER_MASTER);
+	assert_int_equal(f->gate, PEER_GATE_ALONE);
+	node_free(f);
+}
+
+/* vigilctl takeover opens the gate: the operator decides. */
+static void test_gate_takeover(void **state)
+{
+	struct failover *f = node(100, 100);
+	struct fo_group *g51 = f->groups[0];
+	char err[256];
+
+	peer_gate_start(f, 10.0);
+	hear(f, 51, PEER_MASTER, 200);
+	assert_int_equal(failover_takeover(f, 51, err, sizeof(err)), 0);
+	assert_int_equal(g51->state, PEER_MASTER);
+	assert_int_equal(f->gate, PEER_GATE_ALONE);
+	assert_int_equal(seen.gate_opened, 1);
+	node_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -396,6 +580,14 @@ int main(void)
 		cmocka_unit_test(test_standby_group),
 		cmocka_unit_test(test_link),
 		cmocka_unit_test(test_view),
+		cmocka_unit_test(test_gate_holds_preempt),
+		cmocka_unit_test(test_gate_holds_claim),
+		cmocka_unit_test(test_gate_claim_dropped_by_master),
+		cmocka_unit_test(test_gate_peer_dies),
+		cmocka_unit_test(test_gate_no_peer),
+		cmocka_unit_test(test_gate_timeout),
+		cmocka_unit_test(test_gate_peer_resigns),
+		cmocka_unit_test(test_gate_takeover),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -35,6 +35,22 @@ static void test_backup_settles_after_master_down(void **state)
 	assert_int_equal(decide(0, "init", 1.0), SDNOTIFY_WAIT);
 }
 
+/* failover.sync: not ready while the peer's operator state is awaited
+ * (nothing is served then), whatever the failover state; late at the limit. */
+static void test_learning_waits(void **state)
+{
+	struct sdnotify_facts f = facts(0, "backup", 1.0);
+
+	f.learning = true;
+	assert_int_equal(sdnotify_decide(&f), SDNOTIFY_WAIT);
+	f.failover = "master";
+	assert_int_equal(sdnotify_decide(&f), SDNOTIFY_WAIT);
+	f.waited = 5.0;
+	assert_int_equal(sdnotify_decide(&f), SDNOTIFY_LATE);
+	f.learning = false;
+	assert_int_equal(sdnotify_decide(&f), SDNOTIFY_READY);
+}
+
 static void test_limit_ends_the_wait(void **state)
 {
 	assert_int_equal(decide(1, "standalone", 4.9), SDNOTIFY_WAIT);
@@ -49,6 +65,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_standalone_waits_for_first_probes),
 		cmocka_unit_test(test_backup_settles_after_master_down),
+		cmocka_unit_test(test_learning_waits),
 		cmocka_unit_test(test_limit_ends_the_wait),
 	};
 

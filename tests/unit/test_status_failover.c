@@ -66,6 +66,8 @@ static void view_two_groups(struct failover_view *v)
 	v->npeers = 3;
 	v->services_down = down;
 	v->nservices_down = 2;
+	v->gate = (struct failover_view_gate){ .state = "learnt", .waited_ms = 8.4 };
+	snprintf(v->gate.reason, sizeof(v->gate.reason), "operator state learnt from lb2");
 	v->adverts_sent = 1000;
 	v->adverts_received = 990;
 	v->advert_gaps = 2;
@@ -95,7 +97,9 @@ static const char expect_json[] =
 	"\"forced\": false, \"advert_interval_ms\": 100, \"master_down_ms\": 400, "
 	"\"reason\": \"a \\\"quoted\\\"\\\\reason\\n\", \"since\": 1700000002.000, "
 	"\"transitions\": 10, \"vips\": [\"192.0.2.51\", \"2001:db8::51\", \"192.0.2.52\", "
-	"\"2001:db8::52\"], \"services_down\": [\"b\", \"x\\\"y\"], \"groups\": [{\"id\": 51, "
+	"\"2001:db8::52\"], \"services_down\": [\"b\", \"x\\\"y\"], \"start_gate\": {\"state\": "
+	"\"learnt\", \"reason\": \"operator state learnt from lb2\", \"waited_ms\": 8}, "
+	"\"groups\": [{\"id\": 51, "
 	"\"state\": \"backup\", \"priority\": 0, \"base_priority\": 150, \"standby\": true, "
 	"\"forced\": false, \"master\": null, \"reason\": \"a \\\"quoted\\\"\\\\reason\\n\", "
 	"\"since\": 1700000002.000, \"transitions\": 7, \"vips\": [\"192.0.2.51\", "
@@ -222,6 +226,8 @@ static void test_one_group(void **state)
 	view_two_groups(&v);
 	v.ngroups = 1;
 	v.state = "master";
+	v.gate = (struct failover_view_gate){ .state = "waiting", .waiting = true,
+					      .waited_ms = 1234.4 };
 	v.groups[0].has_master = true;
 	snprintf(v.groups[0].master, sizeof(v.groups[0].master), "lb2");
 	v.peers[0].heard = false;
@@ -230,6 +236,7 @@ static void test_one_group(void **state)
 	v.peers[2].last_seen_s = 0.0126;
 	check(status_failover_text, &v,
 	      "  (a \"quoted\"\\reason\n)\n  adverts sent 1000  received 990  rejected 671\n"
+	      "  waiting for the peer's operator state (1234 ms so far)\n"
 	      "  peer 192.0.2.2: never heard\n"
 	      "  peer 2001:db8::2: lb3 master priority 150, last advert 1500 ms ago\n"
 	      "  peer 192.0.2.4: never heard");
@@ -237,10 +244,18 @@ static void test_one_group(void **state)
 	status_failover_json(&v, &b);
 	buf_append(&b, "", 1);
 	assert_non_null(strstr(b.data, "\"master\": \"lb2\""));
+	assert_non_null(strstr(b.data, "\"start_gate\": {\"state\": \"waiting\", \"reason\": \"\", "
+			       "\"waited_ms\": 1234}"));
 	assert_non_null(strstr(b.data, "\"peers\": [{\"address\": \"192.0.2.2\", "
 			       "\"last_seen_ms\": null}, {\"address\": \"2001:db8::2\""));
 	assert_non_null(strstr(b.data, "\"transitions\": 7, \"vips\": [\"192.0.2.51\", "
 			       "\"2001:db8::51\"], \"services_down\""));
+	buf_reset(&b);
+	v.gate = (struct failover_view_gate){ .state = "off" };
+	status_failover_json(&v, &b);
+	buf_append(&b, "", 1);
+	assert_non_null(strstr(b.data, "\"start_gate\": {\"state\": \"off\", \"reason\": \"\", "
+			       "\"waited_ms\": null}"));
 	buf_reset(&b);
 	status_failover_metrics(&v, &b);
 	buf_append(&b, "", 1);

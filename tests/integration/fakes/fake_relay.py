@@ -18,7 +18,19 @@ so a test sees exactly what the client did. Modes:
            line past its end thinks STARTTLS was offered.
   refuse   accepts EHLO, refuses MAIL FROM with 550.
   silent   accepts the connection and never says anything.
+  accept   an honest relay without extensions; records each mail's text
+           ({"cmd": "<text N bytes>", "text": "..."}).
+  auth     offers STARTTLS (CERT KEY) and, only after TLS, AUTH PLAIN LOGIN;
+           demands AUTH (530 to MAIL FROM without it). Credentials are checked
+           against $FAKE_RELAY_USER / $FAKE_RELAY_PASS (235, or 535); each
+           AUTH is recorded decoded ({"auth": [mechanism, user, password]}).
+  authlogin  the same, offering only AUTH LOGIN.
+  authclear  offers AUTH PLAIN LOGIN without STARTTLS (credentials would go
+           in clear text) and demands it.
+  authimplicit  TLS from the first byte (SMTPS), then as auth.
 """
+import base64
+import os
 import json
 import socket
 import ssl
@@ -40,21 +52,34 @@ def main(ip, port, mode, out, cert=None, key=None):
     lock = threading.Lock()
     count = [0]
 
-    def record(session, tls, cmd):
+    def record(session, tls, cmd, **extra):
         with lock, open(out, "a") as o:
-            o.write(json.dumps({"session": session, "tls": tls, "cmd": cmd}) + "\n")
+            o.write(json.dumps({"session": session, "tls": tls, "cmd": cmd, **extra}) + "\n")
+
+    want = (os.environ.get("FAKE_RELAY_USER", ""), os.environ.get("FAKE_RELAY_PASS", ""))
+    auth_modes = ("auth", "authlogin", "authclear", "authimplicit")
+
+    def b64(line):
+        try:
+            return base64.b64decode(line.strip(), validate=True).decode()
+        except ValueError:
+            return None
 
     def session(c, n):
         if mode == "silent":
             c.recv(1)                 # until the client gives up
             return
-        f = c.makefile("rb")
         tls = False
+        if mode == "authimplicit":
+            c = ctx.wrap_socket(c, server_side=True)
+            tls = True
+        f = c.makefile("rb")
 
         def say(b):
             c.sendall(b)
 
         say(b"220\r\n" if mode == "bare" else b"220 fake ESMTP\r\n")
+        authed = False
         while True:
             line = f.readline()
             if not line:
@@ -71,6 +96,12 @@ def main(ip, port, mode, out, cert=None, key=None):
                     say(b"250\nSTARTTLS")
                 elif mode == "inject" and not tls:
                     say(b"250-fake\r\n250 STARTTLS\r\n")
+                elif mode in ("auth", "authlogin") and not tls:
+                    say(b"250-fake\r\n250-8BITMIME\r\n250 STARTTLS\r\n")
+                elif mode in ("auth", "authclear", "authimplicit"):
+                    say(b"250-fake\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n")
+                elif mode == "authlogin":
+                    say(b"250-fake\r\n250 AUTH=LOGIN\r\n")
                 else:
                     say(b"250 fake\r\n")
             elif up == "STARTTLS" and mode == "inject" and ctx:
@@ -78,19 +109,41 @@ def main(ip, port, mode, out, cert=None, key=None):
                 c = ctx.wrap_socket(c, server_side=True)
                 f = c.makefile("rb")
                 tls = True
+            elif up == "STARTTLS" and mode in ("auth", "authlogin") and ctx and not tls:
+                say(b"220 go ahead\r\n")
+                c = ctx.wrap_socket(c, server_side=True)
+                f = c.makefile("rb")
+                tls = True
+            elif up.startswith("AUTH PLAIN ") and mode in auth_modes:
+                parts = (b64(cmd[11:]) or "").split("\0")
+                got = tuple(parts[1:3]) if len(parts) == 3 else None
+                record(n, tls, "<auth>", auth=["PLAIN", *(got or ("?", "?"))])
+                authed = got == want
+                say(b"235 2.7.0 ok\r\n" if authed else b"535 5.7.8 bad credentials\r\n")
+            elif up == "AUTH LOGIN" and mode in auth_modes:
+                say(b"334 VXNlcm5hbWU6\r\n")
+                user = b64(f.readline().decode(errors="replace"))
+                say(b"334 UGFzc3dvcmQ6\r\n")
+                pw = b64(f.readline().decode(errors="replace"))
+                record(n, tls, "<auth>", auth=["LOGIN", user, pw])
+                authed = (user, pw) == want
+                say(b"235 2.7.0 ok\r\n" if authed else b"535 5.7.8 bad credentials\r\n")
+            elif up.startswith("MAIL FROM:") and mode in auth_modes and not authed:
+                say(b"530 5.7.0 Authentication required\r\n")
             elif up.startswith("MAIL FROM:"):
                 say(b"550 5.7.1 relaying denied\r\n" if mode == "refuse" else b"250\r\n")
             elif up.startswith("RCPT TO:"):
                 say(b"250\r\n")
             elif up == "DATA":
                 say(b"354\r\n")
-                size = 0
+                size, text = 0, []
                 while True:
                     l = f.readline()
                     if l in (b".\r\n", b".\n", b""):
                         break
                     size += len(l)
-                record(n, tls, f"<text {size} bytes>")
+                    text.append(l.decode(errors="replace"))
+                record(n, tls, f"<text {size} bytes>", text="".join(text))
                 say(b"250\r\n")
             elif up == "QUIT":
                 say(b"221\r\n")

@@ -1,2 +1,0 @@
-build-tsan/common/text.o: common/text.c common/text.h
-common/text.h:
