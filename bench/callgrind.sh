@@ -41,7 +41,7 @@ print(procs.free_port(), procs.free_port())')
 mkdir -p "$work/nginx/www" "$work/nginx/tmp"
 head -c 127 /dev/zero | tr '\0' x > "$work/nginx/www/small"
 head -c "${MIB}M" /dev/urandom > "$work/nginx/www/bulk"
-sed -e "s|\$DIR|$work/nginx|g" -e "s|\$PORT|$BACKEND|g" bench/conf/nginx.conf.in > "$work/nginx/nginx.conf"
+sed -e "s|\$DIR|$work/nginx|g" -e "s|\$WWW|$work/nginx/www|g" -e "s|\$PORT|$BACKEND|g" bench/conf/nginx.conf.in > "$work/nginx/nginx.conf"
 nginx -p "$work/nginx" -e "$work/nginx/error.log" -c "$work/nginx/nginx.conf" &
 nginx_pid=$!
 
