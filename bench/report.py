@@ -132,7 +132,7 @@ def commands(data):
         if test in cmds:
             c = cmds[test].get("vigil") or next(iter(cmds[test].values()))
             out.append(c)
-    out += ["vigild -c vigil.yaml            # bench/conf/vigil.yaml.in, check: {type: tcp}",
+    out += ["vigild -c vigil.yaml            # bench/conf/vigil.yaml.in, workers: 1, check: {type: tcp}",
             "haproxy -db -f haproxy.cfg      # bench/conf/haproxy.cfg.in, nbthread 1, mode tcp",
             "nginx -p DIR -e DIR/nginx-error.log -c DIR/nginx.conf   # bench/conf/nginx.conf.in",
             "iperf3 -s -B 127.0.0.1 -p PORT", "```"]
@@ -178,8 +178,8 @@ def split_section(text, heading=HEADING):
 
 INTRO = """{h}
 
-`make bench` (bench/run.sh): vigil vs HAProxy 2.6 (`mode tcp`, `nbthread 1`, with and
-without `option splice-auto`) vs a direct connection, in one run, nginx (one worker),
+`make bench` (bench/run.sh): vigil (`workers: 1`) vs HAProxy 2.6 (`mode tcp`, `nbthread 1`,
+with and without `option splice-auto`) vs a direct connection, in one run, nginx (one worker),
 iperf3 and an idle-connection holder as backends on 127.0.0.1. How it is measured and
 the profile of where vigil loses: bench/README.md. Newest run first.
 """

@@ -255,7 +255,7 @@ class WorkersBench:
                 if not line.startswith("connected"):
                     raise RuntimeError(f"idle client {h.name}: {line!r} {h.log_tail(300)}")
             # every connection must have reached a backend before we look
-            procs.wait_until(lambda: sum(active(p) for p in inst) >= total, 60,
+            procs.wait_until(lambda: sum(active(p) for p in inst) >= total, 120,
                              f"{total} idle connections through to the backends")
             res["connect_s"] = time.monotonic() - t0
             time.sleep(1.0)
