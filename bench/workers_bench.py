@@ -168,13 +168,15 @@ class WorkersBench:
                     if s in ONLY_CONN and test != "conn_close":
                         continue
                     p = proxies[s]
-                    before = metrics(self.ports[s]["status"]) if p and "vigil" in s else None
+                    before = self.attempt(f"{s} /metrics", lambda: metrics(
+                        self.ports[s]["status"])) if p and "vigil" in s else None
                     m = self.attempt(f"rep {rep + 1} {s} {test}", lambda: fn(
                         self.ports[s]["http"], p and p.pid, self.args.secs, **LOAD[test]))
                     if m:
                         self.record("main", s, test, m)
                     if m and before is not None and test == "conn_close":
-                        after = metrics(self.ports[s]["status"])
+                        after = self.attempt(f"{s} /metrics",
+                                             lambda: metrics(self.ports[s]["status"])) or {}
                         d = {w: after[w] - before.get(w, 0) for w in after}
                         if sum(d.values()):
                             self.results["workers_share"][s].append(
