@@ -32,7 +32,6 @@ sys.dont_write_bytecode = True   # no __pycache__ in the tree
 import bench
 import measure
 import procs
-import report
 
 # system: how it is started. "vigil-2-shared" runs only the new-connections
 # test (the A/B of the listening sockets).
