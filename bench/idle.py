@@ -8,12 +8,15 @@
                                 open N connections to HOST:PORT (from address
                                 SRC), print "connected N" when all are up, hold
                                 them until stdin closes or SIGTERM, then reset them
-    idle.py probe COUNT RATE HOST:PORT...
+    idle.py probe COUNT RATE HOST:PORT... [direct=HOST:PORT]
                                 COUNT short HTTP requests (GET /small,
                                 Connection: close), one at a time, started at
                                 RATE per second, round robin over the addresses;
-                                prints JSON: latency of connect + request + the
-                                whole reply, p50/p99/max in ms, and failures
+                                with direct=, every other request goes there
+                                instead (the same machine, the same moments,
+                                without the proxy); prints JSON: latency of
+                                connect + request + the whole reply, p50/p99/max
+                                in ms, and failures ("via"; "direct")
 
 Both raise RLIMIT_NOFILE to the hard limit. Loopback only, bounded waits.
 """
@@ -158,24 +161,34 @@ def one_request(addr, timeout=5.0):
     return time.perf_counter() - t0
 
 
-def probe(count, rate, addrs):
-    """Latency of count short requests started at rate/s (one at a time)."""
-    lat, fails = [], []
+def summary(lat, fails):
+    lat.sort()
+    pct = lambda q: 1000 * lat[min(len(lat) - 1, int(q * len(lat)))] if lat else None
+    return {"ok": len(lat), "failed": len(fails), "fail_sample": fails[:3],
+            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": 1000 * lat[-1] if lat else None}
+
+
+def probe(count, rate, addrs, direct=None):
+    """Latency of count short requests started at rate/s (one at a time);
+    with direct, every other one goes there."""
+    runs = {"via": ([], []), "direct": ([], [])}
     t0 = time.monotonic()
     for i in range(count):
         delay = t0 + i / rate - time.monotonic()
         if delay > 0:
             time.sleep(delay)
+        to_direct = direct is not None and i % 2 == 1
+        lat, fails = runs["direct" if to_direct else "via"]
+        addr = direct if to_direct else addrs[(i // (2 if direct else 1)) % len(addrs)]
         try:
-            lat.append(one_request(addrs[i % len(addrs)]))
+            lat.append(one_request(addr))
         except (OSError, ValueError) as e:
             fails.append(str(e))
-    lat.sort()
-    pct = lambda q: 1000 * lat[min(len(lat) - 1, int(q * len(lat)))] if lat else None
-    print(json.dumps({"count": count, "ok": len(lat), "failed": len(fails),
-                      "fail_sample": fails[:3], "p50_ms": pct(0.50), "p99_ms": pct(0.99),
-                      "max_ms": 1000 * lat[-1] if lat else None,
-                      "secs": time.monotonic() - t0}), flush=True)
+    out = {"count": count, "rate": rate, "secs": time.monotonic() - t0,
+           "via": summary(*runs["via"])}
+    if direct is not None:
+        out["direct"] = summary(*runs["direct"])
+    print(json.dumps(out), flush=True)
 
 
 def parse_addr(s):
@@ -191,7 +204,10 @@ def main(argv):
     elif len(argv) in (5, 6) and argv[1] == "hold":
         hold(argv[2], int(argv[3]), int(argv[4]), *argv[5:])
     elif len(argv) >= 5 and argv[1] == "probe":
-        probe(int(argv[2]), float(argv[3]), [parse_addr(a) for a in argv[4:]])
+        direct = [parse_addr(a[7:]) for a in argv[4:] if a.startswith("direct=")]
+        probe(int(argv[2]), float(argv[3]),
+              [parse_addr(a) for a in argv[4:] if not a.startswith("direct=")],
+              direct[0] if direct else None)
     else:
         sys.stderr.write(__doc__)
         return 2

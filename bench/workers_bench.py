@@ -68,7 +68,7 @@ HAPROXY_MAXCONN = bench.HAPROXY_MAXCONN
 # address), clients from 127.0.1.x, vigild instances on VIPs 127.0.2.x.
 IDLE_SERVERS = 8
 IDLE_PER_CLIENT = 9000           # a holder process stays below RLIMIT_NOFILE
-PROBE_COUNT, PROBE_RATE = 2000, 400
+PROBE_COUNT, PROBE_RATE = 4000, 800     # half through vigild, half direct to nginx
 MAX_FILL = 0.95                  # of what RLIMIT_NOFILE allows a vigild to hold
 
 
@@ -239,7 +239,8 @@ class WorkersBench:
                                               template="vigil-idle.yaml.in", VIP=vip,
                                               IDLE_BACKENDS=backends))
             addrs = [f"{vip}:{port['http']}" for vip in vips]
-            res["probe_before"] = probe(addrs)
+            direct = f"direct=127.0.0.1:{self.backends['http']}"
+            res["probe_before"] = probe(addrs + [direct])
             res["rss_base_kib"] = [procs.rss_kib(p.pid) for p in inst]
             share = [total // k + (1 if i < total % k else 0) for i in range(k)]
             t0 = time.monotonic()
@@ -265,26 +266,39 @@ class WorkersBench:
             mem1 = meminfo()
             res["machine_mem_mib"] = (mem0["MemAvailable"] - mem1["MemAvailable"]) / 1024
             res["slab_mib"] = (mem1["Slab"] - mem0["Slab"]) / 1024
-            res["probe_during"] = probe(addrs)
+            res["probe_during"] = probe(addrs + [direct])
             res["rss_per_conn_kib"] = (sum(res["rss_idle_kib"]) - sum(res["rss_base_kib"])) / \
                 sum(res["held"])
             print(f"idle: {sum(res['held'])} over {k} vigild: "
                   f"{res['rss_per_conn_kib']:.2f} KiB/conn, p99 new "
-                  f"{res['probe_during']['p99_ms']:.2f} ms", file=sys.stderr, flush=True)
+                  f"{res['probe_during']['via']['p99_ms']:.2f} ms", file=sys.stderr, flush=True)
         finally:
-            for h in holders:
-                try:
-                    h.proc.stdin.close()
-                except OSError:
-                    pass
-            for h in holders:
-                h.stop()
+            self.stop_holders(holders)
             self.stop_all({p.name: p for p in inst})
         self.commands.setdefault("idle", f"{procs.PYTHON} bench/idle.py hold VIP PORT N SRC   "
                                           f"# one per {IDLE_PER_CLIENT:,} connections")
         self.commands.setdefault("probe", f"{procs.PYTHON} bench/idle.py probe {PROBE_COUNT} "
-                                           f"{PROBE_RATE} VIP:PORT...")
+                                           f"{PROBE_RATE} VIP:PORT... direct=127.0.0.1:NGINX")
         return res
+
+    def stop_holders(self, holders):
+        """Closed stdin: each resets its connections and exits; on a busy
+        machine 9,000 resets take seconds, so wait before signalling."""
+        for h in holders:
+            try:
+                h.proc.stdin.close()
+            except OSError:
+                pass
+        deadline = time.monotonic() + 120
+        for h in holders:
+            try:
+                h.proc.wait(max(deadline - time.monotonic(), 1))
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                h.stop(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.note(f"{h.name} (pid {h.pid}) did not exit after SIGKILL")
 
     # --------------------------------------------------------------------- run
 

@@ -52,10 +52,14 @@ PIN_ROWS = [
     ("conn_close.conn_per_s", "new connections/s", "{:,.0f}"),
     ("conn_close.cpu_per_1k_conn", "proxy CPU s per 1000 connections", "{:.4f}"),
     ("conn_close.proxy_cpu_pct", "proxy CPU % (100 = its core)", "{:.0f}"),
+    ("conn_close.ceiling_conn_per_s", "its core's ceiling: 1 s / CPU per connection, conn/s",
+     "{:,.0f}"),
     ("keepalive.req_per_s", "keep-alive requests/s", "{:,.0f}"),
     ("keepalive.p99_ms", "keep-alive latency p99, ms", "{:.3f}"),
     ("keepalive.cpu_per_1k_req", "proxy CPU s per 1000 keep-alive requests", "{:.4f}"),
     ("keepalive.proxy_cpu_pct", "proxy CPU %, keep-alive run", "{:.0f}"),
+    ("keepalive.ceiling_req_per_s", "its core's ceiling: 1 s / CPU per request, req/s",
+     "{:,.0f}"),
     ("conn_close.busy_pct", "whole machine CPU busy, new-connections run, %", "{:.0f}"),
 ]
 SHARED_ROWS = [
@@ -95,31 +99,46 @@ def idle_lines(data):
            f"vigild can hold at most {idle['vigild_cap']:,}. The first row fills one vigild to "
            f"{100 * 0.95:.0f} % of that; the second holds all the connections asked over as "
            "many vigild instances (each `workers: 2`, its own VIP 127.0.2.x, clients from "
-           "127.0.1.x, 8 idle backends on 127.0.0.2–9). New clients: "
-           "`idle.py probe` (connect + `GET /small` + the whole reply through vigild to "
-           "nginx, one at a time, 400 started per second, 2,000 in all, spread over the "
-           "instances), before and while the connections are held.", "",
+           "127.0.1.x, 8 idle backends on 127.0.0.2–9). New clients: `idle.py probe` "
+           "(connect + `GET /small` + the whole reply, one at a time, 800 started per second, "
+           "4,000 in all: every other one through vigild to nginx, spread over the instances, "
+           "the others straight to nginx as the reference for what this busy machine allows), "
+           "before and while the connections are held.", "",
            "| vigild instances | idle connections held | vigild RSS before → with, KiB (sum) | "
            "KiB per connection | machine memory used by the test, MiB | time to connect, s | "
-           "new clients p50 / p99 / max, ms, before | … while held | failed |",
-           "|---|---|---|---|---|---|---|---|---|"]
+           "new clients via vigild, p50 / p99 / max, ms: before | … while held | direct to "
+           "nginx meanwhile: before | … while held | failed |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lat = lambda r, bold="": (f"{r['p50_ms']:.2f} / {bold}{r['p99_ms']:.2f}{bold} / "
+                              f"{r['max_ms']:.1f}" if r["ok"] else "–")
     for r in idle["runs"]:
         b, d = r["probe_before"], r["probe_during"]
         held = r["held"]
+        fails = sum(x[k]["failed"] for x in (b, d) for k in ("via", "direct") if k in x)
         out.append(
             f"| {r['instances']} | **{sum(held):,}** ({min(held):,}–{max(held):,} each) | "
             f"{sum(r['rss_base_kib']):,} → {sum(r['rss_idle_kib']):,} | "
             f"**{r['rss_per_conn_kib']:.2f}** | {r['machine_mem_mib']:,.0f} "
             f"(slab {r['slab_mib']:,.0f}) | {r['connect_s']:.1f} | "
-            f"{b['p50_ms']:.2f} / {b['p99_ms']:.2f} / {b['max_ms']:.1f} | "
-            f"{d['p50_ms']:.2f} / **{d['p99_ms']:.2f}** / {d['max_ms']:.1f} | "
-            f"{b['failed']} / {d['failed']} |")
+            f"{lat(b['via'])} | {lat(d['via'], '**')} | "
+            f"{lat(b['direct']) if 'direct' in b else '–'} | "
+            f"{lat(d['direct']) if 'direct' in d else '–'} | {fails} |")
     return out
+
+
+def derive(res):
+    """Per-core ceilings of the pinned proxies: 1 s over CPU per unit."""
+    for s in res.values():
+        for key, out in (("conn_close.cpu_per_1k_conn", "conn_close.ceiling_conn_per_s"),
+                         ("keepalive.cpu_per_1k_req", "keepalive.ceiling_req_per_s")):
+            if s.get(key):
+                s[out] = [1000.0 / x for x in s[key] if x]
 
 
 def run_block(data):
     m = data["machine"]
     res = data["results"]
+    derive(res["pinned"])
     load, pl = data["load"], data["pin_load"]
     out = [f"{report.RUN_HEADING}{m['date']}", "",
            f"Machine: {m['nproc']} cores, {m['cpu']}, Linux {m['kernel']}. "
@@ -148,7 +167,9 @@ def run_block(data):
         out += ["", f"**Pinned**: the proxy alone on CPU 1 (`taskset -c 1`), `wrk -t{pl['threads']} "
                 f"-c{pl['conns']}` and nginx on CPU 0 (`taskset -c 0`); `workers: 1` against "
                 "`nbthread 1`. direct: wrk and nginx on CPU 0, the load side's own ceiling. A "
-                "proxy near 100 % CPU is at its ceiling.", ""]
+                "proxy near 100 % CPU is at its ceiling; below that, the load side (one core for "
+                "wrk and nginx, shared with the machine's other users) did not reach it, and the "
+                "ceiling is derived from the proxy's CPU per connection.", ""]
         out += table(res["pinned"], PINNED, PIN_ROWS, [("vigil-1", "haproxy-1",
                                                          "vigil / HAProxy")])
     out += idle_lines(data)
