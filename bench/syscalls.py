@@ -5,6 +5,7 @@
                       [--bulk-mib 64] [--tool strace|perf] [--detail 50] [--json OUT]
     VIGIL_BUILD=build-x bench/syscalls.sh ...      another build
     VIGIL_NO_SPLICE=1 bench/syscalls.sh ...        vigild's environment is passed on
+    bench/syscalls.sh --haproxy [--splice] ...     HAProxy 2.6 instead (nbthread = --workers)
 
 nginx (one worker) serves /small (128 bytes) and /1m; vigild (bench/conf/
 vigil.yaml.in, `workers: N`, health checks once an hour so that none falls in
@@ -178,24 +179,31 @@ def keepalive_bulk(port, mib):
 
 
 def run(mode, args, vigil, port, workdir):
+    """Count vigil's (vigild's or HAProxy's) calls over one workload; the
+    connections come from vigild's counters, for HAProxy from the client."""
     out = Path(workdir) / f"{args.tool}-{mode}.txt"
-    before = total_conns(vigil.sock)
+    sock = getattr(vigil, "sock", None)
+    before = total_conns(sock) if sock else 0
+    done = 0
     st = (perf_attach if args.tool == "perf" else strace_attach)(vigil.pid, out)
     t0 = time.monotonic()
     try:
         if mode == "seq":
             subprocess.run([procs.PYTHON, procs.HERE / "cg_client.py", "conns", str(port),
                             str(args.conns)], check=True, timeout=600)
+            done = args.conns
         elif mode == "wrk":
-            measure.wrk(f"http://127.0.0.1:{port}/small", 32, args.secs,
-                        ["-H", "Connection: close"])
+            w = measure.wrk(f"http://127.0.0.1:{port}/small", 32, args.secs,
+                            ["-H", "Connection: close"])
+            done = w["requests"]
         else:
             keepalive_bulk(port, args.bulk_mib)
+            done = 1
         time.sleep(0.3)             # the last closes reach vigild
     finally:
         strace_detach(st)
     secs = time.monotonic() - t0
-    conns = total_conns(vigil.sock) - before
+    conns = total_conns(sock) - before if sock else done
     rows = parse_perf(out) if args.tool == "perf" else parse(out)
     unit = args.bulk_mib if mode == "bulk" else conns
     return {"mode": mode, "tool": args.tool, "conns": conns, "unit": "MiB" if mode == "bulk" else "connection",
@@ -203,9 +211,9 @@ def run(mode, args, vigil, port, workdir):
             "per_unit": sum(c for c, _ in rows.values()) / max(unit, 1)}
 
 
-def show(r, workers):
+def show(r, workers, name="vigild workers"):
     unit = r["unit"]
-    print(f"\n== vigild workers: {workers}, workload {r['mode']}: {r['units']:,} "
+    print(f"\n== {name}: {workers}, workload {r['mode']}: {r['units']:,} "
           f"{unit}{'s' if unit == 'connection' else ''} ({r['conns']:,} connections) "
           f"in {r['secs']:.1f} s, counted by {r['tool']}")
     print(f"{'syscall':<20} {'calls':>9} {'per ' + unit:>15} {'errors per ' + unit:>22}")
@@ -224,6 +232,8 @@ def main():
     ap.add_argument("--bulk-mib", type=int, default=64, help="MiB relayed (bulk)")
     ap.add_argument("--mode", default="seq,wrk,bulk")
     ap.add_argument("--tool", choices=("strace", "perf"), default="strace")
+    ap.add_argument("--haproxy", action="store_true", help="count HAProxy's calls instead")
+    ap.add_argument("--splice", action="store_true", help="HAProxy with option splice-auto")
     ap.add_argument("--detail", type=int, default=0,
                     help="then N connections traced for the arguments of setsockopt & co")
     ap.add_argument("--json", help="also write the counts here")
@@ -241,12 +251,18 @@ def main():
         servers = [procs.start_nginx(workdir, be["http"]),
                    procs.start_idle_server(workdir, be["idle"])]
         be["iperf"] = be["idle"]    # no iperf3 here: the unused service points at the idle server
-        vigil = procs.start_vigil(workdir, ports, be, check_interval="1h", workers=args.workers,
-                                  env={k: v for k, v in os.environ.items()
-                                       if k.startswith("VIGIL_")})
+        if args.haproxy:
+            vigil = procs.start_haproxy(workdir, "haproxy", ports, be, splice=args.splice,
+                                        maxconn=bench.HAPROXY_MAXCONN, nbthread=args.workers)
+            time.sleep(1.0)         # its first health checks
+        else:
+            vigil = procs.start_vigil(workdir, ports, be, check_interval="1h",
+                                      workers=args.workers,
+                                      env={k: v for k, v in os.environ.items()
+                                           if k.startswith("VIGIL_")})
         for mode in args.mode.split(","):
             r = run(mode, args, vigil, ports["http"], workdir)
-            show(r, args.workers)
+            show(r, args.workers, "HAProxy nbthread" if args.haproxy else "vigild workers")
             results.append(r)
         if args.detail:
             d = detail(vigil.pid, ports["http"], args.detail, workdir)
@@ -263,7 +279,8 @@ def main():
         shutil.rmtree(workdir, ignore_errors=True)
     if args.json:
         Path(args.json).write_text(json.dumps({
-            "workers": args.workers, "build": str(procs.BUILD),
+            "proxy": "haproxy" + (" splice-auto" if args.splice else "") if args.haproxy
+            else "vigild", "workers": args.workers, "build": str(procs.BUILD),
             "git": bench.machine()["versions"]["vigild"], "results": results}, indent=1))
     return 0
 
