@@ -19,6 +19,7 @@ window). Workloads:
         a time: every event costs its own epoll_wait
   wrk   `wrk -t1 -c32 -H 'Connection: close'` for SECS seconds: 32 at once,
         as in the benchmark (epoll_wait and accept4 are shared between clients)
+  ka    `wrk -t1 -c32` (keep-alive) for SECS seconds: system calls per request
   bulk  one GET of /1m repeated to BULK_MIB MiB over one keep-alive connection:
         system calls per MiB relayed
 
@@ -184,7 +185,7 @@ def run(mode, args, vigil, port, workdir):
     out = Path(workdir) / f"{args.tool}-{mode}.txt"
     sock = getattr(vigil, "sock", None)
     before = total_conns(sock) if sock else 0
-    done = 0
+    done = requests = 0
     st = (perf_attach if args.tool == "perf" else strace_attach)(vigil.pid, out)
     t0 = time.monotonic()
     try:
@@ -196,6 +197,9 @@ def run(mode, args, vigil, port, workdir):
             w = measure.wrk(f"http://127.0.0.1:{port}/small", 32, args.secs,
                             ["-H", "Connection: close"])
             done = w["requests"]
+        elif mode == "ka":
+            w = measure.wrk(f"http://127.0.0.1:{port}/small", 32, args.secs)
+            requests = w["requests"]
         else:
             keepalive_bulk(port, args.bulk_mib)
             done = 1
@@ -205,8 +209,9 @@ def run(mode, args, vigil, port, workdir):
     secs = time.monotonic() - t0
     conns = total_conns(sock) - before if sock else done
     rows = parse_perf(out) if args.tool == "perf" else parse(out)
-    unit = args.bulk_mib if mode == "bulk" else conns
-    return {"mode": mode, "tool": args.tool, "conns": conns, "unit": "MiB" if mode == "bulk" else "connection",
+    unit = {"bulk": args.bulk_mib, "ka": requests}.get(mode, conns)
+    return {"mode": mode, "tool": args.tool, "conns": conns,
+            "unit": {"bulk": "MiB", "ka": "request"}.get(mode, "connection"),
             "units": unit, "secs": secs, "syscalls": rows,
             "per_unit": sum(c for c, _ in rows.values()) / max(unit, 1)}
 
@@ -214,7 +219,7 @@ def run(mode, args, vigil, port, workdir):
 def show(r, workers, name="vigild workers"):
     unit = r["unit"]
     print(f"\n== {name}: {workers}, workload {r['mode']}: {r['units']:,} "
-          f"{unit}{'s' if unit == 'connection' else ''} ({r['conns']:,} connections) "
+          f"{unit}{'s' if unit != 'MiB' else ''} ({r['conns']:,} connections) "
           f"in {r['secs']:.1f} s, counted by {r['tool']}")
     print(f"{'syscall':<20} {'calls':>9} {'per ' + unit:>15} {'errors per ' + unit:>22}")
     for name, (calls, errors) in sorted(r["syscalls"].items(), key=lambda kv: -kv[1][0]):
