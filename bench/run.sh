@@ -15,7 +15,7 @@
 #
 #   BENCH_REPS=3 BENCH_SECS=5 BENCH_IDLE=9500 BENCH_CALLGRIND=1 bench/run.sh
 #
-# Takes about 7 minutes on the 2-core reference machine. Loopback only.
+# Took 15 minutes on the 2-core reference machine (2026-12-02). Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
