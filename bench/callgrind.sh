@@ -2,7 +2,7 @@
 # callgrind.sh - vigild's user-space instructions per connection and per MiB,
 # counted by valgrind --tool=callgrind (repeatable, unlike wall-clock numbers).
 #
-#   bench/callgrind.sh [OUT.json]      CONNS=2000 MIB=64 VIGIL_NO_SPLICE=1 to vary
+#   bench/callgrind.sh [OUT.json]      CONNS=2000 MIB=64 VIGIL_NO_SPLICE=1 WORKERS=1 to vary
 #
 # nginx (one worker, on 127.0.0.1) serves a small object and a MIB-MiB object;
 # vigild runs under callgrind in front of it. Counters are zeroed once the
@@ -41,12 +41,12 @@ print(procs.free_port(), procs.free_port())')
 mkdir -p "$work/nginx/www" "$work/nginx/tmp"
 head -c 127 /dev/zero | tr '\0' x > "$work/nginx/www/small"
 head -c "${MIB}M" /dev/urandom > "$work/nginx/www/bulk"
-sed -e "s|\$DIR|$work/nginx|g" -e "s|\$PORT|$BACKEND|g" bench/conf/nginx.conf.in > "$work/nginx/nginx.conf"
+sed -e "s|\$DIR|$work/nginx|g" -e "s|\$WWW|$work/nginx/www|g" -e "s|\$PORT|$BACKEND|g" bench/conf/nginx.conf.in > "$work/nginx/nginx.conf"
 nginx -p "$work/nginx" -e "$work/nginx/error.log" -c "$work/nginx/nginx.conf" &
 nginx_pid=$!
 
 cat > "$work/vigil.yaml" <<YAML
-global: {control_socket: $work/control.sock, log_level: warning}
+global: {control_socket: $work/control.sock, log_level: warning, workers: ${WORKERS:-1}}
 defaults:
   timeouts: {connect: 5s, client_idle: 60s, server_idle: 60s, drain: 1s}
   check: {type: tcp, interval: 1h, timeout: 1s, rise: 1, fall: 3}

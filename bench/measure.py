@@ -19,6 +19,7 @@ class Sampler:
         self.pid = pid
         self.proc0 = procs.cpu_times(pid) if pid else None
         self.mach0 = procs.machine_ticks()
+        self.t0 = time.monotonic()
 
     def stop(self, m):
         """Add busy_pct (whole machine) and sys_pct (kernel share of the proxy's
@@ -30,13 +31,15 @@ class Sampler:
         u, s = procs.cpu_times(self.pid)
         cpu = (u - self.proc0[0]) + (s - self.proc0[1])
         m["sys_pct"] = 100.0 * (s - self.proc0[1]) / cpu if cpu > 0 else 0.0
+        m["proxy_cpu_pct"] = 100.0 * cpu / max(time.monotonic() - self.t0, 1e-3)
         return cpu
 
 
-def wrk(url, conns, secs, extra=()):
-    """Run wrk (one thread) and return its JSON summary plus 'cmd'."""
-    argv = ["wrk", "-t1", f"-c{conns}", f"-d{secs}s", "--timeout", "5s",
-            "-s", str(WRK_LUA), *extra, url]
+def wrk(url, conns, secs, extra=(), threads=1, cpus=None):
+    """Run wrk (threads threads; cpus: under taskset) and return its JSON
+    summary plus 'cmd'."""
+    argv = procs.pinned(cpus, ["wrk", f"-t{threads}", f"-c{conns}", f"-d{secs}s", "--timeout",
+                               "5s", "-s", str(WRK_LUA), *extra, url])
     r = subprocess.run(argv, capture_output=True, text=True, timeout=secs + 30)
     for line in r.stdout.splitlines():
         if line.startswith("WRKJSON "):
@@ -51,10 +54,11 @@ def _errors(w):
     return sum(w["errors"].values())
 
 
-def conn_close(port, pid, secs, conns=32):
+def conn_close(port, pid, secs, conns=32, threads=1, cpus=None):
     """New connections per second: one request per connection, small object."""
     smp = Sampler(pid)
-    w = wrk(f"http://127.0.0.1:{port}/small", conns, secs, ["-H", "Connection: close"])
+    w = wrk(f"http://127.0.0.1:{port}/small", conns, secs, ["-H", "Connection: close"],
+            threads, cpus)
     m = {"conn_per_s": w["requests"] / w["secs"], "errors": _errors(w), "cmd": w["cmd"]}
     cpu = smp.stop(m)
     if cpu is not None:
@@ -62,10 +66,10 @@ def conn_close(port, pid, secs, conns=32):
     return m
 
 
-def keepalive(port, pid, secs, conns=32):
+def keepalive(port, pid, secs, conns=32, threads=1, cpus=None):
     """Requests per second over kept-alive connections, with p50/p99 latency."""
     smp = Sampler(pid)
-    w = wrk(f"http://127.0.0.1:{port}/small", conns, secs, ["--latency"])
+    w = wrk(f"http://127.0.0.1:{port}/small", conns, secs, ["--latency"], threads, cpus)
     m = {"req_per_s": w["requests"] / w["secs"], "p50_ms": w["p50_us"] / 1000.0,
          "p99_ms": w["p99_us"] / 1000.0, "errors": _errors(w), "cmd": w["cmd"]}
     cpu = smp.stop(m)
@@ -74,10 +78,10 @@ def keepalive(port, pid, secs, conns=32):
     return m
 
 
-def bulk_wrk(port, pid, secs, conns=4):
+def bulk_wrk(port, pid, secs, conns=4, threads=1, cpus=None):
     """Gbit/s of 1 MiB objects over kept-alive connections."""
     smp = Sampler(pid)
-    w = wrk(f"http://127.0.0.1:{port}/1m", conns, secs)
+    w = wrk(f"http://127.0.0.1:{port}/1m", conns, secs, (), threads, cpus)
     m = {"gbit_s": w["bytes"] * 8 / w["secs"] / 1e9, "errors": _errors(w), "cmd": w["cmd"]}
     cpu = smp.stop(m)
     if cpu is not None:

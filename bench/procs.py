@@ -60,8 +60,8 @@ def wait_until(pred, timeout, what):
     raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
 
 
-def port_open(port):
-    with socket.create_connection(("127.0.0.1", port), timeout=1):
+def port_open(port, host="127.0.0.1"):
+    with socket.create_connection((host, port), timeout=1):
         return True
 
 
@@ -79,6 +79,11 @@ def http_get(port, path, timeout=10):
     if not head.startswith(b"HTTP/1.1 200"):
         raise OSError(f"GET {path}: {head[:40]!r}")
     return body
+
+
+def pinned(cpus, argv):
+    """argv run under `taskset -c cpus` when cpus is given (e.g. "0" or "1")."""
+    return ["taskset", "-c", str(cpus), *argv] if cpus is not None else list(argv)
 
 
 class Proc:
@@ -168,13 +173,15 @@ def established_to(pid, port):
 
 # ------------------------------------------------------------------ backends
 
-def start_nginx(workdir, port):
-    """nginx, one worker, serving www/small and www/1m from workdir."""
-    d = Path(workdir) / "nginx"
+def start_nginx(workdir, port, cpus=None, name="nginx"):
+    """nginx, one worker, serving www/small and www/1m from workdir/nginx
+    (its own directory workdir/NAME); cpus: taskset it."""
+    d = Path(workdir) / name
     (d / "tmp").mkdir(parents=True, exist_ok=True)
-    render("nginx.conf.in", d / "nginx.conf", DIR=d, PORT=port)
-    p = Proc("nginx", ["nginx", "-p", d, "-e", d / "nginx-error.log", "-c", d / "nginx.conf"],
-             workdir)
+    render("nginx.conf.in", d / "nginx.conf", DIR=d, WWW=Path(workdir) / "nginx" / "www",
+           PORT=port)
+    p = Proc(name, pinned(cpus, ["nginx", "-p", d, "-e", d / "nginx-error.log",
+                                 "-c", d / "nginx.conf"]), workdir)
     wait_until(lambda: port_open(port), 10, "nginx")
     return p
 
@@ -185,9 +192,9 @@ def start_iperf3(workdir, port):
     return p
 
 
-def start_idle_server(workdir, port):
-    p = Proc("idle-server", [PYTHON, HERE / "idle.py", "serve", port], workdir)
-    wait_until(lambda: port_open(port), 10, "idle server")
+def start_idle_server(workdir, port, host="127.0.0.1", name="idle-server"):
+    p = Proc(name, [PYTHON, HERE / "idle.py", "serve", port, host], workdir)
+    wait_until(lambda: port_open(port, host), 10, "idle server")
     return p
 
 
@@ -206,17 +213,24 @@ def all_up(sock):
     return bool(st) and all(b["state"] == "up" for s in st["services"] for b in s["backends"])
 
 
-def start_vigil(workdir, ports, backends, check_interval="2s", env=None):
-    """vigild on ports {http, iperf, idle}; waits until every backend is up."""
-    d = Path(workdir) / "vigil"
+def start_vigil(workdir, ports, backends, check_interval="2s", env=None, workers=1,
+                name="vigil", cpus=None, template="vigil.yaml.in", **values):
+    """vigild with `workers` proxy workers on ports {http, iperf, idle} (its own
+    directory workdir/NAME; cpus: taskset it; env: added to its environment;
+    values: more template placeholders); waits until every backend is up."""
+    d = Path(workdir) / name
     d.mkdir(parents=True, exist_ok=True)
     sock = d / "control.sock"
-    cfg = render("vigil.yaml.in", d / "vigil.yaml", DIR=d, CHECK_INTERVAL=check_interval,
-                 HTTP_PORT=ports["http"], IPERF_PORT=ports["iperf"], IDLE_PORT=ports["idle"],
-                 NGINX_PORT=backends["http"], IPERF_BACKEND=backends["iperf"],
-                 IDLE_BACKEND=backends["idle"])
-    p = Proc("vigild", [BUILD / "vigild", "-c", cfg], workdir,
-             env=dict(os.environ, **(env or {})))
+    values.setdefault("STATUS", "# no status listener")
+    cfg = render(template, d / "vigil.yaml", DIR=d, CHECK_INTERVAL=check_interval,
+                 WORKERS=workers, HTTP_PORT=ports["http"], IPERF_PORT=ports.get("iperf"),
+                 IDLE_PORT=ports["idle"], NGINX_PORT=backends["http"],
+                 IPERF_BACKEND=backends.get("iperf"), IDLE_BACKEND=backends.get("idle"),
+                 **values)
+    env = dict(os.environ, **(env or {}))
+    env.pop("VIGIL_WORKERS", None)      # the file says how many
+    p = Proc("vigild" if name == "vigil" else name, pinned(cpus, [BUILD / "vigild", "-c", cfg]),
+             workdir, env=env)
     try:
         wait_until(lambda: not p.alive() or all_up(sock), 15, "vigild backends up")
         if not p.alive():
@@ -228,17 +242,18 @@ def start_vigil(workdir, ports, backends, check_interval="2s", env=None):
     return p
 
 
-def start_haproxy(workdir, name, ports, backends, splice, maxconn):
-    """haproxy -db (foreground, one process), mode tcp, nbthread 1."""
+def start_haproxy(workdir, name, ports, backends, splice, maxconn, nbthread=1, cpus=None):
+    """haproxy -db (foreground, one process), mode tcp, nbthread threads;
+    cpus: taskset it."""
     d = Path(workdir) / name
     d.mkdir(parents=True, exist_ok=True)
-    cfg = render("haproxy.cfg.in", d / "haproxy.cfg", MAXCONN=maxconn,
+    cfg = render("haproxy.cfg.in", d / "haproxy.cfg", MAXCONN=maxconn, NBTHREAD=nbthread,
                  MAXPIPES="maxpipes 128",
                  SPLICE="option splice-auto" if splice else "# no splicing",
                  HTTP_PORT=ports["http"], IPERF_PORT=ports["iperf"], IDLE_PORT=ports["idle"],
                  NGINX_PORT=backends["http"], IPERF_BACKEND=backends["iperf"],
                  IDLE_BACKEND=backends["idle"])
-    p = Proc(name, ["haproxy", "-db", "-f", cfg], workdir)
+    p = Proc(name, pinned(cpus, ["haproxy", "-db", "-f", cfg]), workdir)
     try:
         wait_until(lambda: not p.alive() or port_open(ports["http"]), 10, name)
         if not p.alive():

@@ -57,6 +57,7 @@ VIGIL = """global:
   control_socket: {d}/control.sock
   log_level: warning
   maxconn: 100000
+  workers: 1
 defaults:
   timeouts: {{connect: 5s, client_idle: 60s, server_idle: 60s, drain: 1s}}
   check: {{type: tcp, interval: 2s, timeout: 1s, rise: 1, fall: 3}}
@@ -207,7 +208,7 @@ def main():
         f", {os.cpu_count()} cores, load average {load[0]:.1f} at the end; {args.reps} "
         f"repetitions of {args.secs} s each, order rotated. `{cmd}` "
         "(port varies) through each system; nginx (one worker) serves the same 128-byte "
-        "object on a plain listener and on a `proxy_protocol` one. vigil: one vigild with "
+        "object on a plain listener and on a `proxy_protocol` one. vigil: one vigild (`workers: 1`) with "
         "two services, the second with `send_proxy: v2`; HAProxy 2.6: one process, "
         "`nbthread 1`, mode tcp, the second backend with `send-proxy-v2` (and "
         "`check-send-proxy`). CPU is the proxy's utime + stime; everything shares the "

@@ -132,7 +132,7 @@ def commands(data):
         if test in cmds:
             c = cmds[test].get("vigil") or next(iter(cmds[test].values()))
             out.append(c)
-    out += ["vigild -c vigil.yaml            # bench/conf/vigil.yaml.in, check: {type: tcp}",
+    out += ["vigild -c vigil.yaml            # bench/conf/vigil.yaml.in, workers: 1, check: {type: tcp}",
             "haproxy -db -f haproxy.cfg      # bench/conf/haproxy.cfg.in, nbthread 1, mode tcp",
             "nginx -p DIR -e DIR/nginx-error.log -c DIR/nginx.conf   # bench/conf/nginx.conf.in",
             "iperf3 -s -B 127.0.0.1 -p PORT", "```"]
@@ -166,9 +166,9 @@ def run_block(data, cgs):
     return "\n".join(out) + "\n"
 
 
-def split_section(text):
-    """(before, section, after) around HEADING; section empty when missing."""
-    m = re.search(r"^## Data path[^\n]*\n", text, re.M)
+def split_section(text, heading=HEADING):
+    """(before, section, after) around heading; section empty when missing."""
+    m = re.search("^" + re.escape(heading) + r"[^\n]*\n", text, re.M)
     if not m:
         return text, "", ""
     nxt = re.search(r"^## ", text[m.end():], re.M)
@@ -178,22 +178,29 @@ def split_section(text):
 
 INTRO = """{h}
 
-`make bench` (bench/run.sh): vigil vs HAProxy 2.6 (`mode tcp`, `nbthread 1`, with and
-without `option splice-auto`) vs a direct connection, in one run, nginx (one worker),
+`make bench` (bench/run.sh): vigil (`workers: 1`) vs HAProxy 2.6 (`mode tcp`, `nbthread 1`,
+with and without `option splice-auto`) vs a direct connection, in one run, nginx (one worker),
 iperf3 and an idle-connection holder as backends on 127.0.0.1. How it is measured and
 the profile of where vigil loses: bench/README.md. Newest run first.
 """
 
 
-def update(md_path, block):
+def update(md_path, block, heading=HEADING, intro=INTRO, after_heading=None):
+    """Put block first among the runs of section heading (intro above them),
+    keeping up to KEEP_RUNS; a missing section goes after the section
+    after_heading (or at the end)."""
     text = md_path.read_text() if md_path.exists() else "# Benchmark results\n\n"
-    before, section, after = split_section(text)
+    before, section, after = split_section(text, heading)
+    if not section and after_heading:
+        b, s, a = split_section(text, after_heading)
+        if s:
+            before, after = b + s, a
     old_runs = []
     if section:
         parts = section.split("\n" + RUN_HEADING)
         old_runs = [RUN_HEADING + p.rstrip("\n") + "\n" for p in parts[1:]]
     runs = [block] + old_runs[:KEEP_RUNS - 1]
-    new = INTRO.format(h=HEADING) + "\n" + "\n".join(runs)
+    new = intro.format(h=heading) + "\n" + "\n".join(runs)
     if not before.endswith("\n\n") and before:
         before = before.rstrip("\n") + "\n\n"
     if after:

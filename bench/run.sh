@@ -8,15 +8,18 @@
 # (transparent_bench.py, "## Transparent mode"; BENCH_TRANSPARENT=0 skips it).
 # BENCH_CHECKS=0 skips the probe benchmark. BENCH_FAILOVER=1 (root, network
 # namespaces) also runs the failover benchmark against keepalived
-# (bench/failover_bench.py, "## Failover"; about 10 minutes).
+# (bench/failover_bench.py, "## Failover"; about 10 minutes). Last, the proxy
+# workers (workers_bench.py, "## Workers": workers 1/2 against HAProxy
+# nbthread 1/2, pinned, SO_REUSEPORT vs shared socket, BENCH_IDLE_WORKERS=100000
+# idle connections; BENCH_WORKERS=0 skips it).
 #
 #   BENCH_REPS=3 BENCH_SECS=5 BENCH_IDLE=9500 BENCH_CALLGRIND=1 bench/run.sh
 #
-# Takes about 7 minutes on the 2-core reference machine. Loopback only.
+# Took 15 minutes on the 2-core reference machine (2026-12-02). Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
-for tool in wrk iperf3 haproxy nginx valgrind; do
+for tool in wrk iperf3 haproxy nginx valgrind taskset; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool is not installed" >&2; exit 1; }
 done
 [ -x build/vigild ] && [ -x build/vigilctl ] || { echo "bench: run make first" >&2; exit 1; }
@@ -56,4 +59,10 @@ fi
 if [ "${BENCH_FAILOVER:-0}" != 0 ]; then
 	$PY -B bench/failover_bench.py outage --reps 5 --adv 100,20
 	[ -n "$record" ] || $PY -B bench/failover_bench.py report
+fi
+if [ "${BENCH_WORKERS:-1}" != 0 ]; then
+	w_args=(--reps "${BENCH_REPS:-3}" --secs "${BENCH_SECS:-5}" --idle "${BENCH_IDLE_WORKERS:-100000}")
+	[ -z "$record" ] || w_args+=(--no-write)
+	[ -z "${BENCH_SAVE:-}" ] || w_args+=(--out "$BENCH_SAVE/workers.json")
+	$PY -B bench/workers_bench.py "${w_args[@]}"
 fi

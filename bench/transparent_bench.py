@@ -68,6 +68,7 @@ VIGIL = """global:
   control_socket: {d}/control.sock
   log_level: warning
   maxconn: 100000
+  workers: 1
 defaults:
   timeouts: {{connect: 5s, client_idle: 60s, server_idle: 60s, drain: 1s}}
   check: {{type: tcp, interval: 2s, timeout: 1s, rise: 1, fall: 3}}
@@ -236,7 +237,7 @@ def main():
         "(port varies) from the client namespace to the VIP; vigild and HAProxy in the "
         "balancer namespace, nginx (one worker, 128-byte object) in the backend "
         "namespace with its route to the clients via the balancer (two-leg, "
-        "tests/integration/transp_bed.py). vigil: one vigild, two services to the same "
+        "tests/integration/transp_bed.py). vigil: one vigild (`workers: 1`), two services to the same "
         "nginx, the second with `source: client` (its policy rules serve HAProxy too); "
         "HAProxy 2.6: `nbthread 1`, mode tcp, the second backend with `source 0.0.0.0 "
         "usesrc clientip`. Before measuring, nginx's `$remote_addr` is checked through each "
