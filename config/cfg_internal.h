@@ -71,6 +71,22 @@ typedef int (*cfg_dup_cmp_fn)(size_t a, size_t b, void *arg);
  * earlier one is). O(n log n), for lists of any length. */
 void cfg_first_equal(size_t n, cfg_dup_cmp_fn cmp, void *arg, size_t *first);
 
+/* Names looked up by value in O(log n): add (name, index) pairs (names are
+ * borrowed, not copied; NULL ones are skipped), sort once, then find. */
+struct cfg_name_ref {
+	const char *name;
+	size_t idx;
+};
+struct cfg_names {
+	struct cfg_name_ref *v;
+	size_t n, cap;
+};
+void cfg_names_add(struct cfg_names *t, const char *name, size_t idx);
+void cfg_names_sort(struct cfg_names *t);
+/* The lowest index added with name, or SIZE_MAX if none (after cfg_names_sort). */
+size_t cfg_names_find(const struct cfg_names *t, const char *name);
+void cfg_names_free(struct cfg_names *t);
+
 /* ---- warnings about a valid configuration (config_lint.c) ---- */
 
 /* Record in wl what cfg (loaded from root without error) probably gets wrong. */

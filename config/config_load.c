@@ -49,6 +49,7 @@ static void fld_gate_ports(struct cfg_ctx *c, const struct ynode *v, const char 
 {
 	struct check_conf *ck = dst;     /* .off 0: the whole check */
 	char ipath[256];
+	uint8_t *seen;
 
 	if (!cfg_want_seq(c, v, path, f->what))
 		return;
@@ -59,22 +60,22 @@ static void fld_gate_ports(struct cfg_ctx *c, const struct ynode *v, const char 
 	free(ck->gate_ports);
 	ck->gate_ports = xcalloc(v->n, sizeof(*ck->gate_ports));
 	ck->ngate_ports = 0;
+	seen = xcalloc(65536 / 8, 1);           /* one bit per port: linear in the list */
 	for (size_t i = 0; i < v->n; i++) {
 		long long port;
-		size_t j;
 
 		cfg_path_idx(ipath, sizeof(ipath), path, i);
 		if (cfg_scalar_int(c, v->kids[i], ipath, 1, 65535, "a port 1..65535", &port) < 0)
 			continue;
-		for (j = 0; j < ck->ngate_ports && ck->gate_ports[j] != port; j++)
-			;
-		if (j < ck->ngate_ports) {
+		if (seen[port / 8] & (1u << (port % 8))) {
 			errlist_at(c->el, v->kids[i], ipath, "duplicate port %lld (expected each "
 				   "port once)", port);
 			continue;
 		}
+		seen[port / 8] |= (uint8_t)(1u << (port % 8));
 		ck->gate_ports[ck->ngate_ports++] = (uint16_t)port;
 	}
+	free(seen);
 }
 
 static const struct cfg_field check_fields[] = {
@@ -739,6 +740,15 @@ static struct config *config_new(const char *name)
 	return cfg;
 }
 
+/* defaults.check.ports is refused (cfg_check_defaults); its ports are not
+ * copied into every service: that would cost services x ports. */
+static void drop_gate_ports(struct check_conf *ck)
+{
+	free(ck->gate_ports);
+	ck->gate_ports = NULL;
+	ck->ngate_ports = 0;
+}
+
 /* The whole document: global, then defaults, services and failover. */
 static void load_root(struct cfg_ctx *c, const struct ynode *root, struct config *cfg)
 {
@@ -757,6 +767,7 @@ static void load_root(struct cfg_ctx *c, const struct ynode *root, struct config
 	if (v) {
 		cfg_walk_map(c, v, "defaults", defaults_fields, &tmpl);
 		cfg_check_defaults(c, v, &tmpl);
+		drop_gate_ports(&tmpl.check);
 	}
 	v = ymap_get(root, "services");
 	if (v)
