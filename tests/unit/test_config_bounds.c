@@ -1,7 +1,9 @@
 /* test_config_bounds.c - config/ stays bounded on hostile input: a fixed
  * budget of nodes and of listed errors, and linear time in the file's size
  * (maps with many keys, long port lists, many services on one VIP, many
- * peers). Each input is generated here; they were the fuzzing findings.
+ * peers, failover nodes, groups, priorities and floating addresses, backends
+ * at the VIP, check ports). Each input is generated here; they were the
+ * fuzzing findings and the profile of the config target (issue 7).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <sys/resource.h>
 #include <time.h>
 
 #include "common/buf.h"
@@ -32,6 +35,25 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const char fo_head[] =
+	"failover:\n"
+	"  interface: eth0\n"
+	"  auth_key_file: /k\n";
+
+/* Load text as node (NULL: the host name); the config and the time taken. */
+static struct config *load_node_timed(const struct buf *text, const char *node,
+				      struct cfg_errors *errs)
+{
+	double t0 = now_s();
+	struct config *cfg = cfg_load_string_node("big.yaml", text->data, text->len, node, errs);
+	double dt = now_s() - t0;
+
+	if (dt >= LOAD_MAX_S)
+		fprintf(stderr, "load took %.1f s\n", dt);
+	assert_true(dt < LOAD_MAX_S);
+	return cfg;
 }
 
 /* Load text; return the errors (config must be refused) and the time taken. */
@@ -186,6 +208,205 @@ static void test_dups_first_use(void **state)
 	buf_free(&b);
 }
 
+/* 40,000 failover nodes, then one repeating a name and one repeating an
+ * address: each node was compared with all before it (0.8 billion strcmp). */
+static void test_many_nodes(void **state)
+{
+	struct cfg_errors errs;
+	struct buf b;
+
+	buf_init(&b);
+	buf_printf(&b, "%s    ports: [25]\n    backends: [{name: b, address: 198.51.100.1}]\n%s"
+		   "  group: 1\n  nodes:\n", svc_head, fo_head);
+	for (int i = 0; i < 40000; i++)
+		buf_printf(&b, "    n%d: {address: 10.%d.%d.%d}\n", i, i >> 16, (i >> 8) & 255,
+			   i & 255);
+	buf_puts(&b, "    n1: {address: 10.9.9.9}\n    x: {address: 10.0.0.0}\n");
+	assert_null(load_node_timed(&b, "n0", &errs));
+	assert_int_equal(errs.count, 2);
+	assert_string_equal(errs.msgs[0], "big.yaml:40011:5: failover.nodes.n1: duplicate node "
+			    "(expected each node once)");
+	assert_string_equal(errs.msgs[1], "big.yaml:40012:5: failover.nodes.x: address of node "
+			    "n0 too (expected one address per node)");
+	cfg_errors_free(&errs);
+	buf_free(&b);
+}
+
+/* A group listing one service 100,000 times (a 200 KB file): each entry was
+ * compared with every one before it and looked up in every group (minutes). */
+static void test_group_services_repeated(void **state)
+{
+	struct cfg_errors errs;
+	struct buf b;
+
+	buf_init(&b);
+	buf_printf(&b, "%s    ports: [25]\n    backends: [{name: b, address: 198.51.100.1}]\n%s"
+		   "  node: lb1\n  groups:\n    - id: 1\n      services: [a", svc_head, fo_head);
+	for (int i = 0; i < 100000; i++)
+		buf_puts(&b, ",a");
+	buf_puts(&b, "]\n");
+	load_bad(&b, &errs);
+	assert_capped(&errs);
+	assert_string_equal(errs.msgs[0], "big.yaml:12:20: failover.groups[0].services[1]: "
+			    "duplicate service \"a\"");
+	cfg_errors_free(&errs);
+	buf_free(&b);
+}
+
+/* 30,000 nodes and a priority for each, then one for an unknown node: each
+ * priority was looked up among all the nodes (0.9 billion strcmp). */
+static void test_many_priorities(void **state)
+{
+	struct cfg_errors errs;
+	struct buf b;
+
+	buf_init(&b);
+	buf_printf(&b, "%s    ports: [25]\n    backends: [{name: b, address: 198.51.100.1}]\n%s"
+		   "  nodes:\n", svc_head, fo_head);
+	for (int i = 0; i < 30000; i++)
+		buf_printf(&b, "    n%d: {address: 10.%d.%d.%d}\n", i, i >> 16, (i >> 8) & 255,
+			   i & 255);
+	buf_puts(&b, "  groups:\n    - id: 1\n      services: [a]\n      priority: {");
+	for (int i = 0; i < 30000; i++)
+		buf_printf(&b, "n%d: %d, ", i, 1 + i % 254);
+	buf_puts(&b, "zz: 1}\n");
+	assert_null(load_node_timed(&b, "n7", &errs));
+	assert_int_equal(errs.count, 1);
+	assert_string_equal(errs.msgs[0], "big.yaml:30013:17: failover.groups[0]: priority for "
+			    "unknown node \"zz\" (expected a node of failover.nodes)");
+	cfg_errors_free(&errs);
+	buf_free(&b);
+}
+
+/* 30,000 groups with the same id: each was compared with all before it, and
+ * each group's services looked up in every group. */
+static void test_many_groups(void **state)
+{
+	struct cfg_errors errs;
+	struct buf b;
+
+	buf_init(&b);
+	buf_printf(&b, "%s    ports: [25]\n    backends: [{name: b, address: 198.51.100.1}]\n%s"
+		   "  node: lb1\n  groups:\n", svc_head, fo_head);
+	for (int i = 0; i < 30000; i++)
+		buf_puts(&b, "    - {id: 1, services: [a]}\n");
+	load_bad(&b, &errs);
+	assert_capped(&errs);
+	assert_string_equal(errs.msgs[0], "big.yaml:11:5: failover.groups: 30000 groups "
+			    "(expected at most 16)");
+	assert_string_equal(errs.msgs[1], "big.yaml:12:7: failover.groups[1]: duplicate group "
+			    "id 1 (expected each id once)");
+	assert_string_equal(errs.msgs[2], "big.yaml:13:7: failover.groups[2]: duplicate group "
+			    "id 1 (expected each id once)");
+	cfg_errors_free(&errs);
+	buf_free(&b);
+}
+
+/* 35,000 floating addresses, then the first one again and the VIP: each was
+ * compared with all before it. */
+static void test_many_addresses(void **state)
+{
+	struct cfg_errors errs;
+	struct buf b;
+
+	buf_init(&b);
+	buf_printf(&b, "%s    ports: [25]\n    backends: [{name: b, address: 198.51.100.1}]\n%s"
+		   "  group: 1\n  addresses:\n", svc_head, fo_head);
+	for (int i = 0; i < 35000; i++)
+		buf_printf(&b, "    - {address: 10.%d.%d.%d, group: 1}\n", i >> 16,
+			   (i >> 8) & 255, i & 255);
+	buf_puts(&b, "    - {address: 10.0.0.0, group: 1}\n"
+		 "    - {address: 192.0.2.1, group: 1}\n");
+	load_bad(&b, &errs);
+	assert_int_equal(errs.count, 2);
+	assert_string_equal(errs.msgs[0], "big.yaml:35011:7: failover.addresses[35000]: "
+			    "duplicate address (expected each address once)");
+	assert_string_equal(errs.msgs[1], "big.yaml:35012:7: failover.addresses[35001]: is the "
+			    "VIP of service a (expected an address that is no VIP)");
+	cfg_errors_free(&errs);
+	buf_free(&b);
+}
+
+/* 40,000 service ports and 20,000 backends at the VIP: each backend scanned
+ * every port for a proxy loop (0.8 billion steps). */
+static void test_backends_at_vip(void **state)
+{
+	struct cfg_errors errs;
+	struct buf b;
+
+	buf_init(&b);
+	buf_printf(&b, "%s    ports: [1", svc_head);
+	for (int p = 2; p <= 40000; p++)
+		buf_printf(&b, ",%d", p);
+	buf_puts(&b, "]\n    backends:\n");
+	for (int i = 0; i < 20000; i++)
+		buf_printf(&b, "      - {name: b%d, address: 192.0.2.1, port: 65000}\n", i);
+	buf_puts(&b, "      - {name: loop, address: 192.0.2.1, port: 80}\n");
+	load_bad(&b, &errs);
+	assert_capped(&errs);
+	assert_string_equal(errs.msgs[0], "big.yaml:6:40: services[0].backends[0].port: not "
+			    "allowed when the service has 40000 ports (expected port: only with "
+			    "exactly one service port)");
+	cfg_errors_free(&errs);
+	buf_free(&b);
+}
+
+/* A check naming every port: each was compared with those kept before it. */
+static void test_check_ports(void **state)
+{
+	struct cfg_errors errs;
+	struct buf b;
+
+	buf_init(&b);
+	buf_printf(&b, "%s    ports: [1]\n    backends: [{name: b, address: 198.51.100.1}]\n"
+		   "    check: {type: tcp, ports: [1", svc_head);
+	for (int p = 2; p <= 65535; p++)
+		buf_printf(&b, ",%d", p);
+	buf_puts(&b, ",1]}\n");
+	load_bad(&b, &errs);
+	assert_capped(&errs);
+	assert_non_null(strstr(errs.msgs[0], "services[0].check.ports[1]: 2 is not one of the "
+			       "service's ports (expected one of its first 64 ports)"));
+	cfg_errors_free(&errs);
+	buf_free(&b);
+}
+
+/* Peak RSS of this process, KiB. */
+static long max_rss_kib(void)
+{
+	struct rusage ru;
+
+	assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
+	return ru.ru_maxrss;
+}
+
+/* defaults.check.ports (refused) with 40,000 ports and 9,000 services: the
+ * list was copied into every service (720 MB for a 0.8 MB file). */
+static void test_defaults_check_ports(void **state)
+{
+	struct cfg_errors errs;
+	struct buf b;
+	long before = max_rss_kib();
+
+	buf_init(&b);
+	buf_puts(&b, "defaults:\n  check: {type: tcp, ports: [1");
+	for (int p = 2; p <= 40000; p++)
+		buf_printf(&b, ",%d", p);
+	buf_puts(&b, "]}\nservices:\n");
+	for (int i = 0; i < 9000; i++)
+		buf_printf(&b, "  - {name: s%d, vip: 192.0.2.1, ports: [%d], "
+			   "backends: [{name: b, address: 198.51.100.1}]}\n", i, i + 1);
+	load_bad(&b, &errs);
+	assert_int_equal(errs.count, 1);
+	assert_string_equal(errs.msgs[0], "big.yaml:2:22: defaults.check.ports: not valid in "
+			    "defaults (expected in a service's check, naming its ports)");
+	if (max_rss_kib() - before >= 256 * 1024)
+		fprintf(stderr, "peak RSS grew by %ld KiB\n", max_rss_kib() - before);
+	assert_true(max_rss_kib() - before < 256 * 1024);
+	cfg_errors_free(&errs);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -195,6 +416,14 @@ int main(void)
 		cmocka_unit_test(test_ports_twice),
 		cmocka_unit_test(test_many_services),
 		cmocka_unit_test(test_dups_first_use),
+		cmocka_unit_test(test_many_nodes),
+		cmocka_unit_test(test_group_services_repeated),
+		cmocka_unit_test(test_many_priorities),
+		cmocka_unit_test(test_many_groups),
+		cmocka_unit_test(test_many_addresses),
+		cmocka_unit_test(test_backends_at_vip),
+		cmocka_unit_test(test_check_ports),
+		cmocka_unit_test(test_defaults_check_ports),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
