@@ -94,9 +94,20 @@ void cfg_lint(struct errlist *wl, const struct ynode *root, const struct config 
 
 /* ---- the map walker (cfg_walk.c) ---- */
 
+/* Inherited check strings (defaults into services, a service's check into
+ * its list entries) copied in one load, at most: a long string inherited by
+ * every service would otherwise cost services x its length. */
+#define CFG_MAX_INHERITED (16u << 20)
+/* Regular expressions compiled in one load: the sum of their costs squared
+ * (cfg_regex_cost(); glibc's memory grows with the square at worst), at most
+ * that of 16 of the largest. An inherited one is compiled once. */
+#define CFG_MAX_REGEX_LOAD (16u * CFG_REGEX_MAX_COST * CFG_REGEX_MAX_COST)
+
 struct cfg_ctx {
 	struct errlist *el;
 	const char *node;            /* vigild -n NAME, or NULL */
+	size_t inherited;            /* bytes of check strings copied so far */
+	size_t regex_load;           /* cost squared of the regexes compiled so far */
 };
 
 struct cfg_field;
@@ -198,6 +209,9 @@ void cfg_check_expect(struct cfg_ctx *c, const struct ynode *ckn, const struct y
 /* Report expect's keys written in ckn when type is another. */
 void cfg_expect_keys_fit(struct cfg_ctx *c, const struct ynode *ckn, const char *path,
 			 enum check_type type);
+/* Compile the /regex/ of a template check (defaults) once, for the services
+ * that inherit it; nothing reported: each service reports its own. */
+void cfg_expect_share(struct cfg_ctx *c, struct check_conf *ck);
 /* Drop the expect keys of a check of another type. */
 void cfg_expect_normalize(struct check_conf *ck);
 /* "/.../" with at least the two slashes. */

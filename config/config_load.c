@@ -108,6 +108,46 @@ static const struct cfg_field check_fields[] = {
 	{ 0 },
 };
 
+static size_t str_size(const char *s)
+{
+	return s ? strlen(s) + 1 : 0;
+}
+
+/* Bytes a copy of ck duplicates. */
+static size_t check_size(const struct check_conf *ck)
+{
+	return str_size(ck->path) + str_size(ck->host) + str_size(ck->expect_body) +
+	       str_size(ck->ehlo) + str_size(ck->ca_file) + str_size(ck->send) +
+	       str_size(ck->expect) + str_size(ck->quit) +
+	       ck->ngate_ports * sizeof(*ck->gate_ports);
+}
+
+/* dst = a copy of src, within the load's CFG_MAX_INHERITED: past it, one
+ * error (at node at, path) and copies without their strings (the load fails). */
+static void check_inherit(struct cfg_ctx *c, const struct ynode *at, const char *path,
+			  struct check_conf *dst, const struct check_conf *src)
+{
+	size_t size = check_size(src);
+	struct check_conf bare;
+
+	if (c->inherited <= CFG_MAX_INHERITED && size <= CFG_MAX_INHERITED - c->inherited) {
+		c->inherited += size;
+		cfg_check_copy(dst, src);
+		return;
+	}
+	if (c->inherited <= CFG_MAX_INHERITED) {
+		c->inherited = CFG_MAX_INHERITED + 1;      /* report once */
+		errlist_at(c->el, at, path, "the inherited check settings add up to more than "
+			   "%u MiB (expected shorter check strings, or fewer services and checks "
+			   "that inherit them)", CFG_MAX_INHERITED >> 20);
+	}
+	bare = *src;
+	bare.path = bare.host = bare.expect_body = bare.ehlo = bare.ca_file = NULL;
+	bare.send = bare.expect = bare.quit = NULL;
+	bare.ngate_ports = 0;
+	cfg_check_copy(dst, &bare);
+}
+
 /* check: one map, or a list of maps each starting from the inherited check. */
 static void fld_check(struct cfg_ctx *c, const struct ynode *v, const char *path,
 		      const struct cfg_field *f, void *dst)
@@ -126,8 +166,8 @@ static void fld_check(struct cfg_ctx *c, const struct ynode *v, const char *path
 	s->checks = xcalloc(v->n, sizeof(*s->checks));
 	s->nchecks = v->n;
 	for (size_t i = 0; i < v->n; i++) {
-		cfg_check_copy(&s->checks[i], &s->check);
 		cfg_path_idx(ipath, sizeof(ipath), path, i);
+		check_inherit(c, v->kids[i], ipath, &s->checks[i], &s->check);
 		cfg_walk_map(c, v->kids[i], ipath, check_fields, &s->checks[i]);
 	}
 }
@@ -664,8 +704,8 @@ static void load_services(struct cfg_ctx *c, const struct ynode *v, struct confi
 		struct service_conf *s = &cfg->services[i];
 
 		*s = *tmpl;
-		cfg_check_copy(&s->check, &tmpl->check);
 		cfg_path_idx(ipath, sizeof(ipath), "services", i);
+		check_inherit(c, v->kids[i], ipath, &s->check, &tmpl->check);
 		cfg_walk_map(c, v->kids[i], ipath, service_fields, s);
 		inherit_send_proxy(s);
 		cfg_check_service(c, v->kids[i], ipath, s);
@@ -768,6 +808,7 @@ static void load_root(struct cfg_ctx *c, const struct ynode *root, struct config
 		cfg_walk_map(c, v, "defaults", defaults_fields, &tmpl);
 		cfg_check_defaults(c, v, &tmpl);
 		drop_gate_ports(&tmpl.check);
+		cfg_expect_share(c, &tmpl.check);
 	}
 	v = ymap_get(root, "services");
 	if (v)

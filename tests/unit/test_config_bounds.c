@@ -407,6 +407,163 @@ static void test_defaults_check_ports(void **state)
 	buf_free(&b);
 }
 
+/* A service whose check expects the regex written out by pattern(). */
+static void regex_service(struct buf *b, int i, const char *pattern)
+{
+	buf_printf(b, "  - {name: s%d, vip: 192.0.2.1, ports: [%d], backends: [{name: b, "
+		   "address: 198.51.100.1}], check: {type: expect, expect: \"/%s/\"}}\n", i, i + 1,
+		   pattern);
+}
+
+static void repeat(struct buf *b, const char *s, int n)
+{
+	for (int i = 0; i < n; i++)
+		buf_puts(b, s);
+}
+
+/* Patterns glibc's regcomp() cannot take within a budget are refused before
+ * it sees them: ((a{255}){255}){255} (30 characters) took 3.4 GB and 15 s;
+ * 100,000 nested '(' and 300,000 'a*' overflowed the stack (SIGSEGV: a
+ * reload would have killed vigild); 300,000 'a|' took 18 GB. */
+static void test_regex_refused(void **state)
+{
+	static const char *const why = "too large (at most 1024 characters, 32 nested groups "
+				       "and 1024 atoms once repetitions {m,n} are expanded) "
+				       "(expected a POSIX extended regular expression)";
+	struct cfg_errors errs;
+	struct buf b;
+
+	buf_init(&b);
+	buf_puts(&b, "services:\n");
+	regex_service(&b, 0, "((a{255}){255}){255}");
+	buf_puts(&b, "  - {name: s1, vip: 192.0.2.1, ports: [2], backends: [{name: b, address: "
+		 "198.51.100.1}], check: {type: expect, expect: \"/");
+	repeat(&b, "(", 100000);
+	buf_puts(&b, "a");
+	repeat(&b, ")", 100000);
+	buf_puts(&b, "/\"}}\n");
+	buf_puts(&b, "  - {name: s2, vip: 192.0.2.1, ports: [3], backends: [{name: b, address: "
+		 "198.51.100.1}], check: {type: expect, expect: \"/");
+	repeat(&b, "a*", 300000);
+	buf_puts(&b, "/\"}}\n");
+	buf_puts(&b, "  - {name: s3, vip: 192.0.2.1, ports: [4], backends: [{name: b, address: "
+		 "198.51.100.1}], check: {type: expect, expect: \"/");
+	repeat(&b, "a|", 300000);
+	buf_puts(&b, "a/\"}}\n");
+	regex_service(&b, 4, "^2[0-9]{2} .*(ESMTP|Postfix)");
+	load_bad(&b, &errs);
+	assert_int_equal(errs.count, 4);
+	for (size_t i = 0; i < errs.count; i++) {
+		assert_non_null(strstr(errs.msgs[i], ".check.expect: invalid regular expression /"));
+		assert_non_null(strstr(errs.msgs[i], why));
+	}
+	assert_string_equal(errs.msgs[0], "big.yaml:2:120: services[0].check.expect: invalid "
+			    "regular expression /((a{255}){255}){255}/: too large (at most 1024 "
+			    "characters, 32 nested groups and 1024 atoms once repetitions {m,n} are "
+			    "expanded) (expected a POSIX extended regular expression)");
+	cfg_errors_free(&errs);
+	buf_free(&b);
+}
+
+/* The cost model against what glibc accepts: at the limits, and one past. */
+static void test_regex_cost(void **state)
+{
+	char err[512];
+	struct cfg_regex *re;
+	struct buf b;
+
+	assert_int_equal(cfg_regex_cost("^2[0-9]{2} .*(ESMTP|Postfix)"), 19);
+	assert_int_equal(cfg_regex_cost("a{1024}"), 1024);
+	assert_int_equal(cfg_regex_cost("a{1025}"), SIZE_MAX);
+	assert_int_equal(cfg_regex_cost("(a{32}){32}"), 1024);
+	assert_int_equal(cfg_regex_cost("(a{32}){33}"), SIZE_MAX);
+	assert_int_equal(cfg_regex_cost("((a*){16}){16}"), 512);
+	assert_int_equal(cfg_regex_cost("((a*){23}){23}"), SIZE_MAX);
+	assert_int_equal(cfg_regex_cost("[]{}]{3}x"), 4);
+	assert_int_equal(cfg_regex_cost("[[:digit:]]{3}"), 3);
+	assert_int_equal(cfg_regex_cost("a\\{9999}"), 7);
+	buf_init(&b);
+	repeat(&b, "(", 32);
+	buf_puts(&b, "a");
+	repeat(&b, ")", 32);
+	assert_int_equal(cfg_regex_cost(b.data), 1);
+	re = cfg_regex_new(b.data, err, sizeof(err));
+	assert_non_null(re);
+	assert_true(cfg_regex_match(re, "xay"));
+	cfg_regex_unref(re);
+	buf_reset(&b);
+	repeat(&b, "(", 33);
+	buf_puts(&b, "a");
+	repeat(&b, ")", 33);
+	assert_int_equal(cfg_regex_cost(b.data), SIZE_MAX);
+	assert_null(cfg_regex_new(b.data, err, sizeof(err)));
+	assert_non_null(strstr(err, "too large"));
+	buf_reset(&b);
+	repeat(&b, "x", 1025);
+	assert_int_equal(cfg_regex_cost(b.data), SIZE_MAX);
+	buf_free(&b);
+}
+
+/* Each regex within the limit, but 17 of the largest in one file: refused at
+ * the 17th, once; a 2,000-service file inheriting one of the largest from
+ * defaults compiles it once and shares it. */
+static void test_regex_load(void **state)
+{
+	struct cfg_errors errs;
+	struct config *cfg;
+	struct buf b;
+
+	buf_init(&b);
+	buf_puts(&b, "services:\n");
+	for (int i = 0; i < 40; i++)
+		regex_service(&b, i, "(a{32}){32}");
+	load_bad(&b, &errs);
+	assert_int_equal(errs.count, 1);
+	assert_string_equal(errs.msgs[0], "big.yaml:18:122: services[16].check.expect: the "
+			    "regular expressions of this file add up to too much to compile "
+			    "(expected at most 16 of the largest size, 1024 atoms, or more smaller "
+			    "ones)");
+	cfg_errors_free(&errs);
+	buf_reset(&b);
+	buf_puts(&b, "defaults: {check: {type: expect, expect: \"/(a{32}){32}/\"}}\nservices:\n");
+	for (int i = 0; i < 2000; i++)
+		buf_printf(&b, "  - {name: s%d, vip: 192.0.2.1, ports: [%d], backends: [{name: b, "
+			   "address: 198.51.100.1}]}\n", i, i + 1);
+	cfg = load_node_timed(&b, NULL, &errs);
+	assert_non_null(cfg);
+	assert_int_equal(errs.count, 0);
+	assert_non_null(cfg->services[0].check.expect_re);
+	assert_ptr_equal(cfg->services[1999].check.expect_re, cfg->services[0].check.expect_re);
+	cfg_free(cfg);
+	cfg_errors_free(&errs);
+	buf_free(&b);
+}
+
+/* A 1 MB check path in defaults and 2,000 services: each service copied it
+ * (2 GB for a 1.2 MB file, and the file was valid). */
+static void test_inherited_strings(void **state)
+{
+	struct cfg_errors errs;
+	struct buf b;
+	long before = max_rss_kib();
+
+	buf_init(&b);
+	buf_puts(&b, "defaults:\n  check: {type: http, path: /");
+	repeat(&b, "x", 1 << 20);
+	buf_puts(&b, "}\nservices:\n");
+	for (int i = 0; i < 2000; i++)
+		buf_printf(&b, "  - {name: s%d, vip: 192.0.2.1, ports: [%d], "
+			   "backends: [{name: b, address: 198.51.100.1}]}\n", i, i + 1);
+	load_bad(&b, &errs);
+	assert_int_equal(errs.count, 1);
+	assert_string_equal(errs.msgs[0], "big.yaml:19:5: services[15]: the inherited check "
+			    "settings add up to more than 16 MiB (expected shorter check strings, "
+			    "or fewer services and checks that inherit them)");
+	assert_true(max_rss_kib() - before < 256 * 1024);
+	cfg_errors_free(&errs);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -424,6 +581,10 @@ int main(void)
 		cmocka_unit_test(test_backends_at_vip),
 		cmocka_unit_test(test_check_ports),
 		cmocka_unit_test(test_defaults_check_ports),
+		cmocka_unit_test(test_regex_refused),
+		cmocka_unit_test(test_regex_cost),
+		cmocka_unit_test(test_regex_load),
+		cmocka_unit_test(test_inherited_strings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
