@@ -248,13 +248,15 @@ static void group_resolve_prio(struct cfg_ctx *c, const struct ynode *gn, const 
 			       struct fo_group_conf *g, const struct failover_conf *fo,
 			       const struct cfg_names *nodes)
 {
+	const struct ynode *pn = ymap_get(gn, "priority");
+
 	g->priority = fo->priority;
 	for (size_t i = 0; i < g->nprios; i++) {
 		bool known = fo->nnodes == 0 ||
 			     cfg_names_find(nodes, g->prios[i].node) != SIZE_MAX;
 
 		if (!known)
-			errlist_at(c->el, ymap_get(gn, "priority"), path, "priority for unknown "
+			errlist_at(c->el, pn, path, "priority for unknown "
 				   "node \"%s\" (expected a node of failover.nodes)",
 				   g->prios[i].node);
 		if (strcmp(g->prios[i].node, fo->node) == 0)

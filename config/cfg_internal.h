@@ -98,6 +98,10 @@ void cfg_lint(struct errlist *wl, const struct ynode *root, const struct config 
  * its list entries) copied in one load, at most: a long string inherited by
  * every service would otherwise cost services x its length. */
 #define CFG_MAX_INHERITED (16u << 20)
+/* checks/ gives every backend its own copy of its service's checks: their
+ * strings over all backends, at most (a 1 MB expect_body and 40,000 backends
+ * would be 40 GB once vigild starts). */
+#define CFG_MAX_PROBE_COPIES (64u << 20)
 /* Regular expressions compiled in one load: the sum of their costs squared
  * (cfg_regex_cost(); glibc's memory grows with the square at worst), at most
  * that of 16 of the largest. An inherited one is compiled once. */
@@ -107,6 +111,7 @@ struct cfg_ctx {
 	struct errlist *el;
 	const char *node;            /* vigild -n NAME, or NULL */
 	size_t inherited;            /* bytes of check strings copied so far */
+	size_t probe_copies;         /* bytes the backends' probes will copy */
 	size_t regex_load;           /* cost squared of the regexes compiled so far */
 };
 

@@ -148,6 +148,27 @@ static void check_inherit(struct cfg_ctx *c, const struct ynode *at, const char 
 	cfg_check_copy(dst, &bare);
 }
 
+/* The check strings checks/ will copy for the backends of s, within the
+ * load's CFG_MAX_PROBE_COPIES: past it, one error (at node at, path). */
+static void probe_copies(struct cfg_ctx *c, const struct ynode *at, const char *path,
+			 const struct service_conf *s)
+{
+	size_t per = s->nchecks ? 0 : check_size(&s->check);
+
+	for (size_t i = 0; i < s->nchecks; i++)
+		per += check_size(&s->checks[i]);
+	if (c->probe_copies > CFG_MAX_PROBE_COPIES)
+		return;                               /* reported */
+	if (!s->nbackends || per <= (CFG_MAX_PROBE_COPIES - c->probe_copies) / s->nbackends) {
+		c->probe_copies += per * s->nbackends;
+		return;
+	}
+	c->probe_copies = CFG_MAX_PROBE_COPIES + 1;
+	errlist_at(c->el, at, path, "the checks of all backends add up to more than %u MiB of "
+		   "check settings, each backend's probe having its own copy (expected shorter "
+		   "check strings, or fewer backends)", CFG_MAX_PROBE_COPIES >> 20);
+}
+
 /* check: one map, or a list of maps each starting from the inherited check. */
 static void fld_check(struct cfg_ctx *c, const struct ynode *v, const char *path,
 		      const struct cfg_field *f, void *dst)
@@ -709,6 +730,7 @@ static void load_services(struct cfg_ctx *c, const struct ynode *v, struct confi
 		cfg_walk_map(c, v->kids[i], ipath, service_fields, s);
 		inherit_send_proxy(s);
 		cfg_check_service(c, v->kids[i], ipath, s);
+		probe_copies(c, v->kids[i], ipath, s);
 	}
 }
 
