@@ -121,10 +121,11 @@ demo: all
 # in build-fuzz/, one binary per tests/fuzz/fuzz_*.c, each run FUZZ_SECONDS
 # from tests/fuzz/corpus/<target>/ (0: replay the corpus only; FUZZ_RUNS=N
 # also stops each after N executions; FUZZ_TARGETS="config peer_msg" runs
-# only those).
+# only those; FUZZ_TIMEOUT=S is libFuzzer's -timeout, 2 by default).
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?=
 FUZZ_TARGETS ?=
+FUZZ_TIMEOUT ?= 2
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SAN      = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
                 -fno-sanitize-recover=undefined
@@ -139,7 +140,7 @@ fuzz-bins: $(FUZZ_BIN)
 
 fuzz:
 	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang OPT=-O1 SAN="$(FUZZ_SAN)" fuzz-bins
-	FUZZ_RUNS="$(FUZZ_RUNS)" FUZZ_TARGETS="$(FUZZ_TARGETS)" \
+	FUZZ_RUNS="$(FUZZ_RUNS)" FUZZ_TARGETS="$(FUZZ_TARGETS)" FUZZ_TIMEOUT="$(FUZZ_TIMEOUT)" \
 		bash tests/fuzz/run.sh $(FUZZ_BUILD)/fuzz $(FUZZ_SECONDS)
 
 # ---- man pages, install, Debian package ----

@@ -1,10 +1,13 @@
-/* cfg_dup.c - duplicates among n items in O(n log n): the lists of a
- * configuration (services, backends, peers, VIP:ports) can be long, and a
- * pairwise comparison would make loading quadratic in the file's size.
+/* cfg_dup.c - duplicates among n items in O(n log n), and names looked up
+ * in O(log n): the lists of a configuration (services, backends, peers,
+ * VIP:ports, nodes, groups' services) can be long, and a pairwise
+ * comparison would make loading quadratic in the file's size.
  */
 #include "config/cfg_internal.h"
 
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/util.h"
 
@@ -41,4 +44,53 @@ void cfg_first_equal(size_t n, cfg_dup_cmp_fn cmp, void *arg, size_t *first)
 		first[idx[k]] = idx[run];
 	}
 	free(idx);
+}
+
+void cfg_names_add(struct cfg_names *t, const char *name, size_t idx)
+{
+	if (!name)
+		return;
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 16;
+		t->v = xrealloc(t->v, t->cap * sizeof(*t->v));
+	}
+	t->v[t->n++] = (struct cfg_name_ref){ .name = name, .idx = idx };
+}
+
+/* By name, then index: the first of a run is the lowest index. */
+static int name_ref_cmp(const void *a, const void *b)
+{
+	const struct cfg_name_ref *x = a, *y = b;
+	int r = strcmp(x->name, y->name);
+
+	if (r)
+		return r;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+void cfg_names_sort(struct cfg_names *t)
+{
+	if (t->n)
+		qsort(t->v, t->n, sizeof(*t->v), name_ref_cmp);
+}
+
+size_t cfg_names_find(const struct cfg_names *t, const char *name)
+{
+	size_t lo = 0, hi = t->n;
+
+	while (lo < hi) {                     /* the first entry not below name */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(t->v[mid].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < t->n && strcmp(t->v[lo].name, name) == 0 ? t->v[lo].idx : SIZE_MAX;
+}
+
+void cfg_names_free(struct cfg_names *t)
+{
+	free(t->v);
+	*t = (struct cfg_names){ 0 };
 }

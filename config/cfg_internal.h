@@ -71,6 +71,22 @@ typedef int (*cfg_dup_cmp_fn)(size_t a, size_t b, void *arg);
  * earlier one is). O(n log n), for lists of any length. */
 void cfg_first_equal(size_t n, cfg_dup_cmp_fn cmp, void *arg, size_t *first);
 
+/* Names looked up by value in O(log n): add (name, index) pairs (names are
+ * borrowed, not copied; NULL ones are skipped), sort once, then find. */
+struct cfg_name_ref {
+	const char *name;
+	size_t idx;
+};
+struct cfg_names {
+	struct cfg_name_ref *v;
+	size_t n, cap;
+};
+void cfg_names_add(struct cfg_names *t, const char *name, size_t idx);
+void cfg_names_sort(struct cfg_names *t);
+/* The lowest index added with name, or SIZE_MAX if none (after cfg_names_sort). */
+size_t cfg_names_find(const struct cfg_names *t, const char *name);
+void cfg_names_free(struct cfg_names *t);
+
 /* ---- warnings about a valid configuration (config_lint.c) ---- */
 
 /* Record in wl what cfg (loaded from root without error) probably gets wrong. */
@@ -78,9 +94,25 @@ void cfg_lint(struct errlist *wl, const struct ynode *root, const struct config 
 
 /* ---- the map walker (cfg_walk.c) ---- */
 
+/* Inherited check strings (defaults into services, a service's check into
+ * its list entries) copied in one load, at most: a long string inherited by
+ * every service would otherwise cost services x its length. */
+#define CFG_MAX_INHERITED (16u << 20)
+/* checks/ gives every backend its own copy of its service's checks: their
+ * strings over all backends, at most (a 1 MB expect_body and 40,000 backends
+ * would be 40 GB once vigild starts). */
+#define CFG_MAX_PROBE_COPIES (64u << 20)
+/* Regular expressions compiled in one load: the sum of their costs squared
+ * (cfg_regex_cost(); glibc's memory grows with the square at worst), at most
+ * that of 16 of the largest. An inherited one is compiled once. */
+#define CFG_MAX_REGEX_LOAD (16u * CFG_REGEX_MAX_COST * CFG_REGEX_MAX_COST)
+
 struct cfg_ctx {
 	struct errlist *el;
 	const char *node;            /* vigild -n NAME, or NULL */
+	size_t inherited;            /* bytes of check strings copied so far */
+	size_t probe_copies;         /* bytes the backends' probes will copy */
+	size_t regex_load;           /* cost squared of the regexes compiled so far */
 };
 
 struct cfg_field;
@@ -198,6 +230,9 @@ void cfg_check_expect(struct cfg_ctx *c, const struct ynode *ckn, const struct y
 /* Report expect's keys written in ckn when type is another. */
 void cfg_expect_keys_fit(struct cfg_ctx *c, const struct ynode *ckn, const char *path,
 			 enum check_type type);
+/* Compile the /regex/ of a template check (defaults) once, for the services
+ * that inherit it; nothing reported: each service reports its own. */
+void cfg_expect_share(struct cfg_ctx *c, struct check_conf *ck);
 /* Drop the expect keys of a check of another type. */
 void cfg_expect_normalize(struct check_conf *ck);
 /* "/.../" with at least the two slashes. */

@@ -72,8 +72,16 @@ struct check_conf {
  * reference between a config and the checks that copy its check: a reload
  * never compiles it twice. */
 struct cfg_regex;
-/* Compile pattern; NULL with regerror's text in err when it is invalid. */
+#define CFG_REGEX_MAX_LEN 1024       /* characters of a pattern */
+#define CFG_REGEX_MAX_DEPTH 32       /* nested groups */
+#define CFG_REGEX_MAX_COST 1024      /* atoms once repetitions {m,n} are expanded */
+/* Compile pattern; NULL with regerror's text in err when it is invalid, or
+ * "too large ..." when it is past the limits above. */
 struct cfg_regex *cfg_regex_new(const char *pattern, char *err, size_t errlen);
+/* What compiling pattern costs (atoms after expansion: glibc's memory grows
+ * with its square at worst, 8 MB at the limit), SIZE_MAX when past the
+ * limits above. */
+size_t cfg_regex_cost(const char *pattern);
 struct cfg_regex *cfg_regex_ref(struct cfg_regex *re);
 /* Drop one reference (NULL is fine); frees on the last one. */
 void cfg_regex_unref(struct cfg_regex *re);

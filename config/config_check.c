@@ -232,9 +232,12 @@ static bool same_ip(const struct addr *a, const struct addr *b)
 /* A backend at the service's own VIP:port sends each client back to vigild:
  * a proxy loop. Without port: the backend's port is each service port in
  * turn, so every one of them loops. (A VIP is never the unspecified address,
- * and a backend never is: so a loop means the same IP, family aside.) */
+ * and a backend never is: so a loop means the same IP, family aside.)
+ * portset: a bit per port of s->ports (made by the caller when some backend
+ * is at the VIP), so that a backend costs O(1), not O(ports). */
 static void check_backend_loop(struct cfg_ctx *c, const struct ynode *bn, const char *path,
-			       const struct service_conf *s, const struct backend_conf *b)
+			       const struct service_conf *s, const struct backend_conf *b,
+			       const uint8_t *portset)
 {
 	const struct ynode *v = ymap_get(bn, "address");
 	char kpath[256], ip[ADDR_STRLEN], ports[128];
@@ -243,13 +246,16 @@ static void check_backend_loop(struct cfg_ctx *c, const struct ynode *bn, const 
 	if (!v || !addr_family(&b->addr) || !addr_family(&s->vip) || !same_ip(&b->addr, &s->vip))
 		return;
 	ports[0] = '\0';
-	for (size_t k = 0; k < s->nports; k++) {
-		if (cfg_backend_port(b, s->ports[k]) != s->ports[k])
-			continue;
-		nloop++;
-		if (used < sizeof(ports))
+	if (b->port) {                    /* s->ports holds each port once */
+		if (portset[b->port / 8] & (1u << (b->port % 8))) {
+			nloop = 1;
+			snprintf(ports, sizeof(ports), "%u", b->port);
+		}
+	} else {
+		nloop = s->nports;
+		for (size_t k = 0; k < s->nports && used < sizeof(ports); k++)
 			used += (size_t)snprintf(ports + used, sizeof(ports) - used, "%s%u",
-						 nloop > 1 ? ", " : "", s->ports[k]);
+						 k ? ", " : "", s->ports[k]);
 	}
 	if (!nloop)
 		return;
@@ -302,7 +308,8 @@ static void check_backend_client_family(struct cfg_ctx *c, const struct ynode *v
 /* Backend i against the service: port: with several ports, source family,
  * a proxy loop, a name used before (by backends[first], first < i). */
 static void check_backend(struct cfg_ctx *c, const struct ynode *bn, const char *path,
-			  const struct service_conf *s, size_t i, size_t first, size_t nports)
+			  const struct service_conf *s, size_t i, size_t first, size_t nports,
+			  const uint8_t *portset)
 {
 	const struct backend_conf *b = &s->backends[i];
 	const struct ynode *v;
@@ -325,7 +332,7 @@ static void check_backend(struct cfg_ctx *c, const struct ynode *bn, const char 
 	}
 	if (v && s->source_client)
 		check_backend_client_family(c, v, path, s, b);
-	check_backend_loop(c, bn, path, s, b);
+	check_backend_loop(c, bn, path, s, b, portset);
 	v = ymap_get(bn, "name");
 	if (v && b->name && first < i) {
 		cfg_path_key(kpath, sizeof(kpath), path, "name");
@@ -361,6 +368,24 @@ static void check_gate_ports(struct cfg_ctx *c, const struct ynode *ckn, const c
 	}
 }
 
+/* A bit per port of s, if some backend is at its VIP (else NULL: none needs it). */
+static uint8_t *port_set(const struct service_conf *s)
+{
+	uint8_t *set;
+	size_t i;
+
+	for (i = 0; i < s->nbackends; i++)
+		if (addr_family(&s->backends[i].addr) && addr_family(&s->vip) &&
+		    same_ip(&s->backends[i].addr, &s->vip))
+			break;
+	if (i == s->nbackends)
+		return NULL;
+	set = xcalloc(65536 / 8, 1);
+	for (i = 0; i < s->nports; i++)
+		set[s->ports[i] / 8] |= (uint8_t)(1u << (s->ports[i] % 8));
+	return set;
+}
+
 /* One check map of a service (the single one, or list entry `path`). */
 static void check_one(struct cfg_ctx *c, const struct ynode *ckn, const char *path,
 		      const struct service_conf *s, struct check_conf *ck, bool entry)
@@ -387,6 +412,7 @@ void cfg_check_service(struct cfg_ctx *c, const struct ynode *node, const char *
 	const struct ynode *bn = ymap_get(node, "backends");
 	size_t nports = pn && pn->kind == YNODE_SEQ ? pn->n : 0;
 	char kpath[256], bpath[256];
+	uint8_t *portset;
 	size_t *first;
 
 	if (node->kind != YNODE_MAP)
@@ -414,11 +440,13 @@ void cfg_check_service(struct cfg_ctx *c, const struct ynode *node, const char *
 	cfg_path_key(kpath, sizeof(kpath), path, "backends");
 	first = xcalloc(s->nbackends ? s->nbackends : 1, sizeof(*first));
 	cfg_first_equal(s->nbackends, backend_name_cmp, s->backends, first);
+	portset = port_set(s);
 	for (size_t i = 0; bn && bn->kind == YNODE_SEQ && i < s->nbackends; i++) {
 		cfg_path_idx(bpath, sizeof(bpath), kpath, i);
 		if (bn->kids[i]->kind == YNODE_MAP)
-			check_backend(c, bn->kids[i], bpath, s, i, first[i], nports);
+			check_backend(c, bn->kids[i], bpath, s, i, first[i], nports, portset);
 	}
+	free(portset);
 	free(first);
 }
 

@@ -3,6 +3,7 @@
  * with regerror's text as the error at the key. */
 #include "config/cfg_internal.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +17,48 @@ bool cfg_expect_is_regex(const char *expect)
 	return n >= 2 && expect[0] == '/' && expect[n - 1] == '/';
 }
 
+/* Take the room for a regex of cost (not SIZE_MAX) from the load's budget. */
+static bool regex_room(struct cfg_ctx *c, size_t cost)
+{
+	size_t load = cost * cost;
+
+	if (c->regex_load > CFG_MAX_REGEX_LOAD || load > CFG_MAX_REGEX_LOAD - c->regex_load)
+		return false;
+	c->regex_load += load;
+	return true;
+}
+
+/* The pattern between ck->expect's slashes, in a new string. */
+static char *expect_pattern(const struct check_conf *ck)
+{
+	size_t n = strlen(ck->expect);
+	char *pattern = xstrdup(ck->expect + 1);
+
+	pattern[n - 2] = '\0';
+	return pattern;
+}
+
+void cfg_expect_share(struct cfg_ctx *c, struct check_conf *ck)
+{
+	char err[256], *pattern;
+	size_t cost;
+
+	if (ck->expect_re || !cfg_expect_is_regex(ck->expect) || strlen(ck->expect) == 2)
+		return;
+	pattern = expect_pattern(ck);
+	cost = cfg_regex_cost(pattern);
+	if (cost != SIZE_MAX && regex_room(c, cost))
+		ck->expect_re = cfg_regex_new(pattern, err, sizeof(err));
+	free(pattern);
+}
+
 /* Compile ck->expect when it is a /regex/ and not compiled yet (or this level
  * wrote it). at: the node to report an error at. */
 static void expect_compile(struct cfg_ctx *c, const struct ynode *at, const char *path,
 			   struct check_conf *ck, bool rewritten)
 {
 	char err[256], *pattern;
-	size_t n;
+	size_t n, cost;
 
 	if (rewritten) {
 		cfg_regex_unref(ck->expect_re);
@@ -36,8 +72,20 @@ static void expect_compile(struct cfg_ctx *c, const struct ynode *at, const char
 			   "/REGEX/ with a POSIX extended regular expression)");
 		return;
 	}
-	pattern = xstrdup(ck->expect + 1);
-	pattern[n - 2] = '\0';
+	pattern = expect_pattern(ck);
+	cost = cfg_regex_cost(pattern);
+	if (cost != SIZE_MAX && !regex_room(c, cost)) {
+		if (c->regex_load <= CFG_MAX_REGEX_LOAD) {
+			c->regex_load = CFG_MAX_REGEX_LOAD + 1;    /* report once */
+			errlist_at(c->el, at, path, "the regular expressions of this file add up "
+				   "to too much to compile (expected at most %u of the largest size, "
+				   "%d atoms, or more smaller ones)",
+				   CFG_MAX_REGEX_LOAD / CFG_REGEX_MAX_COST / CFG_REGEX_MAX_COST,
+				   CFG_REGEX_MAX_COST);
+		}
+		free(pattern);
+		return;
+	}
 	ck->expect_re = cfg_regex_new(pattern, err, sizeof(err));
 	if (!ck->expect_re)
 		errlist_at(c->el, at, path, "invalid regular expression %s: %s (expected a POSIX "

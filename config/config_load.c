@@ -49,28 +49,29 @@ static void fld_gate_ports(struct cfg_ctx *c, const struct ynode *v, const char 
 {
 	struct check_conf *ck = dst;     /* .off 0: the whole check */
 	char ipath[256];
+	uint8_t *seen;
 
 	if (!cfg_want_list(c, v, path, f->what))
 		return;
 	free(ck->gate_ports);
 	ck->gate_ports = xcalloc(v->n, sizeof(*ck->gate_ports));
 	ck->ngate_ports = 0;
+	seen = xcalloc(65536 / 8, 1);           /* one bit per port: linear in the list */
 	for (size_t i = 0; i < v->n; i++) {
 		long long port;
-		size_t j;
 
 		cfg_path_idx(ipath, sizeof(ipath), path, i);
 		if (cfg_scalar_int(c, v->kids[i], ipath, 1, 65535, "a port 1..65535", &port) < 0)
 			continue;
-		for (j = 0; j < ck->ngate_ports && ck->gate_ports[j] != port; j++)
-			;
-		if (j < ck->ngate_ports) {
+		if (seen[port / 8] & (1u << (port % 8))) {
 			errlist_at(c->el, v->kids[i], ipath, "duplicate port %lld (expected each "
 				   "port once)", port);
 			continue;
 		}
+		seen[port / 8] |= (uint8_t)(1u << (port % 8));
 		ck->gate_ports[ck->ngate_ports++] = (uint16_t)port;
 	}
+	free(seen);
 }
 
 static const struct cfg_field check_fields[] = {
@@ -103,6 +104,67 @@ static const struct cfg_field check_fields[] = {
 	{ 0 },
 };
 
+static size_t str_size(const char *s)
+{
+	return s ? strlen(s) + 1 : 0;
+}
+
+/* Bytes a copy of ck duplicates. */
+static size_t check_size(const struct check_conf *ck)
+{
+	return str_size(ck->path) + str_size(ck->host) + str_size(ck->expect_body) +
+	       str_size(ck->ehlo) + str_size(ck->ca_file) + str_size(ck->send) +
+	       str_size(ck->expect) + str_size(ck->quit) +
+	       ck->ngate_ports * sizeof(*ck->gate_ports);
+}
+
+/* dst = a copy of src, within the load's CFG_MAX_INHERITED: past it, one
+ * error (at node at, path) and copies without their strings (the load fails). */
+static void check_inherit(struct cfg_ctx *c, const struct ynode *at, const char *path,
+			  struct check_conf *dst, const struct check_conf *src)
+{
+	size_t size = check_size(src);
+	struct check_conf bare;
+
+	if (c->inherited <= CFG_MAX_INHERITED && size <= CFG_MAX_INHERITED - c->inherited) {
+		c->inherited += size;
+		cfg_check_copy(dst, src);
+		return;
+	}
+	if (c->inherited <= CFG_MAX_INHERITED) {
+		c->inherited = CFG_MAX_INHERITED + 1;      /* report once */
+		errlist_at(c->el, at, path, "the inherited check settings add up to more than "
+			   "%u MiB (expected shorter check strings, or fewer services and checks "
+			   "that inherit them)", CFG_MAX_INHERITED >> 20);
+	}
+	bare = *src;
+	bare.path = bare.host = bare.expect_body = bare.ehlo = bare.ca_file = NULL;
+	bare.send = bare.expect = bare.quit = NULL;
+	bare.ngate_ports = 0;
+	cfg_check_copy(dst, &bare);
+}
+
+/* The check strings checks/ will copy for the backends of s, within the
+ * load's CFG_MAX_PROBE_COPIES: past it, one error (at node at, path). */
+static void probe_copies(struct cfg_ctx *c, const struct ynode *at, const char *path,
+			 const struct service_conf *s)
+{
+	size_t per = s->nchecks ? 0 : check_size(&s->check);
+
+	for (size_t i = 0; i < s->nchecks; i++)
+		per += check_size(&s->checks[i]);
+	if (c->probe_copies > CFG_MAX_PROBE_COPIES)
+		return;                               /* reported */
+	if (!s->nbackends || per <= (CFG_MAX_PROBE_COPIES - c->probe_copies) / s->nbackends) {
+		c->probe_copies += per * s->nbackends;
+		return;
+	}
+	c->probe_copies = CFG_MAX_PROBE_COPIES + 1;
+	errlist_at(c->el, at, path, "the checks of all backends add up to more than %u MiB of "
+		   "check settings, each backend's probe having its own copy (expected shorter "
+		   "check strings, or fewer backends)", CFG_MAX_PROBE_COPIES >> 20);
+}
+
 /* check: one map, or a list of maps each starting from the inherited check. */
 static void fld_check(struct cfg_ctx *c, const struct ynode *v, const char *path,
 		      const struct cfg_field *f, void *dst)
@@ -121,8 +183,8 @@ static void fld_check(struct cfg_ctx *c, const struct ynode *v, const char *path
 	s->checks = xcalloc(v->n, sizeof(*s->checks));
 	s->nchecks = v->n;
 	for (size_t i = 0; i < v->n; i++) {
-		cfg_check_copy(&s->checks[i], &s->check);
 		cfg_path_idx(ipath, sizeof(ipath), path, i);
+		check_inherit(c, v->kids[i], ipath, &s->checks[i], &s->check);
 		cfg_walk_map(c, v->kids[i], ipath, check_fields, &s->checks[i]);
 	}
 }
@@ -638,11 +700,12 @@ static void load_services(struct cfg_ctx *c, const struct ynode *v, struct confi
 		struct service_conf *s = &cfg->services[i];
 
 		*s = *tmpl;
-		cfg_check_copy(&s->check, &tmpl->check);
 		cfg_path_idx(ipath, sizeof(ipath), "services", i);
+		check_inherit(c, v->kids[i], ipath, &s->check, &tmpl->check);
 		cfg_walk_map(c, v->kids[i], ipath, service_fields, s);
 		inherit_send_proxy(s);
 		cfg_check_service(c, v->kids[i], ipath, s);
+		probe_copies(c, v->kids[i], ipath, s);
 	}
 }
 
@@ -716,6 +779,15 @@ static struct config *config_new(const char *name)
 	return cfg;
 }
 
+/* defaults.check.ports is refused (cfg_check_defaults); its ports are not
+ * copied into every service: that would cost services x ports. */
+static void drop_gate_ports(struct check_conf *ck)
+{
+	free(ck->gate_ports);
+	ck->gate_ports = NULL;
+	ck->ngate_ports = 0;
+}
+
 /* The whole document: global, then defaults, services and failover. */
 static void load_root(struct cfg_ctx *c, const struct ynode *root, struct config *cfg)
 {
@@ -734,6 +806,8 @@ static void load_root(struct cfg_ctx *c, const struct ynode *root, struct config
 	if (v) {
 		cfg_walk_map(c, v, "defaults", defaults_fields, &tmpl);
 		cfg_check_defaults(c, v, &tmpl);
+		drop_gate_ports(&tmpl.check);
+		cfg_expect_share(c, &tmpl.check);
 	}
 	v = ymap_get(root, "services");
 	if (v)

@@ -391,6 +391,10 @@ static const struct bad_case bad_cases[] = {
 	{ "expect_regex_bad.yaml", {
 		"5:35: services[0].check.expect: invalid regular expression /^220 (vsFTPd/: Unmatched ( or \\( (expected a POSIX extended regular expression)",
 	} },
+	{ "expect_regex_large.yaml", {
+		"5:35: services[0].check.expect: invalid regular expression /((a{255}){255}){255}/: too large (at most 1024 characters, 32 nested groups and 1024 atoms once repetitions {m,n} are expanded) (expected a POSIX extended regular expression)",
+		"11:35: services[1].check.expect: invalid regular expression /(((((((((((((((((((((((((((((((((a)))))))))))))))))))))))))))))))))/: too large (at most 1024 characters, 32 nested groups and 1024 atoms once repetitions {m,n} are expanded) (expected a POSIX extended regular expression)",
+	} },
 	{ "expect_keys_misplaced.yaml", {
 		"5:25: services[0].check.send: not valid for check type http (expected type expect)",
 		"5:39: services[0].check.quit: not valid for check type http (expected type expect)",
