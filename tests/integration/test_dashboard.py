@@ -253,6 +253,9 @@ def test_dashboard_escapes_remote_text(vigild_factory, tmp_path, browser):
 
 PAIR_STATUS = {
     "node": "mx-a", "version": "0.1.0", "uptime_s": 4000, "reloads": 2, "active": 3,
+    "workers": 4,
+    "alerts": {"enabled": True, "events": 9, "queued": 1, "batches": 3, "sent": 2, "failed": 1,
+               "suppressed": 5, "exec_ok": 3, "exec_failed": 0},
     "failover": {
         "state": "backup", "priority": 100, "group": 7, "node": "mx-a", "interface": "eth1",
         "base_priority": 100, "standby": False, "forced": False, "reason": "peer mx-b is master",
@@ -340,7 +343,8 @@ def test_dashboard_shows_the_pair(tmp_path, browser):
         for want in ("mx-a (this node)", "mx-b", "192.0.2.2", "150", "never heard",
                      "peer mx-b is master", "group 8", "in_sync", "abc123", "ports 25, 587",
                      "220 mx1 ESMTP", "port 587 connected", "no banner within 2s",
-                     "master -> backup"):
+                     "master -> backup", "workers 4",
+                     "alerts sent 2 failed 1 suppressed 5 queued 1"):
             assert want in text, f"{want!r} not on the page:\n{text}"
         # who holds the VIPs: the peer's row, not ours
         held = wd.js("return Array.from(document.querySelectorAll('#pair tr')).map("
