@@ -64,13 +64,17 @@ void status_sync_metrics(const struct sync_view *v, struct buf *out)
 		snprintf(lab, sizeof(lab), "reason=\"%s\"", v->rejected[r].reason);
 		prom_sample(out, "vigil_sync_rejected_total", lab, v->rejected[r].n);
 	}
+	/* each family's lines together, as the text format requires */
 	prom_family(out, "vigil_sync_peer_connected", "gauge",
 		    "1 while the peer's sync channel is up.");
+	for (size_t i = 0; i < v->npeers; i++) {
+		snprintf(lab, sizeof(lab), "peer=\"%s\"", v->peers[i].address);
+		prom_sample(out, "vigil_sync_peer_connected", lab, v->peers[i].connected);
+	}
 	prom_family(out, "vigil_sync_peer_in_sync", "gauge",
 		    "1 while the peer runs this node's configuration.");
 	for (size_t i = 0; i < v->npeers; i++) {
 		snprintf(lab, sizeof(lab), "peer=\"%s\"", v->peers[i].address);
-		prom_sample(out, "vigil_sync_peer_connected", lab, v->peers[i].connected);
 		prom_sample(out, "vigil_sync_peer_in_sync", lab, v->peers[i].in_sync);
 	}
 	prom_family(out, "vigil_sync_configs_total", "counter",

@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from vigil import parse_prometheus
+
 from failover_bed import ADV_MS, VIP, Pair, bed_fixture, master_down_ms, record
 from netns import PY, have_netns, wait_until
 
@@ -45,6 +47,7 @@ def test_metrics(tmp_path):
         r = p.bed["lb1"].sh(PY, "-c", "import urllib.request as u;print(u.urlopen("
                             "'http://127.0.0.1:8404/metrics',timeout=5).read().decode())")
         m = r.stdout
+        parse_prometheus(m)            # well-formed: each family's lines together
         assert 'vigil_failover_state{state="master"} 1' in m
         assert 'vigil_failover_state{state="backup"} 0' in m
         assert "vigil_failover_priority 150" in m

@@ -18,7 +18,7 @@ import pytest
 from failover_bed import NodesBed, PairNode, bed_fixture, key_file, record
 import netns
 from netns import PY, HERE, have_netns, wait_until
-from vigil import base_config
+from vigil import base_config, parse_prometheus
 
 pytestmark = [pytest.mark.netns,
               pytest.mark.skipif(have_netns() is not None, reason=str(have_netns()))]
@@ -323,6 +323,7 @@ def test_bad_input_refused(pair):
     metrics = pair.bed["lb1"].sh(PY, "-c", "import urllib.request; print(urllib.request."
                                  "urlopen('http://127.0.0.1:8404/metrics').read().decode())"
                                  ).stdout
+    parse_prometheus(metrics)          # well-formed: each family's lines together
     assert 'vigil_sync_rejected_total{reason="stranger"} 1' in metrics
     assert 'vigil_sync_rejected_total{reason="oversized"} ' in metrics
     # the real peer (the attacker held the key, so it replaced it for a moment)

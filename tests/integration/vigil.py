@@ -388,9 +388,10 @@ _PROM_META = re.compile(rf"^# (HELP {_PROM_NAME} .*|TYPE {_PROM_NAME} "
 def parse_prometheus(text):
     """Parse Prometheus text format 0.0.4 strictly: every line is a comment,
     HELP/TYPE, or a sample. Returns {(name, ((label, value), ...)): float};
-    raises ValueError on a malformed or duplicate line, or a sample whose
-    family has no TYPE before it."""
+    raises ValueError on a malformed or duplicate line, a sample whose
+    family has no TYPE before it, or a family whose samples are split."""
     out, typed = {}, set()
+    current, done = None, set()      # each family's samples together, once
     for n, line in enumerate(text.splitlines(), 1):
         if not line:
             continue
@@ -408,6 +409,12 @@ def parse_prometheus(text):
         labels = tuple(sorted(_PROM_LABEL_RE.findall(m.group(2) or "")))
         if name not in typed:
             raise ValueError(f"line {n}: {name} has no # TYPE line before it")
+        if name != current:
+            if name in done:
+                raise ValueError(f"line {n}: {name}'s samples are not together")
+            if current:
+                done.add(current)
+            current = name
         key = (name, labels)
         if key in out:
             raise ValueError(f"line {n}: duplicate sample {line!r}")
