@@ -65,8 +65,10 @@ def shared_config(bed, tmp_path, run, weight=1, sticky=False, prio=(100, 100), n
             "scheduler": "roundrobin", "source_mask": 24,
             "backends": [{"name": "be1", "address": bed["be1"].ip},
                          {"name": "be2", "address": bed["be2"].ip}],
+            # fall 3: one slow probe on a loaded machine must not move the
+            # client (a backend that is not up loses its clients, as it should)
             "check": {"type": "tcp", "interval": "100ms", "timeout": "100ms", "rise": 1,
-                      "fall": 1}})
+                      "fall": 3}})
     if named:
         cfg["services"].append({
             "name": "named", "vip": "192.0.2.10", "ports": [NAMED_PORT],
@@ -424,6 +426,12 @@ def test_persistence_survives_failover(tmp_path):
         wait_until(lambda: p.connected(), 10, "reconnect")
         wait_until(lambda: p[master].service("sticky")["persist_entries"] == 1, 3,
                    "the restarted node to learn the entry")
+        # and to have probed the backends: one it has not seen pass yet is not
+        # up, and a client whose backend is not up goes to another (and the
+        # entry follows it)
+        wait_until(lambda: all(b["state"] == "up"
+                               for b in p[master].service("sticky")["backends"]),
+                   5, "the restarted node's sticky backends up")
         p[other].signal(signal.SIGKILL)
         p[other].proc.wait(5)
         wait_until(lambda: p[master].fo()["state"] == "master", 5, "the first node back")
