@@ -700,19 +700,26 @@ fail:
 	return -1;
 }
 
-/* Under the service's lock: persistence first (the first attempt only),
- * else the scheduler; take the backend (maxconn, leastconn counts) and note
- * it for persistence. NULL when none is left. */
+/* Under the service's lock, once per attempt: the settings the dial needs
+ * (in *sp); on the first attempt the source-hash key and the tried set;
+ * then persistence (the first attempt only), else the scheduler; take the
+ * backend (maxconn, leastconn counts) and note it for persistence. NULL
+ * when none is left. */
 static struct backend *conn_pick(struct conn *c, struct service_params *sp)
 {
 	struct service *s = c->svc;
-	struct sched_skip skip[2] = {
-		{ c->skip, c->skip_words[0] * 64, 0 },
-		{ c->skip + c->skip_words[0], c->skip_words[1] * 64, 0 },
-	};
+	struct sched_skip skip[2];
 	struct backend *b = NULL;
 
 	service_lock(s);
+	service_params_locked(s, sp);
+	if (c->attempts == 0) {
+		if (sp->sched_kind == SCHED_SOURCE_HASH)
+			c->key = sched_source_key(&c->client, sp->source_mask);
+		skip_init(c, sp);
+	}
+	skip[0] = (struct sched_skip){ c->skip, c->skip_words[0] * 64, 0 };
+	skip[1] = (struct sched_skip){ c->skip + c->skip_words[0], c->skip_words[1] * 64, 0 };
 	skip[0].port_mask = skip[1].port_mask = service_port_mask(s, c->port);
 	if (c->attempts == 0 && s->persist)
 		b = service_persist_get(s, &c->client, ev_now(c->w->loop));
@@ -723,10 +730,6 @@ static struct backend *conn_pick(struct conn *c, struct service_params *sp)
 		lb_persist_note(c->w->lb, s, &c->client, b, ev_now(c->w->loop));
 		service_take(s, b);
 		c->send_proxy = b->send_proxy;
-		sp->timeouts = s->timeouts;
-		sp->has_source = s->has_source;
-		sp->source = s->source;
-		sp->source_client = s->source_client;
 	}
 	service_unlock(s);
 	return b;
@@ -772,9 +775,7 @@ void conn_start(struct lb_worker *w, struct service *svc, const struct addr *vip
 		const struct addr *client)
 {
 	struct conn *c = xcalloc(1, sizeof(*c));
-	struct service_params sp;
 
-	service_params(svc, &sp);
 	c->w = w;
 	c->svc = service_ref(svc);
 	ctr_add(&svc->total, 1);
@@ -788,8 +789,6 @@ void conn_start(struct lb_worker *w, struct service *svc, const struct addr *vip
 		c->half[i].pipe.rd = c->half[i].pipe.wr = -1;
 		c->half[i].splice = w->lb->use_splice;
 	}
-	if (sp.sched_kind == SCHED_SOURCE_HASH)
-		c->key = sched_source_key(client, sp.source_mask);
 	ev_io_init(&c->c_r, conn_client_read_cb, cfd, EV_READ);
 	ev_io_init(&c->c_w, conn_client_write_cb, cfd, EV_WRITE);
 	ev_init(&c->timer, conn_timer_cb);
@@ -799,6 +798,5 @@ void conn_start(struct lb_worker *w, struct service *svc, const struct addr *vip
 	w->conns = c;
 	atomic_fetch_add_explicit(&w->stats.active, 1, memory_order_relaxed);
 	ctr_add(&w->stats.accepted, 1);
-	skip_init(c, &sp);
 	conn_connect_next(c);
 }

@@ -183,9 +183,8 @@ void service_retire(struct service *s)
 	memset(&s->hooks, 0, sizeof(s->hooks));
 }
 
-void service_params(struct service *s, struct service_params *out)
+void service_params_locked(const struct service *s, struct service_params *out)
 {
-	service_lock(s);
 	out->timeouts = s->timeouts;
 	out->has_source = s->has_source;
 	out->source_client = s->source_client;
@@ -194,6 +193,12 @@ void service_params(struct service *s, struct service_params *out)
 	out->sched_kind = s->sched_kind;
 	out->pool_n[0] = s->pools[0].n;
 	out->pool_n[1] = s->pools[1].n;
+}
+
+void service_params(struct service *s, struct service_params *out)
+{
+	service_lock(s);
+	service_params_locked(s, out);
 	service_unlock(s);
 }
 

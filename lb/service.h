@@ -102,6 +102,8 @@ struct service_params {
 	size_t pool_n[2];                 /* backends in the normal and backup pool */
 };
 void service_params(struct service *s, struct service_params *out);
+/* The same, for a caller that holds the lock. */
+void service_params_locked(const struct service *s, struct service_params *out);
 /* Persistence entries and clients the full table refused (locked reads). */
 size_t service_persist_count(struct service *s);
 uint64_t service_persist_full(struct service *s);
